@@ -1,0 +1,3 @@
+from mcp_docker_server.cli import main
+
+main()

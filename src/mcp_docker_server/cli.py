@@ -1,0 +1,76 @@
+"""Command line: flags mirror the environment variables; the only reader of sys.argv."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from mcp_docker_server import __version__
+from mcp_docker_server.errors import ConfigError
+from mcp_docker_server.settings import OPTIONS, Settings, load_settings
+
+__all__ = ["main", "parse_args"]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> dict[str, str | None]:
+    """Parse flags into a mapping keyed by the environment variable each one mirrors."""
+    parser = argparse.ArgumentParser(
+        prog="mcp-docker-server",
+        description="Model Context Protocol server for Docker. Every flag mirrors the environment "
+        "variable named in its help; the flag wins.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcp-docker-server {__version__}")
+    for option in OPTIONS:
+        if option.is_bool:
+            parser.add_argument(
+                option.flag,
+                dest=option.env,
+                action="store_const",
+                const="1",
+                help=f"{option.help} [{option.env}]",
+            )
+        else:
+            parser.add_argument(
+                option.flag, dest=option.env, metavar="VALUE", help=f"{option.help} [{option.env}]"
+            )
+    return dict(vars(parser.parse_args(argv)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``mcp-docker-server`` and ``python -m mcp_docker_server``."""
+    flags = parse_args(argv)
+    try:
+        settings = load_settings(os.environ, flags)
+    except ConfigError as exc:
+        print(f"mcp-docker-server: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    _configure_logging(settings)
+    from mcp_docker_server.server import build_server
+    from mcp_docker_server.transports import run_http, run_stdio
+
+    server = build_server(settings)
+    try:
+        if settings.transport == "http":
+            run_http(server, settings.http)
+        else:
+            run_stdio(server)
+    except KeyboardInterrupt:
+        pass
+
+
+def _configure_logging(settings: Settings) -> None:
+    # stdout carries the protocol on stdio: every log line goes to stderr.
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log = logging.getLogger("mcp_docker_server")
+    log.info(
+        "engine %s (%s), transport %s", settings.engine.display, settings.engine.source, settings.transport
+    )
+    for warning in settings.warnings:
+        log.warning("%s", warning)

@@ -1,0 +1,6 @@
+"""The only layer that talks to docker-py (imported lazily, on the first call)."""
+
+from mcp_docker_server.engine.containers import Containers
+from mcp_docker_server.engine.core import Engine
+
+__all__ = ["Containers", "Engine"]

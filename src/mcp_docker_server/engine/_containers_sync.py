@@ -1,0 +1,613 @@
+"""Blocking container operations on docker-py's low-level API (run in worker threads).
+
+Each function makes as few Engine API requests as the job allows (a listing is one request)
+and returns compact models; raw engine dicts never leave this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+import requests.exceptions
+
+from mcp_docker_server import shaping
+from mcp_docker_server.errors import (
+    EngineAPIError,
+    EngineUnavailable,
+    InvalidArgument,
+    NotFound,
+)
+from mcp_docker_server.models import (
+    ContainerDetail,
+    ContainerList,
+    ContainerRow,
+    ContainerState,
+    ExecResult,
+    HealthState,
+    LogsResult,
+    ManageResult,
+    MountRow,
+    ProcessTable,
+    RunResult,
+    StatsResult,
+)
+from mcp_docker_server.policy import Admitted
+from mcp_docker_server.specs import ContainerSpec, ExecSpec
+
+Raw = dict[str, Any]
+_RELATIVE = re.compile(r"(\d+)\s*([smhd])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Reading logs stops after this many bytes from the engine, whatever tail says: a bound on
+# time and memory for containers with enormous lines.
+_LOG_SCAN_LIMIT = 64 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- read
+
+
+def list_containers(
+    client: docker.DockerClient,
+    *,
+    include_stopped: bool,
+    status: str | None,
+    labels: list[str],
+    name: str | None,
+    limit: int,
+) -> ContainerList:
+    """One ``GET /containers/json`` for the whole list."""
+    filters: dict[str, Any] = {}
+    if status:
+        filters["status"] = [status]
+    if labels:
+        filters["label"] = labels
+    if name:
+        filters["name"] = [name]
+    raw: list[Raw] = client.api.containers(all=include_stopped or bool(status), filters=filters)
+    rows = [_row(item) for item in raw[:limit]]
+    return ContainerList(containers=rows, total=len(raw), truncated=len(raw) > limit)
+
+
+def _row(item: Raw) -> ContainerRow:
+    names = item.get("Names") or ["?"]
+    status = str(item.get("Status") or "")
+    image = str(item.get("Image") or "")
+    return ContainerRow(
+        id=shaping.short_id(str(item.get("Id", ""))),
+        name=str(names[0]).lstrip("/"),
+        image=shaping.short_id(image) if image.startswith("sha256:") else image,
+        state=str(item.get("State") or ""),
+        status=status,
+        health=shaping.health_from_status(status),
+        ports=shaping.format_ports(item.get("Ports") or []),
+    )
+
+
+def inspect_container(client: docker.DockerClient, ref: str, *, show_env: bool) -> ContainerDetail:
+    """Compact inspect; environment values hidden unless ``show_env``."""
+    raw: Raw = client.api.inspect_container(ref)
+    config: Raw = raw.get("Config") or {}
+    host: Raw = raw.get("HostConfig") or {}
+    networks: Raw = (raw.get("NetworkSettings") or {}).get("Networks") or {}
+    limits: dict[str, int | float] = {}
+    if host.get("Memory"):
+        limits["memory_bytes"] = int(host["Memory"])
+    if host.get("NanoCpus"):
+        limits["cpus"] = int(host["NanoCpus"]) / 1e9
+    if host.get("PidsLimit"):
+        limits["pids"] = int(host["PidsLimit"])
+    restart: Raw = host.get("RestartPolicy") or {}
+    labels = {
+        k: shaping.truncate(shaping.clean_text(str(v)), 200)[0]
+        for k, v in (config.get("Labels") or {}).items()
+    }
+    return ContainerDetail(
+        id=shaping.short_id(str(raw.get("Id", ""))),
+        name=str(raw.get("Name", "")).lstrip("/"),
+        image=str(config.get("Image") or ""),
+        image_id=shaping.short_id(str(raw.get("Image", ""))),
+        created=str(raw.get("Created", ""))[:19],
+        state=_state(raw.get("State") or {}),
+        command=[str(raw.get("Path", "")), *[str(a) for a in raw.get("Args") or []]],
+        working_dir=config.get("WorkingDir") or None,
+        user=config.get("User") or None,
+        env=shaping.mask_env(config.get("Env") or [], show_values=show_env),
+        labels=dict(list(labels.items())[:50]),
+        ports=shaping.format_bound_ports((raw.get("NetworkSettings") or {}).get("Ports")),
+        mounts=[
+            MountRow(
+                type=str(m.get("Type", "")),
+                source=str(m.get("Name") or m.get("Source") or ""),
+                target=str(m.get("Destination", "")),
+                mode="rw" if m.get("RW", True) else "ro",
+            )
+            for m in raw.get("Mounts") or []
+        ],
+        networks={name: str(net.get("IPAddress") or "") for name, net in networks.items()},
+        restart_policy=restart.get("Name") or None,
+        limits=limits,
+        privileged=bool(host.get("Privileged")),
+    )
+
+
+def _state(state: Raw) -> ContainerState:
+    health_raw: Raw | None = state.get("Health")
+    health = None
+    if health_raw:
+        log = health_raw.get("Log") or []
+        last = shaping.clean_text(str(log[-1].get("Output", ""))).strip() if log else ""
+        health = HealthState(
+            status=str(health_raw.get("Status", "")),
+            failing_streak=int(health_raw.get("FailingStreak") or 0),
+            last_output=shaping.truncate(last, 300)[0] or None,
+        )
+    finished = str(state.get("FinishedAt") or "")
+    return ContainerState(
+        status=str(state.get("Status", "")),
+        exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None,
+        error=state.get("Error") or None,
+        oom_killed=bool(state.get("OOMKilled")),
+        restarts=int(state.get("RestartCount") or 0),
+        started_at=str(state.get("StartedAt") or "")[:19] or None,
+        finished_at=None if finished.startswith("0001") else finished[:19] or None,
+        health=health,
+    )
+
+
+def container_logs(
+    client: docker.DockerClient,
+    ref: str,
+    *,
+    tail: int,
+    since: str | None,
+    until: str | None,
+    timestamps: bool,
+    pattern: re.Pattern[str] | None,
+    max_bytes: int,
+) -> LogsResult:
+    """A bounded slice of the logs, filtered server-side, newest lines kept."""
+    stream = client.api.logs(
+        ref,
+        stdout=True,
+        stderr=True,
+        stream=True,
+        follow=False,
+        tail=tail,
+        timestamps=timestamps,
+        since=parse_time(since, "since"),
+        until=parse_time(until, "until"),
+    )
+    kept = shaping.BoundedTail(max_bytes)
+    lines = 0
+    for line in _lines(stream):
+        if pattern is not None and not pattern.search(line.decode("utf-8", errors="replace")):
+            continue
+        kept.add(line)
+        lines += 1
+    text = kept.text()
+    shown = text.count("\n") + (0 if not text or text.endswith("\n") else 1)
+    note = None
+    if kept.dropped:
+        note = (
+            f"Showing the newest {shown} of {lines} lines ({max_bytes} bytes). For older lines, "
+            "narrow with until/since or grep, or raise max_bytes."
+        )
+    return LogsResult(container=ref, lines=shown, text=text, truncated=kept.dropped, note=note)
+
+
+def _lines(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """Re-split engine frames into lines, stopping after the scan limit."""
+    pending = b""
+    scanned = 0
+    for chunk in stream:
+        scanned += len(chunk)
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+        if scanned > _LOG_SCAN_LIMIT:
+            break
+    if pending:
+        yield pending + b"\n"
+
+
+def parse_time(value: str | None, what: str) -> datetime | int | None:
+    """``"10m"``, ``"2h"`` (ago), a unix timestamp, or an RFC 3339 time."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if match := _RELATIVE.fullmatch(text):
+        return datetime.now(UTC) - timedelta(seconds=int(match[1]) * _SECONDS[match[2]])
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidArgument(
+            f"Invalid {what} {value!r}.", hint='use "10m", "2h", a unix timestamp, or 2026-01-31T12:00:00Z.'
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def container_stats(client: docker.DockerClient, ref: str) -> StatsResult:
+    """One sample (the engine takes two readings about a second apart for CPU %)."""
+    raw: Raw = client.api.stats(ref, stream=False)
+    cpu: Raw = raw.get("cpu_stats") or {}
+    pre: Raw = raw.get("precpu_stats") or {}
+    cpu_delta = _usage(cpu) - _usage(pre)
+    system_delta = int(cpu.get("system_cpu_usage") or 0) - int(pre.get("system_cpu_usage") or 0)
+    online = int(cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1)
+    cpu_percent = cpu_delta / system_delta * online * 100 if system_delta > 0 and cpu_delta > 0 else 0.0
+    memory: Raw = raw.get("memory_stats") or {}
+    mem_stats: Raw = memory.get("stats") or {}
+    cache = int(mem_stats.get("total_inactive_file") or mem_stats.get("inactive_file") or 0)
+    used = max(int(memory.get("usage") or 0) - cache, 0)
+    limit = int(memory.get("limit") or 0)
+    networks: Raw = raw.get("networks") or {}
+    blkio = ((raw.get("blkio_stats") or {}).get("io_service_bytes_recursive")) or []
+    return StatsResult(
+        id=shaping.short_id(str(raw.get("id", ""))),
+        name=str(raw.get("name", "")).lstrip("/"),
+        cpu_percent=round(cpu_percent, 2),
+        memory_bytes=used,
+        memory_limit_bytes=limit,
+        memory_percent=round(used / limit * 100, 2) if limit else 0.0,
+        net_rx_bytes=sum(int(n.get("rx_bytes") or 0) for n in networks.values()),
+        net_tx_bytes=sum(int(n.get("tx_bytes") or 0) for n in networks.values()),
+        block_read_bytes=sum(int(b.get("value") or 0) for b in blkio if str(b.get("op")).lower() == "read"),
+        block_write_bytes=sum(int(b.get("value") or 0) for b in blkio if str(b.get("op")).lower() == "write"),
+        pids=int((raw.get("pids_stats") or {}).get("current") or 0),
+    )
+
+
+def _usage(sample: Raw) -> int:
+    return int((sample.get("cpu_usage") or {}).get("total_usage") or 0)
+
+
+def container_top(client: docker.DockerClient, ref: str, *, ps_args: str | None, limit: int) -> ProcessTable:
+    """The container's processes as the host's ps sees them."""
+    raw: Raw = dict(client.api.top(ref, ps_args=ps_args) if ps_args else client.api.top(ref))
+    processes = [[shaping.truncate(str(c), 200)[0] for c in row] for row in raw.get("Processes") or []]
+    return ProcessTable(
+        titles=[str(t) for t in raw.get("Titles") or []],
+        processes=processes[:limit],
+        truncated=len(processes) > limit,
+    )
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def manage_container(
+    client: docker.DockerClient,
+    ref: str,
+    *,
+    action: str,
+    force: bool,
+    timeout: int | None,
+    signal: str | None,
+) -> ManageResult:
+    """start, stop, restart, remove, kill, pause, unpause; then report the new state."""
+    api = client.api
+    before: Raw = api.inspect_container(ref)
+    cid = str(before["Id"])
+    name = str(before.get("Name", "")).lstrip("/")
+    note = None
+    if action == "start":
+        api.start(cid)
+    elif action == "stop":
+        api.stop(cid, timeout=10 if timeout is None else timeout)
+    elif action == "restart":
+        api.restart(cid, timeout=10 if timeout is None else timeout)
+    elif action == "kill":
+        api.kill(cid, signal=signal) if signal else api.kill(cid)
+    elif action == "pause":
+        api.pause(cid)
+    elif action == "unpause":
+        api.unpause(cid)
+    elif action == "remove":
+        api.remove_container(cid, force=force)
+        return ManageResult(id=shaping.short_id(cid), name=name, action=action, state="removed")
+    else:  # the schema's Literal makes this unreachable; keep the engine safe anyway
+        raise InvalidArgument(f"Unknown action {action!r}.")
+    after: Raw = api.inspect_container(cid)
+    state = str((after.get("State") or {}).get("Status", ""))
+    if action == "kill" and state == "running" and signal:
+        note = f"signal {signal} delivered; the process chose to keep running."
+    return ManageResult(id=shaping.short_id(cid), name=name, action=action, state=state, note=note)
+
+
+def run_container(
+    client: docker.DockerClient,
+    admitted: Admitted[ContainerSpec],
+    *,
+    detach: bool,
+    pull: str,
+    pull_deadline: float,
+    wait_timeout: float,
+    max_bytes: int,
+    auth_config: Mapping[str, str] | None,
+) -> RunResult:
+    """Create and start a container; with ``detach=False`` wait for it and return its output.
+
+    Nothing is left behind on failure: a container that was created but could not start is
+    removed before the error is raised.
+    """
+    spec = admitted.unwrap()
+    api = client.api
+    pulled = ensure_image(client, spec.image, pull=pull, deadline=pull_deadline, auth_config=auth_config)
+    created: Raw = api.create_container(**_create_kwargs(api, spec, detach=detach))
+    cid = str(created["Id"])
+    try:
+        api.start(cid)
+    except BaseException:
+        _discard(api, cid)
+        raise
+    if detach:
+        info: Raw = api.inspect_container(cid)
+        return _run_result(info, spec, pulled=pulled)
+    return _wait_for_exit(api, cid, spec, pulled=pulled, wait_timeout=wait_timeout, max_bytes=max_bytes)
+
+
+def _wait_for_exit(
+    api: docker.APIClient, cid: str, spec: ContainerSpec, *, pulled: bool, wait_timeout: float, max_bytes: int
+) -> RunResult:
+    try:
+        exit_code: int | None = int(api.wait(cid, timeout=max(1, round(wait_timeout)))["StatusCode"])
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        exit_code = None
+    kept = shaping.BoundedTail(max_bytes)
+    for chunk in _lines(api.logs(cid, stdout=True, stderr=True, stream=True, follow=False, tail=1000)):
+        kept.add(chunk)
+    info: Raw = api.inspect_container(cid)
+    result = _run_result(info, spec, pulled=pulled)
+    removed = False
+    if spec.auto_remove and exit_code is not None:
+        api.remove_container(cid, force=True)
+        removed = True
+    return result.model_copy(
+        update={
+            "exit_code": exit_code,
+            "output": kept.text(),
+            "output_truncated": kept.dropped,
+            "removed": removed,
+            "note": None
+            if exit_code is not None
+            else f"Still running after {wait_timeout:g} s; it keeps running. Read its output with "
+            "container-logs, or stop it with manage-container.",
+        }
+    )
+
+
+def _run_result(info: Raw, spec: ContainerSpec, *, pulled: bool) -> RunResult:
+    return RunResult(
+        id=shaping.short_id(str(info["Id"])),
+        name=str(info.get("Name", "")).lstrip("/"),
+        image=spec.image,
+        state=str((info.get("State") or {}).get("Status", "")),
+        ports=shaping.format_bound_ports((info.get("NetworkSettings") or {}).get("Ports")),
+        pulled=pulled,
+    )
+
+
+def _discard(api: docker.APIClient, cid: str) -> None:
+    # Best effort: the original failure is what the caller needs to see.
+    with contextlib.suppress(docker.errors.DockerException):
+        api.remove_container(cid, force=True, v=True)
+
+
+def ensure_image(
+    client: docker.DockerClient,
+    image: str,
+    *,
+    pull: str,
+    deadline: float,
+    auth_config: Mapping[str, str] | None,
+) -> bool:
+    """Make sure ``image`` is present, pulling it as ``pull`` says; True when pulled."""
+    api = client.api
+    if pull != "always":
+        try:
+            api.inspect_image(image)  # type: ignore[no-untyped-call]
+            return False
+        except docker.errors.ImageNotFound:
+            if pull == "never":
+                raise NotFound(
+                    "image", image, hint="build or pull it first, or call again with pull='missing'."
+                ) from None
+    started = time.monotonic()
+    try:
+        for message in api.pull(image, stream=True, decode=True, auth_config=dict(auth_config or {}) or None):
+            if isinstance(message, dict) and message.get("error"):
+                raise _pull_failed(image, str(message["error"]))
+            if time.monotonic() - started > deadline:
+                raise EngineUnavailable(
+                    f"Pulling {image} did not finish within {deadline:g} s.",
+                    hint="pull it with image-operations (which reports progress), or raise DOCKER_TIMEOUT.",
+                )
+    except docker.errors.APIError as exc:
+        raise _pull_failed(image, str(exc.explanation or exc)) from exc
+    return True
+
+
+def _pull_failed(image: str, reason: str) -> NotFound:
+    reason = shaping.truncate(reason.strip(), 300)[0]
+    return NotFound(
+        "image",
+        image,
+        hint=f"it is not present locally and the pull failed ({reason}); check the name and tag, "
+        "the registry's reachability and credentials, or build it with build-image.",
+    )
+
+
+def _create_kwargs(api: docker.APIClient, spec: ContainerSpec, *, detach: bool) -> Raw:
+    binds = [
+        _bind(m.source, m.target, m.read_only, m.propagation, m.selinux_label)
+        for m in spec.mounts
+        if m.kind != "tmpfs"
+    ]
+    tmpfs = {m.target: "ro" if m.read_only else "" for m in spec.mounts if m.kind == "tmpfs"}
+    restart = (
+        {"Name": spec.restart_policy.name, "MaximumRetryCount": spec.restart_policy.max_retries}
+        if spec.restart_policy
+        else None
+    )
+    device_requests = None
+    if spec.gpus is not None:
+        device_requests = [
+            docker.types.DeviceRequest(count=spec.gpus.count, capabilities=[["gpu"]])
+            if spec.gpus.count is not None
+            else docker.types.DeviceRequest(device_ids=list(spec.gpus.device_ids), capabilities=[["gpu"]])
+        ]
+    host_config = api.create_host_config(
+        binds=binds or None,
+        tmpfs=tmpfs or None,
+        network_mode=spec.network,
+        restart_policy=restart,
+        nano_cpus=spec.nano_cpus,
+        mem_limit=spec.memory_bytes,
+        pids_limit=spec.pids_limit,
+        device_requests=device_requests,
+        auto_remove=spec.auto_remove and detach,
+        read_only=spec.read_only,
+        privileged=spec.privileged,
+        cap_add=list(spec.cap_add) or None,
+        cap_drop=list(spec.cap_drop) or None,
+        pid_mode=spec.pid_mode,
+        ipc_mode=spec.ipc_mode,
+        uts_mode=spec.uts_mode,
+        userns_mode=spec.userns_mode,
+        security_opt=list(spec.security_opt) or None,
+        devices=list(spec.devices) or None,
+        volumes_from=list(spec.volumes_from) or None,
+    )
+    # Built by hand: the engine wants HostPort as a string, and "" for "any free port".
+    bindings: dict[str, list[Raw]] = {}
+    for port in spec.ports:
+        key = f"{port.container_port}/{port.protocol}"
+        bindings.setdefault(key, []).append(
+            {"HostIp": port.host_ip, "HostPort": "" if port.host_port is None else str(port.host_port)}
+        )
+    if bindings:
+        host_config["PortBindings"] = bindings
+    healthcheck = None
+    if spec.healthcheck is not None:
+        hc = spec.healthcheck
+        healthcheck = docker.types.Healthcheck(
+            test=list(hc.test),
+            interval=_ns(hc.interval),
+            timeout=_ns(hc.timeout),
+            retries=hc.retries,
+            start_period=_ns(hc.start_period),
+        )
+    return {
+        "image": spec.image,
+        "command": list(spec.command) if spec.command is not None else None,
+        "entrypoint": list(spec.entrypoint) if spec.entrypoint is not None else None,
+        "environment": dict(spec.environment) or None,
+        "labels": dict(spec.labels) or None,
+        "working_dir": spec.working_dir,
+        "user": spec.user,
+        "hostname": spec.hostname,
+        "ports": [(p.container_port, p.protocol) for p in spec.ports] or None,
+        "volumes": [m.target for m in spec.mounts if m.kind != "tmpfs"] or None,
+        "host_config": host_config,
+        "name": spec.name,
+        "healthcheck": healthcheck,
+        "tty": spec.tty,
+        "detach": True,
+    }
+
+
+def _bind(source: str, target: str, read_only: bool, propagation: str | None, label: str | None) -> str:
+    options = ["ro" if read_only else "rw", *(o for o in (propagation, label) if o)]
+    return f"{source}:{target}:{','.join(options)}"
+
+
+def _ns(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1_000_000_000)
+
+
+# --------------------------------------------------------------------------- exec
+
+
+def exec_in_container(
+    client: docker.DockerClient, admitted: Admitted[ExecSpec], *, timeout: float, max_bytes: int
+) -> ExecResult:
+    """Run a process in a running container; bounded output, exit code, never past ``timeout``."""
+    spec = admitted.unwrap()
+    api = client.api
+    check_running(client, spec.container)
+    exec_id = api.exec_create(
+        spec.container,
+        list(spec.command),
+        stdout=True,
+        stderr=True,
+        workdir=spec.workdir,
+        user=spec.user or "",
+        environment=dict(spec.environment) or None,
+        privileged=spec.privileged,
+    )["Id"]
+    stream = api.exec_start(exec_id, stream=True, demux=True)
+    stdout, stderr = shaping.BoundedTail(max_bytes), shaping.BoundedTail(max_bytes)
+    chunks: queue.Queue[tuple[bytes | None, bytes | None] | None] = queue.Queue(maxsize=64)
+
+    def pump() -> None:
+        # A separate reader lets the caller stop waiting at the deadline even while the
+        # process is silent; the reader ends when the process or the connection does.
+        try:
+            for pair in stream:
+                chunks.put(pair)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+            pass
+        finally:
+            chunks.put(None)
+
+    threading.Thread(target=pump, name="exec-reader", daemon=True).start()
+    ends_at = time.monotonic() + timeout
+    finished = False
+    while (remaining := ends_at - time.monotonic()) > 0:
+        try:
+            item = chunks.get(timeout=remaining)
+        except queue.Empty:
+            break
+        if item is None:
+            finished = True
+            break
+        out, err = item
+        if out:
+            stdout.add(out)
+        if err:
+            stderr.add(err)
+    info: Raw = api.exec_inspect(exec_id)
+    exit_code = None if info.get("Running") or not finished else info.get("ExitCode")
+    if exit_code is None and not info.get("Running") and info.get("ExitCode") is not None:
+        exit_code = int(info["ExitCode"])
+    return ExecResult(
+        exit_code=exit_code,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        truncated=stdout.dropped or stderr.dropped,
+        note=None
+        if exit_code is not None
+        else f"Still running after {timeout:g} s; the process keeps running in the container.",
+    )
+
+
+def check_running(client: docker.DockerClient, ref: str) -> None:
+    """Exec needs a running container; say so plainly instead of the engine's 409."""
+    state: Raw = client.api.inspect_container(ref).get("State") or {}
+    if not state.get("Running"):
+        raise EngineAPIError(
+            f"Container {ref} is {state.get('Status', 'not running')}, so nothing can run in it.",
+            hint="start it with manage-container (action=start) first.",
+        )

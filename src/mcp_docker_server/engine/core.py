@@ -1,0 +1,136 @@
+"""The engine handle: a lazily opened docker-py client, shared by every tool call.
+
+docker-py is imported only when the first call needs it, so the server starts (and lists its
+tools) fast, and starts at all when the engine is down. A call that finds the engine
+unreachable drops the client, so the next call reconnects: restarting dockerd never requires
+restarting the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from mcp_docker_server.errors import EngineUnavailable
+from mcp_docker_server.settings import EngineTarget
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["Engine", "lazy_module"]
+
+T = TypeVar("T")
+
+# Extra seconds on top of DOCKER_TIMEOUT before a call is abandoned: docker-py's own socket
+# timeout fires first and gives the better error message.
+_GRACE = 2.0
+
+
+class Engine:
+    """One Docker engine, reached through docker-py in worker threads."""
+
+    def __init__(self, target: EngineTarget) -> None:
+        self.target = target
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def host(self) -> str:
+        """The engine's address as users know it."""
+        return self.target.display
+
+    def client(self) -> docker.DockerClient:
+        """The connected client, opening it on first use (blocking; call from a worker thread).
+
+        Raises:
+            EngineUnavailable: the engine cannot be reached.
+        """
+        with self._lock:
+            if self._client is None:
+                from mcp_docker_server.engine.connect import open_client
+
+                self._client = open_client(self.target)
+            return self._client
+
+    def reset(self) -> None:
+        """Forget the client so the next call reconnects (after the engine went away)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            # A dead connection may fail to close; there is nothing more to do with it.
+            with contextlib.suppress(Exception):
+                client.close()
+
+    async def run(
+        self,
+        work: Callable[[docker.DockerClient], T],
+        *,
+        kind: str = "resource",
+        ref: str | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        """Run blocking docker-py ``work`` in a worker thread, under a deadline.
+
+        Args:
+            work: receives the client; its docker-py errors are translated.
+            kind: what the call is about ("container", "image"...), for error messages.
+            ref: the name or id it is about.
+            timeout: seconds for this call (default DOCKER_TIMEOUT).
+
+        Raises:
+            DockerServerError: every failure, translated; EngineUnavailable past the deadline.
+        """
+        deadline = timeout if timeout is not None else self.target.timeout
+        host = self.host
+
+        def call() -> T:
+            from mcp_docker_server.engine.errors import translate_docker_errors
+
+            with translate_docker_errors(host, kind, ref):
+                return work(self.client())
+
+        if self._limiter is None:
+            from mcp_docker_server.engine.connect import pool_size
+
+            self._limiter = anyio.CapacityLimiter(pool_size(self.target))
+        try:
+            with anyio.fail_after(deadline + _GRACE):
+                return await anyio.to_thread.run_sync(call, limiter=self._limiter, abandon_on_cancel=True)
+        except TimeoutError as exc:
+            self.reset()
+            raise EngineUnavailable(
+                f"Docker engine at {host} did not answer within {deadline:g} s.",
+                hint="the engine may be overloaded or hung; check `docker info`, or raise DOCKER_TIMEOUT.",
+            ) from exc
+        except EngineUnavailable:
+            self.reset()
+            raise
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.reset()
+
+    def describe(self) -> dict[str, Any]:
+        """Address and transport, for logs and error messages (no secrets)."""
+        return {"host": self.host, "scheme": self.target.scheme, "source": self.target.source}
+
+
+class _LazyModule(ModuleType):
+    """Imports the real module on first attribute access."""
+
+    def __getattr__(self, name: str) -> Any:
+        module = importlib.import_module(self.__name__)
+        return getattr(module, name)
+
+
+def lazy_module(name: str) -> ModuleType:
+    """A stand-in for ``import name`` that defers the import (and docker-py's) to first use."""
+    return _LazyModule(name)

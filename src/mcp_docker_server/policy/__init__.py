@@ -1,0 +1,16 @@
+"""Operator policy: pure checks that every mutating request passes through."""
+
+from mcp_docker_server.policy.containers import admit_container, admit_exec
+from mcp_docker_server.policy.model import Admitted, PathInfo, PathResolver, Policy
+from mcp_docker_server.policy.paths import check_bind_source, lexical_resolver
+
+__all__ = [
+    "Admitted",
+    "PathInfo",
+    "PathResolver",
+    "Policy",
+    "admit_container",
+    "admit_exec",
+    "check_bind_source",
+    "lexical_resolver",
+]

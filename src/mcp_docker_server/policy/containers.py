@@ -1,0 +1,87 @@
+"""Policy checks for container creation and exec (pure)."""
+
+from __future__ import annotations
+
+from mcp_docker_server.errors import PolicyDenied
+from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
+from mcp_docker_server.policy.paths import check_bind_source
+from mcp_docker_server.specs import ContainerSpec, ExecSpec
+
+__all__ = ["admit_container", "admit_exec"]
+
+_UNCONFINED = ("seccomp=unconfined", "apparmor=unconfined", "label=disable", "label:disable")
+
+
+def admit_container(policy: Policy, spec: ContainerSpec, resolve: PathResolver) -> Admitted[ContainerSpec]:
+    """Approve a container spec or raise on the first rule it breaks.
+
+    Raises:
+        PolicyDenied: naming the rule, what was asked, and what to do instead.
+    """
+    if spec.privileged and not policy.allow_privileged:
+        raise PolicyDenied(
+            "privileged",
+            "privileged containers have full access to the host",
+            hint="drop privileged; add the one capability the workload needs with cap_add.",
+        )
+    _check_namespaces(policy, spec)
+    if spec.devices and not policy.allow_devices:
+        raise PolicyDenied("devices", f"mapping host devices ({', '.join(spec.devices)}) is not allowed")
+    extra = sorted({c.upper().removeprefix("CAP_") for c in spec.cap_add} - policy.capability_allowlist)
+    if extra:
+        raise PolicyDenied(
+            "cap-add",
+            f"capabilities {', '.join(extra)} are outside the allowlist",
+            hint="run without them; the default capability set covers most workloads.",
+        )
+    for opt in spec.security_opt:
+        if opt.replace(" ", "").lower() in _UNCONFINED:
+            raise PolicyDenied("unconfined", f"security_opt {opt!r} disables a kernel confinement")
+    for mount in spec.mounts:
+        if mount.propagation in ("shared", "rshared"):
+            raise PolicyDenied(
+                "mount-propagation",
+                f"{mount.propagation} propagation on {mount.target} lets mounts leak to the host",
+                hint="use the default (private) propagation.",
+            )
+        if mount.kind == "bind":
+            check_bind_source(policy, mount.source, resolve)
+    return admit(spec)
+
+
+def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:
+    if policy.allow_host_namespaces:
+        return
+    shared = {
+        "network": spec.network,
+        "pid": spec.pid_mode,
+        "ipc": spec.ipc_mode,
+        "uts": spec.uts_mode,
+        "userns": spec.userns_mode,
+    }
+    for namespace, mode in shared.items():
+        value = (mode or "").strip().lower()
+        if value == "host" or value.startswith("container:"):
+            raise PolicyDenied(
+                f"host-{namespace}" if value == "host" else f"shared-{namespace}",
+                f"{namespace} mode {mode!r} shares a namespace with "
+                + ("the host" if value == "host" else "another container"),
+                hint="use the default (private) namespace, or a user-defined network.",
+            )
+    if spec.volumes_from:
+        raise PolicyDenied(
+            "volumes-from",
+            "volumes_from copies another container's mounts, which this policy cannot inspect",
+            hint="name the volumes to mount explicitly.",
+        )
+
+
+def admit_exec(policy: Policy, spec: ExecSpec) -> Admitted[ExecSpec]:
+    """Approve an exec or raise.
+
+    Raises:
+        PolicyDenied: for a privileged exec the operator did not allow.
+    """
+    if spec.privileged and not policy.allow_privileged:
+        raise PolicyDenied("privileged", "privileged exec gives the process full host access")
+    return admit(spec)

@@ -1,0 +1,88 @@
+"""The operator's policy and the proof that a request passed it.
+
+Pure: no I/O. A :class:`Policy` comes from the operator's settings only; nothing a tool
+receives can widen it. :class:`Admitted` wraps a request that the guard approved; the engine
+layer refuses anything else, so a tool cannot reach the engine around the guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+__all__ = ["DEFAULT_CAPABILITIES", "Admitted", "PathInfo", "PathResolver", "Policy"]
+
+T = TypeVar("T")
+
+# Moby's default capability set (oci/caps/defaults.go): adding one of these back after a
+# cap_drop grants nothing new, so they are the default allowlist for cap_add.
+DEFAULT_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+        "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    }
+)  # fmt: skip
+
+# Host paths whose bind mount hands the container the host: the path itself, anything under
+# it, and (for the roots of these trees) any ancestor of it.
+SENSITIVE_PATHS = (
+    "/", "/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/lib", "/lib32", "/lib64",
+    "/bin", "/sbin", "/var/run", "/run", "/var/lib/docker", "/var/lib/containerd", "/root",
+)  # fmt: skip
+
+# Folders in a home directory that hold credentials.
+CREDENTIAL_DIRS = frozenset({".ssh", ".docker", ".kube", ".aws", ".gnupg", ".config/gcloud", ".azure"})
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    """A host path as the engine's host would see it."""
+
+    real_path: str
+    is_socket: bool
+
+
+PathResolver = Callable[[str], PathInfo]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the operator allows. Defaults deny everything that gives a container the host."""
+
+    allow_privileged: bool = False
+    allow_host_namespaces: bool = False
+    allow_devices: bool = False
+    allow_sensitive_binds: bool = False
+    allow_socket_binds: bool = False
+    capability_allowlist: frozenset[str] = DEFAULT_CAPABILITIES
+    sensitive_paths: tuple[str, ...] = SENSITIVE_PATHS
+    credential_dirs: frozenset[str] = CREDENTIAL_DIRS
+    # Empty: any host path that is not sensitive may be bound.
+    allowed_bind_roots: tuple[str, ...] = field(default=())
+
+
+_SEAL = object()
+
+
+@dataclass(frozen=True)
+class Admitted(Generic[T]):
+    """A request the policy guard approved. Only :func:`admit` makes one."""
+
+    request: T
+    seal: object = field(repr=False, compare=False)
+
+    def unwrap(self) -> T:
+        """Return the approved request.
+
+        Raises:
+            RuntimeError: the object was not made by the guard (a programming error).
+        """
+        if self.seal is not _SEAL:
+            raise RuntimeError("request did not pass the policy guard")
+        return self.request
+
+
+def admit(request: T) -> Admitted[T]:
+    """Seal an approved request. Called only by the guard once every check passed."""
+    return Admitted(request, _SEAL)

@@ -1,0 +1,505 @@
+"""Settings: read the way the docker CLI reads them, validated once at start-up.
+
+Every setting has an environment variable and a mirroring command-line flag (the flag wins).
+The engine address follows the CLI's precedence: ``--host``/``DOCKER_HOST``, then
+``--context``/``DOCKER_CONTEXT``, then ``currentContext`` in ``$DOCKER_CONFIG/config.json``,
+then the local socket. A broken or contradictory setting raises :class:`ConfigError`, which the
+CLI turns into exit code 2 and one line naming the setting and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from mcp_docker_server.errors import ConfigError
+
+__all__ = [
+    "OPTIONS",
+    "EngineTarget",
+    "HttpSettings",
+    "Option",
+    "RegistrySettings",
+    "Settings",
+    "TlsFiles",
+    "load_settings",
+]
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+MIN_API_VERSION = (1, 41)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its environment variable, its flag, and what it does (used for --help)."""
+
+    env: str
+    flag: str
+    help: str
+    is_bool: bool = False
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "DOCKER_HOST",
+        "--host",
+        f"Engine address: unix://, tcp://, ssh:// (default {DEFAULT_HOST}).",
+    ),
+    Option("DOCKER_CONTEXT", "--context", "Docker CLI context to use instead of DOCKER_HOST."),
+    Option("DOCKER_API_VERSION", "--api-version", "Engine API version, or 'auto' (default)."),
+    Option("DOCKER_CERT_PATH", "--cert-path", "Folder with ca.pem, cert.pem, key.pem for TLS."),
+    Option("DOCKER_TLS_VERIFY", "--tls-verify", "Use TLS and verify the engine's certificate.", True),
+    Option("DOCKER_TLS", "--tls", "Use TLS without verifying the engine's certificate.", True),
+    Option("DOCKER_TIMEOUT", "--timeout", "Seconds an engine operation may take (default 60)."),
+    Option("DOCKER_CONFIG", "--docker-config", "Docker CLI config folder (default ~/.docker)."),
+    Option("REGISTRY_USERNAME", "--registry-username", "Registry user for pull/push."),
+    Option("REGISTRY_PASSWORD", "--registry-password", "Registry password or token."),
+    Option("REGISTRY_AUTH_CONFIG", "--registry-auth-config", "A docker config.json with auths."),
+    Option(
+        "MCP_DOCKER_ALLOW_INSECURE_TCP",
+        "--allow-insecure-tcp",
+        "Allow plain tcp:// to a non-loopback engine (hands root on that host to the network).",
+        True,
+    ),
+    Option("MCP_DOCKER_TRANSPORT", "--transport", "MCP transport: stdio (default) or http."),
+    Option("MCP_DOCKER_HTTP_HOST", "--http-host", "HTTP bind address (default 127.0.0.1)."),
+    Option("MCP_DOCKER_HTTP_PORT", "--port", "HTTP port (default 8000)."),
+    Option("MCP_DOCKER_HTTP_PATH", "--path", "HTTP endpoint path (default /mcp)."),
+    Option("MCP_DOCKER_HTTP_TOKEN", "--token", "Bearer token clients must send over HTTP."),
+    Option("MCP_DOCKER_HTTP_TOKEN_FILE", "--token-file", "File holding the bearer token."),
+    Option(
+        "MCP_DOCKER_ALLOWED_HOSTS",
+        "--allowed-hosts",
+        "Comma list of Host headers accepted on HTTP.",
+    ),
+    Option("MCP_DOCKER_ALLOWED_ORIGINS", "--allowed-origins", "Comma list of Origins accepted on HTTP."),
+    Option(
+        "MCP_DOCKER_ALLOW_REMOTE_HTTP",
+        "--allow-remote-http",
+        "Allow binding HTTP to a non-loopback address.",
+        True,
+    ),
+    Option(
+        "MCP_DOCKER_PUBLISH_ADDRESS",
+        "--publish-address",
+        "Host address for published ports given without one (default 127.0.0.1).",
+    ),
+    Option("MCP_DOCKER_LOG_LEVEL", "--log-level", "stderr log level (default INFO)."),
+)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """Client TLS material for a tcp:// engine."""
+
+    verify: bool
+    ca: Path | None
+    cert: Path | None
+    key: Path | None
+
+
+@dataclass(frozen=True)
+class EngineTarget:
+    """Where the engine is and how to talk to it."""
+
+    host: str
+    scheme: Literal["unix", "tcp", "ssh"]
+    tls: TlsFiles | None
+    api_version: str
+    timeout: float
+    source: str  # "DOCKER_HOST", "context <name>", "default"
+
+    @property
+    def display(self) -> str:
+        """The address as users know it (never carries credentials)."""
+        return self.host
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Where registry credentials come from; the password never leaves this object in output."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    auth_config: Path | None = None
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Streamable HTTP transport settings."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    path: str = "/mcp"
+    token: str | None = field(default=None, repr=False)
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs, validated."""
+
+    engine: EngineTarget
+    registry: RegistrySettings = RegistrySettings()
+    transport: Literal["stdio", "http"] = "stdio"
+    http: HttpSettings = HttpSettings()
+    publish_address: str = "127.0.0.1"
+    log_level: str = "INFO"
+    docker_config: Path = Path.home() / ".docker"
+    warnings: tuple[str, ...] = ()
+
+
+def load_settings(env: Mapping[str, str], flags: Mapping[str, str | None] | None = None) -> Settings:
+    """Build validated settings from the environment and command-line flags.
+
+    Args:
+        env: the process environment (or a test's stand-in).
+        flags: values keyed by environment variable name; a non-None value overrides ``env``.
+
+    Raises:
+        ConfigError: a setting is broken or contradicts another.
+    """
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    merged: dict[str, str] = {**env, **given}
+    warnings: list[str] = []
+    docker_config = Path(
+        merged.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker"
+    ).expanduser()
+    if "DOCKER_HOST" in given and "DOCKER_CONTEXT" in given:
+        raise ConfigError(
+            "--host/--context",
+            "both were given and they contradict each other",
+            "pass only one of them.",
+        )
+    engine = _engine_target(merged, docker_config, warnings)
+    return Settings(
+        engine=engine,
+        registry=_registry(merged),
+        transport=_choice(merged, "MCP_DOCKER_TRANSPORT", ("stdio", "http"), "stdio"),  # type: ignore[arg-type]
+        http=_http(merged),
+        publish_address=_publish_address(merged),
+        log_level=_choice(
+            merged,
+            "MCP_DOCKER_LOG_LEVEL",
+            ("DEBUG", "INFO", "WARNING", "ERROR"),
+            "INFO",
+            upper=True,
+        ),
+        docker_config=docker_config,
+        warnings=tuple(warnings),
+    )
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _engine_target(env: Mapping[str, str], docker_config: Path, warnings: list[str]) -> EngineTarget:
+    timeout = _timeout(env)
+    api_version = _api_version(env)
+    host = env.get("DOCKER_HOST", "").strip()
+    context_tls: TlsFiles | None = None
+    source = "DOCKER_HOST"
+    if not host:
+        context = env.get("DOCKER_CONTEXT", "").strip() or _current_context(docker_config)
+        if context and context != "default":
+            host, context_tls = _read_context(context, docker_config)
+            source = f"context {context}"
+        else:
+            host, source = DEFAULT_HOST, "default"
+    scheme, host = _normalise_host(host, source)
+    tls = _tls(env, scheme, context_tls, docker_config, warnings)
+    if scheme == "tcp" and tls is None and not _is_loopback(host):
+        if not _flag(env, "MCP_DOCKER_ALLOW_INSECURE_TCP"):
+            raise ConfigError(
+                "DOCKER_HOST",
+                f"{host} is plain TCP to a non-loopback address: anyone on that network gets root "
+                "on the Docker host",
+                "use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH) or ssh://, or set "
+                "MCP_DOCKER_ALLOW_INSECURE_TCP=1 if the network is trusted.",
+            )
+        warnings.append(f"plain TCP to {host} without TLS (allowed by MCP_DOCKER_ALLOW_INSECURE_TCP)")
+    return EngineTarget(
+        host=host, scheme=scheme, tls=tls, api_version=api_version, timeout=timeout, source=source
+    )
+
+
+def _normalise_host(host: str, source: str) -> tuple[Literal["unix", "tcp", "ssh"], str]:
+    setting = "DOCKER_HOST" if source == "DOCKER_HOST" else f"DOCKER_CONTEXT ({source})"
+    if host.startswith("/"):
+        host = "unix://" + host
+    parts = urlsplit(host)
+    scheme = parts.scheme.lower()
+    if scheme == "unix":
+        if not parts.path:
+            raise ConfigError(setting, f"{host!r} names no socket path", "e.g. unix:///var/run/docker.sock.")
+        return "unix", f"unix://{parts.path}"
+    if scheme in {"tcp", "http", "https"}:
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(setting, f"{host!r} has an invalid port", "e.g. tcp://host:2376.") from exc
+        if not parts.hostname:
+            raise ConfigError(setting, f"{host!r} names no host", "e.g. tcp://127.0.0.1:2376.")
+        default_port = 2376 if scheme == "https" else 2375
+        address = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return "tcp", f"tcp://{address}:{port or default_port}"
+    if scheme == "ssh":
+        if not parts.hostname or parts.path not in {"", "/"}:
+            raise ConfigError(
+                setting, f"{host!r} is not ssh://[user@]host[:port]", "e.g. ssh://me@build-box."
+            )
+        return "ssh", host.rstrip("/")
+    if scheme == "npipe":
+        raise ConfigError(setting, "npipe:// is for Windows engines", "use unix:// on Linux and macOS.")
+    raise ConfigError(
+        setting,
+        f"unknown scheme in {host!r}",
+        "use unix:///path/docker.sock, tcp://host:port or ssh://user@host.",
+    )
+
+
+def _tls(
+    env: Mapping[str, str],
+    scheme: str,
+    context_tls: TlsFiles | None,
+    docker_config: Path,
+    warnings: list[str],
+) -> TlsFiles | None:
+    verify = _flag(env, "DOCKER_TLS_VERIFY")
+    enabled = verify or _flag(env, "DOCKER_TLS")
+    if scheme != "tcp":
+        # Like the docker CLI: TLS settings mean nothing to a unix socket or SSH, so a config
+        # that carries them (the specification's own example does) still starts.
+        if enabled:
+            warnings.append(f"DOCKER_TLS_VERIFY/DOCKER_TLS ignored for a {scheme}:// engine")
+        return None
+    if not enabled:
+        return context_tls
+    cert_dir = Path(env.get("DOCKER_CERT_PATH") or docker_config).expanduser()
+    setting = "DOCKER_CERT_PATH"
+    if not cert_dir.is_dir():
+        raise ConfigError(
+            setting,
+            f"TLS is on but {cert_dir} is not a readable folder",
+            "point DOCKER_CERT_PATH at the folder holding ca.pem, cert.pem and key.pem.",
+        )
+    files = {name: cert_dir / f"{name}.pem" for name in ("ca", "cert", "key")}
+    needed = ["cert", "key"] + (["ca"] if verify else [])
+    missing = [f"{n}.pem" for n in needed if not os.access(files[n], os.R_OK)]
+    if missing:
+        raise ConfigError(
+            setting,
+            f"TLS is on but {', '.join(missing)} missing or unreadable in {cert_dir}",
+            "put the client certificate, key and CA there, or unset DOCKER_TLS_VERIFY.",
+        )
+    return TlsFiles(
+        verify=verify,
+        ca=files["ca"] if verify else None,
+        cert=files["cert"],
+        key=files["key"],
+    )
+
+
+def _current_context(docker_config: Path) -> str | None:
+    config = docker_config / "config.json"
+    try:
+        data = json.loads(config.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            "DOCKER_CONFIG", f"{config} is not readable JSON ({exc})", "fix or remove the file."
+        ) from exc
+    name = data.get("currentContext") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _read_context(name: str, docker_config: Path) -> tuple[str, TlsFiles | None]:
+    """Read a docker CLI context from its on-disk store (``docker context create`` writes it)."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = docker_config / "contexts" / "meta" / digest / "meta.json"
+    try:
+        data = json.loads(meta.read_text())
+        endpoint = data["Endpoints"]["docker"]
+        host = str(endpoint["Host"])
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            "DOCKER_CONTEXT", f"context {name!r} does not exist", "`docker context ls` lists them."
+        ) from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            "DOCKER_CONTEXT",
+            f"context {name!r} is unreadable ({exc.__class__.__name__})",
+            f"recreate it with `docker context create {name}`.",
+        ) from exc
+    tls_dir = docker_config / "contexts" / "tls" / digest / "docker"
+    if not tls_dir.is_dir():
+        return host, None
+    verify = not bool(endpoint.get("SkipTLSVerify"))
+
+    def present(file: str) -> Path | None:
+        path = tls_dir / file
+        return path if path.is_file() else None
+
+    return host, TlsFiles(
+        verify=verify,
+        ca=present("ca.pem") if verify else None,
+        cert=present("cert.pem"),
+        key=present("key.pem"),
+    )
+
+
+def _timeout(env: Mapping[str, str]) -> float:
+    raw = env.get("DOCKER_TIMEOUT", "").strip() or "60"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ConfigError(
+            "DOCKER_TIMEOUT",
+            f"{raw!r} is not a number of seconds in (0, 3600]",
+            "e.g. DOCKER_TIMEOUT=60.",
+        )
+    return value
+
+
+def _api_version(env: Mapping[str, str]) -> str:
+    raw = env.get("DOCKER_API_VERSION", "").strip() or "auto"
+    if raw.lower() == "auto":
+        return "auto"
+    match = re.fullmatch(r"(\d+)\.(\d+)", raw)
+    if not match or (int(match[1]), int(match[2])) < MIN_API_VERSION:
+        raise ConfigError(
+            "DOCKER_API_VERSION",
+            f"{raw!r} is not 'auto' or an API version of at least 1.41 (Engine 20.10)",
+            "use DOCKER_API_VERSION=auto.",
+        )
+    return raw
+
+
+# --------------------------------------------------------------------------- registry, http
+
+
+def _registry(env: Mapping[str, str]) -> RegistrySettings:
+    user = env.get("REGISTRY_USERNAME") or None
+    password = env.get("REGISTRY_PASSWORD") or None
+    if bool(user) != bool(password):
+        given, missing = (
+            ("REGISTRY_USERNAME", "REGISTRY_PASSWORD") if user else ("REGISTRY_PASSWORD", "REGISTRY_USERNAME")
+        )
+        raise ConfigError(missing, f"{given} is set but {missing} is not", "set both or neither.")
+    auth_config = env.get("REGISTRY_AUTH_CONFIG") or None
+    return RegistrySettings(
+        username=user,
+        password=password,
+        auth_config=Path(auth_config).expanduser() if auth_config else None,
+    )
+
+
+def _http(env: Mapping[str, str]) -> HttpSettings:
+    host = env.get("MCP_DOCKER_HTTP_HOST", "").strip() or "127.0.0.1"
+    if not _is_loopback(host) and not _flag(env, "MCP_DOCKER_ALLOW_REMOTE_HTTP"):
+        raise ConfigError(
+            "MCP_DOCKER_HTTP_HOST",
+            f"{host} is not a loopback address: anyone who can reach it could drive Docker",
+            "bind to 127.0.0.1, or set MCP_DOCKER_ALLOW_REMOTE_HTTP=1 behind TLS and a firewall.",
+        )
+    raw_port = env.get("MCP_DOCKER_HTTP_PORT", "").strip() or "8000"
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        raise ConfigError("MCP_DOCKER_HTTP_PORT", f"{raw_port!r} is not a TCP port", "e.g. 8000.")
+    path = env.get("MCP_DOCKER_HTTP_PATH", "").strip() or "/mcp"
+    if not path.startswith("/"):
+        raise ConfigError("MCP_DOCKER_HTTP_PATH", f"{path!r} must start with '/'", "e.g. /mcp.")
+    return HttpSettings(
+        host=host,
+        port=int(raw_port),
+        path=path,
+        token=_token(env),
+        allowed_hosts=_csv(env.get("MCP_DOCKER_ALLOWED_HOSTS")),
+        allowed_origins=_csv(env.get("MCP_DOCKER_ALLOWED_ORIGINS")),
+    )
+
+
+def _token(env: Mapping[str, str]) -> str | None:
+    if token := env.get("MCP_DOCKER_HTTP_TOKEN", "").strip():
+        return token
+    if path := env.get("MCP_DOCKER_HTTP_TOKEN_FILE", "").strip():
+        try:
+            token = Path(path).expanduser().read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                "MCP_DOCKER_HTTP_TOKEN_FILE",
+                f"cannot read {path} ({exc.strerror})",
+                "check the path.",
+            ) from exc
+        if not token:
+            raise ConfigError("MCP_DOCKER_HTTP_TOKEN_FILE", f"{path} is empty", "write the token in it.")
+        return token
+    return None
+
+
+def _publish_address(env: Mapping[str, str]) -> str:
+    raw = env.get("MCP_DOCKER_PUBLISH_ADDRESS", "").strip() or "127.0.0.1"
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            "MCP_DOCKER_PUBLISH_ADDRESS",
+            f"{raw!r} is not an IP address",
+            "e.g. 127.0.0.1 or 0.0.0.0.",
+        ) from exc
+    return raw
+
+
+# --------------------------------------------------------------------------- small parsers
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(name, f"{raw!r} is not a boolean", "use 1 or 0.")
+
+
+def _choice(
+    env: Mapping[str, str],
+    name: str,
+    allowed: tuple[str, ...],
+    default: str,
+    *,
+    upper: bool = False,
+) -> str:
+    raw = env.get(name, "").strip() or default
+    value = raw.upper() if upper else raw.lower()
+    if value not in allowed:
+        raise ConfigError(name, f"{raw!r} is not one of {', '.join(allowed)}", f"e.g. {default}.")
+    return value
+
+
+def _csv(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _is_loopback(host_or_url: str) -> bool:
+    name = urlsplit(host_or_url).hostname if "://" in host_or_url else host_or_url
+    name = (name or "").strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,131 @@
+"""Output shaping: bounded, cleaned, redacted text for the model. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "BoundedTail",
+    "clean_text",
+    "format_ports",
+    "health_from_status",
+    "mask_env",
+    "short_id",
+    "truncate",
+]
+
+# CSI/OSC escape sequences and C0/C1 controls except tab and newline: they can hide text from a
+# human reviewer or smuggle terminal commands, and they cost tokens.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SECRET_KEY = re.compile(
+    r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|access[_-]?key|"
+    r"session|cookie|signature|salt|dsn|connection[_-]?string",
+    re.IGNORECASE,
+)
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+def short_id(identifier: str) -> str:
+    """The 12-digit form the docker CLI shows."""
+    return identifier.removeprefix("sha256:")[:12]
+
+
+def clean_text(text: str) -> str:
+    """Drop terminal escapes and control characters; keep tabs and newlines."""
+    text = text.replace("\r\n", "\n")
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
+def truncate(text: str, limit: int) -> tuple[str, bool]:
+    """Cut ``text`` to ``limit`` characters, marking the cut."""
+    if len(text) <= limit:
+        return text, False
+    return text[: max(limit - 1, 0)] + "…", True
+
+
+def mask_env(pairs: Iterable[str], *, show_values: bool) -> dict[str, str]:
+    """``KEY=value`` pairs to a dict; values hidden unless asked, secret-like keys always."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if not show_values or _SECRET_KEY.search(key):
+            env[key] = "***"
+        else:
+            env[key] = truncate(clean_text(value), 200)[0]
+    return env
+
+
+def format_ports(ports: Iterable[Mapping[str, object]]) -> list[str]:
+    """Engine port rows (``/containers/json``) to ``127.0.0.1:8080->80/tcp`` strings."""
+    out: list[str] = []
+    for port in ports:
+        private = f"{port.get('PrivatePort')}/{port.get('Type', 'tcp')}"
+        if port.get("PublicPort"):
+            ip = str(port.get("IP") or "0.0.0.0")  # noqa: S104 - a label, not a bind
+            host = f"[{ip}]" if ":" in ip else ip
+            row = f"{host}:{port['PublicPort']}->{private}"
+        else:
+            row = private
+        if row not in out:
+            out.append(row)
+    return out
+
+
+def health_from_status(status: str) -> str | None:
+    """Health as the engine's status text reports it (no extra request per container)."""
+    match = _HEALTH.search(status)
+    if not match:
+        return None
+    return "starting" if match[1] == "health: starting" else match[1]
+
+
+class BoundedTail:
+    """Keeps the last ``max_bytes`` of a byte stream, never much more in memory."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self.dropped = False
+
+    def add(self, chunk: bytes) -> None:
+        """Append a chunk, dropping the oldest bytes beyond the budget."""
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        if self._size > 2 * self.max_bytes:
+            self._compact()
+
+    def _compact(self) -> None:
+        joined = b"".join(self._chunks)
+        if len(joined) > self.max_bytes:
+            joined = joined[-self.max_bytes :]
+            self.dropped = True
+        self._chunks = [joined]
+        self._size = len(joined)
+
+    def text(self) -> str:
+        """The kept bytes as clean text, starting at a line boundary when anything was dropped."""
+        self._compact()
+        joined = b"".join(self._chunks)
+        if self.dropped and b"\n" in joined:
+            joined = joined[joined.index(b"\n") + 1 :]
+        return clean_text(joined.decode("utf-8", errors="replace"))
+
+
+def format_bound_ports(bindings: Mapping[str, object] | None) -> list[str]:
+    """Inspect's ``NetworkSettings.Ports`` to ``127.0.0.1:8080->80/tcp`` strings."""
+    out: list[str] = []
+    for private, hosts in (bindings or {}).items():
+        if not isinstance(hosts, list) or not hosts:
+            out.append(private)
+            continue
+        for host in hosts:
+            if isinstance(host, Mapping):
+                ip = str(host.get("HostIp") or "0.0.0.0")  # noqa: S104 - a label, not a bind
+                shown = f"[{ip}]" if ":" in ip else ip
+                row = f"{shown}:{host.get('HostPort')}->{private}"
+                if row not in out:
+                    out.append(row)
+    return out

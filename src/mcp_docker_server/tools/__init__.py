@@ -1,0 +1,6 @@
+"""MCP-facing tools, one module per resource family; thin: parse, guard, engine, shape."""
+
+from mcp_docker_server.tools._base import AppState, Guard
+from mcp_docker_server.tools.containers import register as register_containers
+
+__all__ = ["AppState", "Guard", "register_containers"]

@@ -1,0 +1,159 @@
+"""The single enforcement point every tool goes through, and the annotation presets.
+
+Tools are registered only through :meth:`Guard.register`, which wraps each one so that:
+the call is checked against the operator's policy before the tool body runs, every failure
+becomes a readable ``isError`` result (the SDK masks anything but ``ToolError``), and the
+audit log records the tool and the *names* of its arguments, never their values. Requests
+that create something go through :meth:`Guard.admit_container` / :meth:`Guard.admit_exec`,
+whose sealed result is the only thing the engine layer accepts.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import stat
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel
+
+from mcp_docker_server.engine import Containers, Engine
+from mcp_docker_server.errors import DockerServerError
+from mcp_docker_server.policy import (
+    Admitted,
+    PathInfo,
+    PathResolver,
+    Policy,
+    admit_container,
+    admit_exec,
+    lexical_resolver,
+)
+from mcp_docker_server.settings import Settings
+from mcp_docker_server.specs import ContainerSpec, ExecSpec
+
+__all__ = [
+    "DESTRUCTIVE",
+    "MUTATING",
+    "MUTATING_OPEN",
+    "READ_ONLY",
+    "AppState",
+    "Guard",
+    "compact_result",
+    "local_resolver",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+audit = logging.getLogger("mcp_docker_server.audit")
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+MUTATING = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+# Mutating and may reach a registry (a missing image is pulled).
+MUTATING_OPEN = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+DESTRUCTIVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+
+
+def local_resolver(path: str) -> PathInfo:
+    """Resolve a host path on this machine: symlinks, ``..``, doubled and trailing slashes."""
+    real = os.path.realpath(path)
+    try:
+        is_socket = stat.S_ISSOCK(os.stat(real).st_mode)
+    except OSError:
+        is_socket = False
+    return PathInfo(real_path=real, is_socket=is_socket)
+
+
+@dataclass
+class AppState:
+    """What every tool needs: settings, the engine, and the operator's policy."""
+
+    settings: Settings
+    engine: Engine
+    policy: Policy
+
+    @property
+    def containers(self) -> Containers:
+        """Container operations on the engine."""
+        return Containers(self.engine)
+
+    @property
+    def resolver(self) -> PathResolver:
+        """Host paths are resolved on this machine only when the engine runs here too; for a
+        remote engine they can only be normalised (its symlinks are out of sight)."""
+        return local_resolver if self.engine.target.scheme == "unix" else lexical_resolver
+
+
+class Guard:
+    """The one gate between the model's requests and the engine."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def admit_container(self, spec: ContainerSpec) -> Admitted[ContainerSpec]:
+        """Approve a container spec under the operator's policy.
+
+        Raises:
+            PolicyDenied: the spec breaks a rule.
+        """
+        return admit_container(self.state.policy, spec, self.state.resolver)
+
+    def admit_exec(self, spec: ExecSpec) -> Admitted[ExecSpec]:
+        """Approve an exec under the operator's policy.
+
+        Raises:
+            PolicyDenied: the exec breaks a rule.
+        """
+        return admit_exec(self.state.policy, spec)
+
+    def register(
+        self,
+        server: MCPServer[Any],
+        fn: Callable[P, Awaitable[R]],
+        *,
+        name: str,
+        title: str,
+        annotations: ToolAnnotations,
+    ) -> None:
+        """Register ``fn`` as tool ``name``, wrapped by the guard."""
+        server.add_tool(self._wrap(name, fn), name=name, title=title, annotations=annotations)
+
+    def _wrap(self, name: str, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | CallToolResult]]:
+        @functools.wraps(fn)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R | CallToolResult:
+            started = time.monotonic()
+            shape = sorted(k for k, v in kwargs.items() if v is not None and k != "ctx")
+            try:
+                result = await fn(*args, **kwargs)
+            except DockerServerError as exc:
+                audit.info("tool=%s args=%s outcome=error kind=%s", name, shape, type(exc).__name__)
+                raise ToolError(str(exc)) from exc
+            audit.info("tool=%s args=%s outcome=ok ms=%d", name, shape, (time.monotonic() - started) * 1000)
+            return compact_result(result) if isinstance(result, BaseModel) else result
+
+        return guarded
+
+
+def compact_result(model: BaseModel) -> CallToolResult:
+    """Structured content in full; the text the model reads is one line of JSON without the
+    nulls, empty lists and default flags (the SDK's own rendering is indented and complete)."""
+    text = model.model_dump_json(exclude_none=True, exclude_defaults=True)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json"),
+    )
