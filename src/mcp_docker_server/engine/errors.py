@@ -50,7 +50,13 @@ def translate_docker_errors(host: str, kind: str = "resource", ref: str | None =
     except DockerServerError:
         raise
     except docker.errors.NotFound as exc:
-        raise NotFound(kind, ref or "?", _explain(exc)) from exc
+        detail = _explain(exc)
+        if ref and ref not in detail and "No such" not in detail:
+            # Something the request names is missing (a network, a volume...), not the target.
+            raise EngineAPIError(
+                f"Not found: {detail}.", status=404, hint="check the names the request refers to."
+            ) from exc
+        raise NotFound(kind, ref or "?", detail) from exc
     except docker.errors.APIError as exc:
         raise api_error(exc, kind, ref) from exc
     except (requests.exceptions.ConnectionError, paramiko.SSHException, ConnectionError) as exc:
