@@ -48,7 +48,8 @@ async def test_run_detached_publishes_ports_sets_limits_and_hides_env(
     )
     try:
         assert started["state"] == "running"
-        assert started["ports"] and started["ports"][0].startswith("127.0.0.1:")
+        assert started["ports"]
+        assert started["ports"][0].startswith("127.0.0.1:")
         real = docker_client.containers.get(unique_name).attrs["HostConfig"]
         assert real["Memory"] == 64 * 1024 * 1024
         assert real["NanoCpus"] == 500_000_000
@@ -79,7 +80,8 @@ async def test_run_attached_returns_exit_code_and_output(
     )
     try:
         assert result["exit_code"] == 3
-        assert "hello" in result["output"] and "oops" in result["output"]
+        assert "hello" in result["output"]
+        assert "oops" in result["output"]
         assert result["state"] == "exited"
     finally:
         await remove(client, unique_name)
@@ -95,7 +97,8 @@ async def test_attached_auto_remove_leaves_nothing(
     result = await run(
         client, test_image, run_labels, unique_name, command=["echo", "bye"], detach=False, auto_remove=True
     )
-    assert result["exit_code"] == 0 and result["removed"] is True
+    assert result["exit_code"] == 0
+    assert result["removed"] is True
     assert "bye" in result["output"]
     assert not docker_client.containers.list(all=True, filters={"name": unique_name})
 
@@ -154,7 +157,8 @@ async def test_bind_mount_modes_are_honoured(
                 "exec-container", {"container_id": unique_name, "command": "touch /data/x"}
             )
         )
-        assert denied["exit_code"] != 0 and "Read-only" in denied["stderr"]
+        assert denied["exit_code"] != 0
+        assert "Read-only" in denied["stderr"]
         wrote = ok(
             await client.call_tool(
                 "exec-container", {"container_id": unique_name, "command": ["sh", "-c", "echo hi > /out/x"]}
@@ -204,7 +208,9 @@ async def test_list_filters_and_compact_rows(
         limited = ok(
             await client.call_tool("list-containers", {"all": True, "name": unique_name, "limit": 1})
         )
-        assert limited["total"] == 2 and limited["truncated"] is True and len(limited["containers"]) == 1
+        assert limited["total"] == 2
+        assert limited["truncated"] is True
+        assert len(limited["containers"]) == 1
     finally:
         await remove(client, unique_name)
         await remove(client, unique_name + "-done")
@@ -244,13 +250,15 @@ async def test_logs_tail_grep_cap_and_cleaning(
                 "container-logs", {"container_id": unique_name, "tail": 2001, "grep": r"^line-19\d\d$"}
             )
         )
-        assert grep["lines"] == 100 and grep["text"].startswith("line-1900\n")
+        assert grep["lines"] == 100
+        assert grep["text"].startswith("line-1900\n")
         capped = ok(
             await client.call_tool(
                 "container-logs", {"container_id": unique_name, "tail": 2001, "max_bytes": 1024}
             )
         )
-        assert capped["truncated"] is True and "max_bytes" in capped["note"]
+        assert capped["truncated"] is True
+        assert "max_bytes" in capped["note"]
         assert len(capped["text"].encode()) <= 1024
         assert capped["text"].endswith("red\n")
         bad = error_text(await client.call_tool("container-logs", {"container_id": unique_name, "grep": "("}))
@@ -281,7 +289,8 @@ async def test_exec_output_exit_code_env_workdir_and_timeout(
             )
         )
         assert result["exit_code"] == 4
-        assert result["stdout"] == "hi from /bin\n" and result["stderr"] == "warn\n"
+        assert result["stdout"] == "hi from /bin\n"
+        assert result["stderr"] == "warn\n"
         whoami = ok(
             await client.call_tool(
                 "exec-container", {"container_id": unique_name, "command": "id -u", "user": "65534"}
@@ -294,7 +303,8 @@ async def test_exec_output_exit_code_env_workdir_and_timeout(
                     "exec-container", {"container_id": unique_name, "command": "sleep 20", "timeout": 1}
                 )
             )
-        assert slow["exit_code"] is None and "Still running" in slow["note"]
+        assert slow["exit_code"] is None
+        assert "Still running" in slow["note"]
     finally:
         await remove(client, unique_name)
 
@@ -307,7 +317,8 @@ async def test_exec_in_a_stopped_container_says_to_start_it(
         text = error_text(
             await client.call_tool("exec-container", {"container_id": unique_name, "command": "ls"})
         )
-        assert "exited" in text and "action=start" in text
+        assert "exited" in text
+        assert "action=start" in text
     finally:
         await remove(client, unique_name)
 
@@ -376,7 +387,8 @@ async def test_unknown_container_is_a_clear_error(client: Client) -> None:
     text = error_text(
         await client.call_tool("manage-container", {"container_id": "no-such-ctr", "action": "stop"})
     )
-    assert "No such container: no-such-ctr" in text and "list-containers" in text
+    assert "No such container: no-such-ctr" in text
+    assert "list-containers" in text
 
 
 @pytest.mark.parametrize(
@@ -424,7 +436,8 @@ async def test_name_in_use_is_a_conflict_and_keeps_the_original(
                 "run-container", {"image": test_image, "name": unique_name, "labels": run_labels}
             )
         )
-        assert "already in use" in text and "choose another name" in text
+        assert "already in use" in text
+        assert "choose another name" in text
         assert [c.short_id for c in labelled(docker_client) if c.name == unique_name] == [first["id"]]
     finally:
         await remove(client, unique_name)
@@ -541,4 +554,5 @@ async def test_list_containers_is_one_engine_request(
     async with Client(build_server(settings, engine=engine)) as mcp_client:
         ok(await mcp_client.call_tool("list-containers", {"all": True}))
     assert len(requests_made) == 1, requests_made
-    assert requests_made[0].startswith("GET /v1.") and "/containers/json" in requests_made[0]
+    assert requests_made[0].startswith("GET /v1.")
+    assert "/containers/json" in requests_made[0]
