@@ -36,14 +36,14 @@ def build_server(
         finally:
             state.engine.close()
 
-    server: MCPServer[Any] = MCPServer(
+    guard = Guard(state)
+    register_containers(guard)
+    return MCPServer(
         "docker",
         title="Docker",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
+        tools=guard.tools,
     )
-    guard = Guard(state)
-    register_containers(server, guard)
-    return server

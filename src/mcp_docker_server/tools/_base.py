@@ -1,6 +1,6 @@
 """The single enforcement point every tool goes through, and the annotation presets.
 
-Tools are registered only through :meth:`Guard.register`, which wraps each one so that:
+Tools are made only through :meth:`Guard.add`, which wraps each one so that:
 the call is checked against the operator's policy before the tool body runs, every failure
 becomes a readable ``isError`` result (the SDK masks anything but ``ToolError``), and the
 audit log records the tool and the *names* of its arguments, never their values. Requests
@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
@@ -47,6 +47,7 @@ __all__ = [
     "Guard",
     "compact_result",
     "local_resolver",
+    "slim_schema",
 ]
 
 P = ParamSpec("P")
@@ -104,6 +105,7 @@ class Guard:
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self.tools: list[Tool] = []
 
     def admit_container(self, spec: ContainerSpec) -> Admitted[ContainerSpec]:
         """Approve a container spec under the operator's policy.
@@ -121,17 +123,17 @@ class Guard:
         """
         return admit_exec(self.state.policy, spec)
 
-    def register(
-        self,
-        server: MCPServer[Any],
-        fn: Callable[P, Awaitable[R]],
-        *,
-        name: str,
-        title: str,
-        annotations: ToolAnnotations,
+    def add(
+        self, fn: Callable[P, Awaitable[R]], *, name: str, title: str, annotations: ToolAnnotations
     ) -> None:
-        """Register ``fn`` as tool ``name``, wrapped by the guard."""
-        server.add_tool(self._wrap(name, fn), name=name, title=title, annotations=annotations)
+        """Make ``fn`` the guarded tool ``name``; the server is built from :attr:`tools`."""
+        tool = Tool.from_function(self._wrap(name, fn), name=name, title=title, annotations=annotations)
+        # Every conversation pays for the tool list: drop pydantic's generated titles, which
+        # repeat the property names.
+        tool.parameters = slim_schema(tool.parameters)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = slim_schema(tool.fn_metadata.output_schema)
+        self.tools.append(tool)
 
     def _wrap(self, name: str, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | CallToolResult]]:
         @functools.wraps(fn)
@@ -157,3 +159,17 @@ def compact_result(model: BaseModel) -> CallToolResult:
         content=[TextContent(type="text", text=text)],
         structured_content=model.model_dump(mode="json"),
     )
+
+
+def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema without the ``title`` annotations (a property *named* title survives)."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result

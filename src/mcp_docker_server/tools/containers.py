@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from mcp.server import MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_docker_server.errors import InvalidArgument
@@ -61,8 +60,8 @@ class HealthcheckArg(BaseModel):
     start_period: float | None = Field(default=None, ge=0)
 
 
-def register(server: MCPServer[Any], guard: Guard) -> None:
-    """Add the container tools to ``server``."""
+def register(guard: Guard) -> None:
+    """Add the container tools to the guard's tool list."""
     state = guard.state
 
     async def run_container(
@@ -233,24 +232,10 @@ def register(server: MCPServer[Any], guard: Guard) -> None:
         )
         return await state.containers.exec(guard.admit_exec(spec), timeout=timeout, max_bytes=max_bytes)
 
-    guard.register(
-        server, run_container, name="run-container", title="Run container", annotations=MUTATING_OPEN
-    )
-    guard.register(
-        server, manage_container, name="manage-container", title="Manage container", annotations=DESTRUCTIVE
-    )
-    guard.register(
-        server, list_containers, name="list-containers", title="List containers", annotations=READ_ONLY
-    )
-    guard.register(
-        server, inspect_container, name="inspect-container", title="Inspect container", annotations=READ_ONLY
-    )
-    guard.register(
-        server, container_logs, name="container-logs", title="Container logs", annotations=READ_ONLY
-    )
-    guard.register(
-        server, container_stats, name="container-stats", title="Container stats", annotations=READ_ONLY
-    )
-    guard.register(
-        server, exec_container, name="exec-container", title="Exec in container", annotations=DESTRUCTIVE
-    )
+    guard.add(run_container, name="run-container", title="Run container", annotations=MUTATING_OPEN)
+    guard.add(manage_container, name="manage-container", title="Manage container", annotations=DESTRUCTIVE)
+    guard.add(list_containers, name="list-containers", title="List containers", annotations=READ_ONLY)
+    guard.add(inspect_container, name="inspect-container", title="Inspect container", annotations=READ_ONLY)
+    guard.add(container_logs, name="container-logs", title="Container logs", annotations=READ_ONLY)
+    guard.add(container_stats, name="container-stats", title="Container stats", annotations=READ_ONLY)
+    guard.add(exec_container, name="exec-container", title="Exec in container", annotations=DESTRUCTIVE)
