@@ -18,9 +18,15 @@ __all__ = [
     "LogsResult",
     "ManageResult",
     "MountRow",
+    "NetworkDetail",
+    "NetworkResult",
+    "NetworkRow",
     "ProcessTable",
     "RunResult",
     "StatsResult",
+    "VolumeDetail",
+    "VolumeResult",
+    "VolumeRow",
 ]
 
 
@@ -176,3 +182,65 @@ class ProcessTable(_Out):
 
 
 StatsResult.model_rebuild()
+
+
+class NetworkRow(_Out):
+    """One network in a listing."""
+
+    id: str
+    name: str
+    driver: str
+    scope: str
+    internal: bool = False
+    subnets: list[str] = Field(default_factory=list)
+
+
+class NetworkDetail(NetworkRow):
+    """A network with its settings and attached containers."""
+
+    attachable: bool = False
+    gateways: list[str] = Field(default_factory=list)
+    options: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    containers: dict[str, str] = Field(default_factory=dict, description="Container name to IPv4 address.")
+
+
+class NetworkResult(_Out):
+    """Result of network-management; which fields are set depends on the action."""
+
+    action: str
+    network: NetworkDetail | None = None
+    networks: list[NetworkRow] | None = None
+    connected: list[str] | None = None
+    disconnected: list[str] | None = None
+    removed: list[str] | None = None
+    note: str | None = None
+
+
+class VolumeRow(_Out):
+    """One volume in a listing."""
+
+    name: str
+    driver: str
+    in_use: bool | None = Field(default=None, description="Mounted by any container (running or not).")
+
+
+class VolumeDetail(VolumeRow):
+    """A volume with its options and users."""
+
+    mountpoint: str = ""
+    created: str | None = None
+    scope: str = "local"
+    options: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    containers: list[str] = Field(default_factory=list, description="Containers that mount it.")
+
+
+class VolumeResult(_Out):
+    """Result of volume-management; which fields are set depends on the action."""
+
+    action: str
+    volume: VolumeDetail | None = None
+    volumes: list[VolumeRow] | None = None
+    removed: list[str] | None = None
+    note: str | None = None

@@ -21,8 +21,11 @@ __all__ = [
     "GpuRequest",
     "Healthcheck",
     "MountSpec",
+    "NetworkSpec",
     "PortBinding",
     "RestartPolicy",
+    "VolumeSpec",
+    "bind_device",
     "parse_command",
     "parse_gpus",
     "parse_healthcheck",
@@ -136,6 +139,41 @@ class ContainerSpec:
     devices: tuple[str, ...] = ()
     volumes_from: tuple[str, ...] = ()
     tty: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network to create."""
+
+    name: str
+    driver: str = "bridge"
+    subnet: str | None = None
+    gateway: str | None = None
+    ip_range: str | None = None
+    internal: bool = False
+    attachable: bool = False
+    ipv6: bool = False
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """A volume to create."""
+
+    name: str
+    driver: str = "local"
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def bind_device(driver_opts: Mapping[str, str]) -> str | None:
+    """The host path a ``local`` volume really mounts when its options make it a bind mount
+    (``type: none, o: bind, device: /path``): a host mount in disguise."""
+    options = {o.strip() for o in driver_opts.get("o", "").split(",")}
+    if "bind" in options or "rbind" in options:
+        return driver_opts.get("device") or "/"
+    return None
 
 
 @dataclass(frozen=True)

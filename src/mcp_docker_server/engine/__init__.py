@@ -2,5 +2,6 @@
 
 from mcp_docker_server.engine.containers import Containers
 from mcp_docker_server.engine.core import Engine
+from mcp_docker_server.engine.networks import Networks, Volumes
 
-__all__ = ["Containers", "Engine"]
+__all__ = ["Containers", "Engine", "Networks", "Volumes"]

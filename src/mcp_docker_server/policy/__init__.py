@@ -1,6 +1,6 @@
 """Operator policy: pure checks that every mutating request passes through."""
 
-from mcp_docker_server.policy.containers import admit_container, admit_exec
+from mcp_docker_server.policy.containers import admit_container, admit_exec, admit_volume
 from mcp_docker_server.policy.model import Admitted, PathInfo, PathResolver, Policy
 from mcp_docker_server.policy.paths import check_bind_source, lexical_resolver
 
@@ -11,6 +11,7 @@ __all__ = [
     "Policy",
     "admit_container",
     "admit_exec",
+    "admit_volume",
     "check_bind_source",
     "lexical_resolver",
 ]

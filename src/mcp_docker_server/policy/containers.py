@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
 from mcp_docker_server.policy.paths import check_bind_source
-from mcp_docker_server.specs import ContainerSpec, ExecSpec
+from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec, bind_device
 
-__all__ = ["admit_container", "admit_exec"]
+__all__ = ["admit_container", "admit_exec", "admit_volume"]
 
 _UNCONFINED = ("seccomp=unconfined", "apparmor=unconfined", "label=disable", "label:disable")
 
 
-def admit_container(policy: Policy, spec: ContainerSpec, resolve: PathResolver) -> Admitted[ContainerSpec]:
+def admit_container(
+    policy: Policy,
+    spec: ContainerSpec,
+    resolve: PathResolver,
+    volume_options: Mapping[str, Mapping[str, str]] | None = None,
+) -> Admitted[ContainerSpec]:
     """Approve a container spec or raise on the first rule it breaks.
+
+    ``volume_options`` holds the driver options of the existing named volumes the spec mounts:
+    a volume whose options make it a bind mount is judged as a bind of its device.
 
     Raises:
         PolicyDenied: naming the rule, what was asked, and what to do instead.
@@ -46,6 +56,21 @@ def admit_container(policy: Policy, spec: ContainerSpec, resolve: PathResolver) 
             )
         if mount.kind == "bind":
             check_bind_source(policy, mount.source, resolve)
+        elif mount.kind == "volume":
+            device = bind_device((volume_options or {}).get(mount.source, {}))
+            if device is not None:
+                check_bind_source(policy, device, resolve)
+    return admit(spec)
+
+
+def admit_volume(policy: Policy, spec: VolumeSpec, resolve: PathResolver) -> Admitted[VolumeSpec]:
+    """Approve a volume; bind-style driver options are judged as a bind mount of their device.
+
+    Raises:
+        PolicyDenied: the device is a path a bind mount may not expose.
+    """
+    if (device := bind_device(spec.driver_opts)) is not None:
+        check_bind_source(policy, device, resolve)
     return admit(spec)
 
 

@@ -2,5 +2,6 @@
 
 from mcp_docker_server.tools._base import AppState, Guard
 from mcp_docker_server.tools.containers import register as register_containers
+from mcp_docker_server.tools.networks import register as register_networks
 
-__all__ = ["AppState", "Guard", "register_containers"]
+__all__ = ["AppState", "Guard", "register_containers", "register_networks"]

@@ -24,7 +24,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
-from mcp_docker_server.engine import Containers, Engine
+from mcp_docker_server.engine import Containers, Engine, Networks, Volumes
 from mcp_docker_server.errors import DockerServerError
 from mcp_docker_server.policy import (
     Admitted,
@@ -33,10 +33,11 @@ from mcp_docker_server.policy import (
     Policy,
     admit_container,
     admit_exec,
+    admit_volume,
     lexical_resolver,
 )
 from mcp_docker_server.settings import Settings
-from mcp_docker_server.specs import ContainerSpec, ExecSpec
+from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
 
 __all__ = [
     "DESTRUCTIVE",
@@ -94,6 +95,16 @@ class AppState:
         return Containers(self.engine)
 
     @property
+    def networks(self) -> Networks:
+        """Network operations on the engine."""
+        return Networks(self.engine)
+
+    @property
+    def volumes(self) -> Volumes:
+        """Volume operations on the engine."""
+        return Volumes(self.engine)
+
+    @property
     def resolver(self) -> PathResolver:
         """Host paths are resolved on this machine only when the engine runs here too; for a
         remote engine they can only be normalised (its symlinks are out of sight)."""
@@ -107,13 +118,24 @@ class Guard:
         self.state = state
         self.tools: list[Tool] = []
 
-    def admit_container(self, spec: ContainerSpec) -> Admitted[ContainerSpec]:
-        """Approve a container spec under the operator's policy.
+    async def admit_container(self, spec: ContainerSpec) -> Admitted[ContainerSpec]:
+        """Approve a container spec under the operator's policy. Named volumes it mounts are
+        looked up first: one whose options make it a bind mount is judged as one.
 
         Raises:
             PolicyDenied: the spec breaks a rule.
         """
-        return admit_container(self.state.policy, spec, self.state.resolver)
+        named = sorted({m.source for m in spec.mounts if m.kind == "volume"})
+        options = await self.state.volumes.options(named)
+        return admit_container(self.state.policy, spec, self.state.resolver, options)
+
+    def admit_volume(self, spec: VolumeSpec) -> Admitted[VolumeSpec]:
+        """Approve a volume under the operator's policy.
+
+        Raises:
+            PolicyDenied: its driver options bind a path the policy protects.
+        """
+        return admit_volume(self.state.policy, spec, self.state.resolver)
 
     def admit_exec(self, spec: ExecSpec) -> Admitted[ExecSpec]:
         """Approve an exec under the operator's policy.

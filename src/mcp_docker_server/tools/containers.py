@@ -132,7 +132,7 @@ def register(guard: Guard) -> None:
             cap_add=tuple(cap_add or ()),
             cap_drop=tuple(cap_drop or ()),
         )
-        admitted = guard.admit_container(spec)
+        admitted = await guard.admit_container(spec)
         return await state.containers.run(
             admitted,
             detach=detach,

@@ -1,0 +1,89 @@
+"""Async network and volume operations: each is one worker-thread call under the deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from mcp_docker_server.engine.core import Engine, lazy_module
+from mcp_docker_server.models import NetworkResult, VolumeResult
+from mcp_docker_server.policy import Admitted
+from mcp_docker_server.specs import NetworkSpec, VolumeSpec
+
+if TYPE_CHECKING:
+    from mcp_docker_server.engine import _networks_sync as ops
+else:
+    ops = lazy_module("mcp_docker_server.engine._networks_sync")
+
+__all__ = ["Networks", "Volumes"]
+
+
+class Networks:
+    """Network operations on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def listing(self, pattern: str) -> NetworkResult:
+        """Networks matching a name glob or substring."""
+        return await self._engine.run(lambda c: ops.list_networks(c, pattern), kind="network")
+
+    async def inspect(self, name: str) -> NetworkResult:
+        """One network in detail."""
+        return await self._engine.run(lambda c: ops.inspect_network(c, name), kind="network", ref=name)
+
+    async def create(self, spec: NetworkSpec) -> NetworkResult:
+        """Create a network."""
+        return await self._engine.run(lambda c: ops.create_network(c, spec), kind="network", ref=spec.name)
+
+    async def remove(self, name: str) -> NetworkResult:
+        """Remove an unused network."""
+        return await self._engine.run(lambda c: ops.remove_network(c, name), kind="network", ref=name)
+
+    async def connect(self, name: str, containers: list[str], *, connect: bool, force: bool) -> NetworkResult:
+        """Connect or disconnect containers."""
+        return await self._engine.run(
+            lambda c: ops.connect_network(c, name, containers, connect=connect, force=force),
+            kind="network",
+            ref=name,
+        )
+
+    async def prune(self, pattern: str) -> NetworkResult:
+        """Remove unused user-defined networks matching a glob."""
+        return await self._engine.run(lambda c: ops.prune_networks(c, pattern), kind="network")
+
+
+class Volumes:
+    """Volume operations on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def listing(self, pattern: str) -> VolumeResult:
+        """Volumes matching a name glob or substring."""
+        return await self._engine.run(lambda c: ops.list_volumes(c, pattern), kind="volume")
+
+    async def inspect(self, name: str) -> VolumeResult:
+        """One volume in detail."""
+        return await self._engine.run(lambda c: ops.inspect_volume(c, name), kind="volume", ref=name)
+
+    async def options(self, names: list[str]) -> dict[str, Mapping[str, str]]:
+        """Driver options of the existing volumes among ``names``."""
+        if not names:
+            return {}
+        return await self._engine.run(lambda c: ops.volume_options(c, names), kind="volume")
+
+    async def create(self, admitted: Admitted[VolumeSpec]) -> VolumeResult:
+        """Create a volume the policy approved."""
+        spec = admitted.unwrap()
+        return await self._engine.run(lambda c: ops.create_volume(c, spec), kind="volume", ref=spec.name)
+
+    async def remove(self, name: str, *, force: bool) -> VolumeResult:
+        """Remove a volume no container mounts."""
+        return await self._engine.run(
+            lambda c: ops.remove_volume(c, name, force=force), kind="volume", ref=name
+        )
+
+    async def prune(self, pattern: str) -> VolumeResult:
+        """Remove volumes no container mounts, matching a glob."""
+        return await self._engine.run(lambda c: ops.prune_volumes(c, pattern), kind="volume")

@@ -1,0 +1,150 @@
+"""network-management and volume-management."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from mcp_docker_server.errors import InvalidArgument
+from mcp_docker_server.models import NetworkResult, VolumeResult
+from mcp_docker_server.specs import NetworkSpec, VolumeSpec, validate_name
+from mcp_docker_server.tools._base import DESTRUCTIVE, Guard
+
+__all__ = ["register"]
+
+OptionValue = str | bool | dict[str, str]
+_NETWORK_KEYS = {
+    "subnet",
+    "gateway",
+    "ip_range",
+    "internal",
+    "attachable",
+    "ipv6",
+    "labels",
+    "driver_opts",
+    "force",
+}
+
+
+def register(guard: Guard) -> None:
+    """Add the network and volume tools to the guard's tool list."""
+    _add_network_tool(guard)
+    _add_volume_tool(guard)
+
+
+def _add_network_tool(guard: Guard) -> None:
+    state = guard.state
+
+    async def network_management(
+        name: Annotated[
+            str, Field(min_length=1, max_length=128, description="Network name; list/prune: glob, '*' = all.")
+        ],
+        action: Literal["create", "remove", "connect", "disconnect", "list", "inspect", "prune"],
+        driver: Literal["bridge", "overlay", "host", "macvlan", "ipvlan"] = "bridge",
+        options: Annotated[
+            dict[str, OptionValue] | None,
+            Field(
+                description="subnet, gateway, ip_range, internal, attachable, ipv6, labels{}; "
+                "disconnect: force; other keys are driver options."
+            ),
+        ] = None,
+        containers: Annotated[
+            list[str] | None, Field(description="connect/disconnect: container names or ids.")
+        ] = None,
+    ) -> NetworkResult:
+        """Create, remove, connect, disconnect, list, inspect or prune networks."""
+        opts = dict(options or {})
+        if action == "list":
+            return await state.networks.listing(name)
+        if action == "inspect":
+            return await state.networks.inspect(name)
+        if action == "prune":
+            return await state.networks.prune(name)
+        if action == "remove":
+            return await state.networks.remove(name)
+        if action in ("connect", "disconnect"):
+            if not containers:
+                raise InvalidArgument(f"{action} needs containers.", hint='e.g. containers=["web", "db"].')
+            return await state.networks.connect(
+                name, containers, connect=action == "connect", force=_flag(opts, "force")
+            )
+        return await state.networks.create(_network_spec(name, driver, opts))
+
+    guard.add(network_management, name="network-management", title="Networks", annotations=DESTRUCTIVE)
+
+
+def _add_volume_tool(guard: Guard) -> None:
+    state = guard.state
+
+    async def volume_management(
+        name: Annotated[
+            str, Field(min_length=1, max_length=128, description="Volume name; list/prune: glob, '*' = all.")
+        ],
+        action: Literal["create", "remove", "list", "inspect", "prune"],
+        driver: str = "local",
+        options: Annotated[
+            dict[str, str] | None, Field(description="Driver options, e.g. {type, o, device} for local.")
+        ] = None,
+        labels: dict[str, str] | None = None,
+        force: Annotated[bool, Field(description="remove: force the driver to forget it.")] = False,
+    ) -> VolumeResult:
+        """Create, remove, list, inspect or prune volumes (data persists across containers)."""
+        if action == "list":
+            return await state.volumes.listing(name)
+        if action == "inspect":
+            return await state.volumes.inspect(name)
+        if action == "prune":
+            return await state.volumes.prune(name)
+        if action == "remove":
+            return await state.volumes.remove(name, force=force)
+        spec = VolumeSpec(
+            name=validate_name(name, "volume"), driver=driver, driver_opts=options or {}, labels=labels or {}
+        )
+        return await state.volumes.create(guard.admit_volume(spec))
+
+    guard.add(volume_management, name="volume-management", title="Volumes", annotations=DESTRUCTIVE)
+
+
+def _network_spec(name: str, driver: str, opts: Mapping[str, OptionValue]) -> NetworkSpec:
+    if driver == "host":
+        raise InvalidArgument(
+            "The host network already exists and only one can; it cannot be created.",
+            hint="use network=host on run-container (if the policy allows it), or the bridge driver.",
+        )
+    labels = opts.get("labels") or {}
+    driver_opts = opts.get("driver_opts") or {}
+    if not isinstance(labels, dict) or not isinstance(driver_opts, dict):
+        raise InvalidArgument("options.labels and options.driver_opts must be objects of strings.")
+    extra = {k: str(v) for k, v in opts.items() if k not in _NETWORK_KEYS}
+    return NetworkSpec(
+        name=validate_name(name, "network"),
+        driver=driver,
+        subnet=_text(opts, "subnet"),
+        gateway=_text(opts, "gateway"),
+        ip_range=_text(opts, "ip_range"),
+        internal=_flag(opts, "internal"),
+        attachable=_flag(opts, "attachable"),
+        ipv6=_flag(opts, "ipv6"),
+        driver_opts={**extra, **driver_opts},
+        labels=labels,
+    )
+
+
+def _text(opts: Mapping[str, OptionValue], key: str) -> str | None:
+    value = opts.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(f"options.{key} must be a string.", hint="e.g. 10.42.0.0/24.")
+    return value
+
+
+def _flag(opts: Mapping[str, OptionValue], key: str) -> bool:
+    value = opts.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise InvalidArgument(f"options.{key} must be true or false.")
