@@ -10,6 +10,7 @@ Every failure a tool can report is one of these; the tools layer turns them into
     │   ├── NotFound             .kind, .ref
     │   ├── Conflict             409: name in use, container running...
     │   └── EngineAPIError       any other engine refusal, with the daemon's explanation
+    ├── ComposeError             Compose failed or is missing: argv, exit code, stderr tail
     ├── PolicyDenied             .rule that matched
     └── InvalidArgument          semantic checks beyond the JSON schema
 """
@@ -17,8 +18,9 @@ Every failure a tool can report is one of these; the tools layer turns them into
 from __future__ import annotations
 
 __all__ = [
-    "Conflict",
+    "ComposeError",
     "ConfigError",
+    "Conflict",
     "DockerServerError",
     "EngineAPIError",
     "EngineError",
@@ -80,6 +82,10 @@ class EngineAPIError(EngineError):
     def __init__(self, message: str, *, status: int | None = None, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.status = status
+
+
+class ComposeError(DockerServerError):
+    """Docker Compose is missing, or a compose command failed."""
 
 
 class PolicyDenied(DockerServerError):

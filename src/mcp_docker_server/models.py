@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ComposeResult",
+    "ComposeService",
     "ContainerDetail",
     "ContainerList",
     "ContainerRow",
@@ -243,4 +245,31 @@ class VolumeResult(_Out):
     volume: VolumeDetail | None = None
     volumes: list[VolumeRow] | None = None
     removed: list[str] | None = None
+    note: str | None = None
+
+
+class ComposeService(_Out):
+    """One container of a compose project."""
+
+    service: str
+    name: str
+    state: str
+    health: str | None = None
+    exit_code: int | None = None
+    ports: list[str] = Field(default_factory=list)
+
+
+class ComposeResult(_Out):
+    """Result of compose-stack; which fields are set depends on the action."""
+
+    action: str
+    project: str | None = None
+    services: list[ComposeService] | None = Field(default=None, description="State per container.")
+    config: dict[str, str] | None = Field(default=None, description="config/validate: service to image.")
+    volumes: list[str] | None = None
+    networks: list[str] | None = None
+    output: str | None = Field(
+        default=None, description="logs: the text (untrusted); else Compose's last lines."
+    )
+    truncated: bool = False
     note: str | None = None

@@ -17,6 +17,7 @@ import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -24,13 +25,15 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
+from mcp_docker_server.compose import ComposePlan, ComposeRunner, ProjectRequests, compose_env
 from mcp_docker_server.engine import Containers, Engine, Networks, Volumes
-from mcp_docker_server.errors import DockerServerError
+from mcp_docker_server.errors import DockerServerError, PolicyDenied
 from mcp_docker_server.policy import (
     Admitted,
     PathInfo,
     PathResolver,
     Policy,
+    admit,
     admit_container,
     admit_exec,
     admit_volume,
@@ -104,6 +107,11 @@ class AppState:
         """Volume operations on the engine."""
         return Volumes(self.engine)
 
+    @cached_property
+    def compose(self) -> ComposeRunner:
+        """Compose, pointed at the same engine."""
+        return ComposeRunner(compose_env(self.engine.target, self.settings.docker_config, os.environ))
+
     @property
     def resolver(self) -> PathResolver:
         """Host paths are resolved on this machine only when the engine runs here too; for a
@@ -128,6 +136,28 @@ class Guard:
         named = sorted({m.source for m in spec.mounts if m.kind == "volume"})
         options = await self.state.volumes.options(named)
         return admit_container(self.state.policy, spec, self.state.resolver, options)
+
+    async def admit_compose(self, plan: ComposePlan, requests: ProjectRequests) -> Admitted[ComposePlan]:
+        """Approve a compose project: its resolved configuration passes the same checks as a
+        direct call, service by service, volume by volume.
+
+        Raises:
+            PolicyDenied: naming the service or volume and the rule.
+        """
+        policy, resolver = self.state.policy, self.state.resolver
+        where = "project"
+        try:
+            for volume in requests.volumes:
+                where = f"volume {volume.name}"
+                admit_volume(policy, volume, resolver)
+            options = await self.state.volumes.options(list(requests.external_volumes))
+            for spec in requests.containers:
+                where = f"service {spec.name}"
+                admit_container(policy, spec, resolver, options)
+        except PolicyDenied as exc:
+            reason = exc.message.split(": ", 1)[-1].rstrip(".")
+            raise PolicyDenied(exc.rule, f"{where}: {reason}", hint=exc.hint) from exc
+        return admit(plan)
 
     def admit_volume(self, spec: VolumeSpec) -> Admitted[VolumeSpec]:
         """Approve a volume under the operator's policy.

@@ -1,0 +1,166 @@
+"""The one place that starts processes: Docker Compose v2, as an argv list, never a shell.
+
+Compose reaches the same engine as every other tool: its environment carries the server's
+engine address (host, TLS material or docker context). Its progress lines are handed to a
+callback as they arrive; a deadline or a cancellation terminates it, then kills it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.abc
+from anyio.streams.text import TextReceiveStream
+
+from mcp_docker_server.errors import ComposeError
+from mcp_docker_server.settings import EngineTarget
+from mcp_docker_server.shaping import BoundedTail, clean_text
+
+__all__ = ["CompletedCompose", "ComposeRunner", "compose_env"]
+
+ProgressCallback = Callable[[str], Awaitable[None]]
+
+_INSTALL_HINT = (
+    "install Compose v2: the docker-compose-plugin package (then `docker compose version` works), "
+    "or a v2 `docker-compose` binary on PATH."
+)
+# What the server keeps of Compose's output: enough for `config --format json` of a big project.
+_STDOUT_CAP = 8 * 1024 * 1024
+_STDERR_CAP = 64 * 1024
+# Variables that must not reach Compose: the server's own secrets.
+_PRIVATE = ("MCP_DOCKER_HTTP_TOKEN", "REGISTRY_PASSWORD")
+
+
+@dataclass(frozen=True)
+class CompletedCompose:
+    """A finished compose command."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def compose_env(target: EngineTarget, docker_config: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment Compose runs with: the caller's, pointed at the server's engine."""
+    env = {k: v for k, v in base.items() if not k.startswith("DOCKER_") and k not in _PRIVATE}
+    env["DOCKER_CONFIG"] = str(docker_config)
+    if target.source.startswith("context "):
+        env["DOCKER_CONTEXT"] = target.source.removeprefix("context ")
+        return env
+    env["DOCKER_HOST"] = target.host
+    if target.tls is not None and target.tls.cert is not None:
+        env["DOCKER_CERT_PATH"] = str(target.tls.cert.parent)
+        env["DOCKER_TLS_VERIFY" if target.tls.verify else "DOCKER_TLS"] = "1"
+    return env
+
+
+class ComposeRunner:
+    """Runs `docker compose` (or a v2 `docker-compose`) for one engine."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = dict(env)
+        self._lock = anyio.Lock()
+        self._prefix: tuple[str, ...] | None = None
+
+    async def prefix(self) -> tuple[str, ...]:
+        """The argv that starts Compose v2, found once.
+
+        Raises:
+            ComposeError: no Compose v2 is installed.
+        """
+        async with self._lock:
+            if self._prefix is None:
+                self._prefix = await self._find()
+            return self._prefix
+
+    async def _find(self) -> tuple[str, ...]:
+        for candidate in (("docker", "compose"), ("docker-compose",)):
+            try:
+                done = await anyio.run_process(
+                    [*candidate, "version", "--short"],
+                    env=self._env,
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                )
+            except OSError:
+                continue
+            version = done.stdout.decode(errors="replace").strip().lstrip("v")
+            if done.returncode == 0 and version[:1].isdigit() and int(version.split(".")[0]) >= 2:
+                return candidate
+        raise ComposeError("Docker Compose v2 was not found.", hint=_INSTALL_HINT)
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        timeout: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> CompletedCompose:
+        """Run compose with ``args``; stderr lines go to ``on_progress`` as they come.
+
+        Raises:
+            ComposeError: Compose is missing, or it did not finish within ``timeout``.
+        """
+        argv = (*await self.prefix(), *args)
+        stdout = BoundedTail(_STDOUT_CAP)
+        stderr = BoundedTail(_STDERR_CAP)
+        process = await anyio.open_process(
+            list(argv), cwd=cwd, env=self._env, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            with anyio.fail_after(timeout):
+                async with anyio.create_task_group() as group:
+                    assert process.stdout is not None
+                    assert process.stderr is not None
+                    group.start_soon(_drain, process.stdout, stdout.add)
+                    group.start_soon(_follow, process.stderr, stderr, on_progress)
+                returncode = await process.wait()
+        except TimeoutError as exc:
+            raise ComposeError(
+                f"`{' '.join(argv[:4])} ...` did not finish within {timeout:g} s and was stopped.",
+                hint="raise timeout for long builds or pulls; check progress with action=ps.",
+            ) from exc
+        finally:
+            await _stop(process)
+        return CompletedCompose(argv, returncode, stdout.text(), stderr.text())
+
+
+async def _drain(stream: anyio.abc.ByteReceiveStream, sink: Callable[[bytes], None]) -> None:
+    async for chunk in stream:
+        sink(chunk)
+
+
+async def _follow(
+    stream: anyio.abc.ByteReceiveStream, tail: BoundedTail, on_progress: ProgressCallback | None
+) -> None:
+    pending = ""
+    async for text in TextReceiveStream(stream, errors="replace"):
+        tail.add(text.encode())
+        pending += text
+        *lines, pending = pending.replace("\r", "\n").split("\n")
+        if on_progress is None:
+            continue
+        for line in lines:
+            if cleaned := clean_text(line).strip():
+                await on_progress(cleaned[:200])
+
+
+async def _stop(process: anyio.abc.Process) -> None:
+    """Terminate, then kill, a process still running (deadline or cancellation)."""
+    if process.returncode is not None:
+        await process.aclose()
+        return
+    with anyio.CancelScope(shield=True):
+        process.terminate()
+        with anyio.move_on_after(5):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.aclose()
