@@ -9,6 +9,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BuildResult",
+    "HistoryRow",
+    "ImageDetail",
+    "ImageResult",
+    "ImageRow",
     "ComposeResult",
     "ComposeService",
     "ContainerDetail",
@@ -273,3 +278,68 @@ class ComposeResult(_Out):
     )
     truncated: bool = False
     note: str | None = None
+
+
+class ImageRow(_Out):
+    """One local image."""
+
+    id: str
+    tags: list[str] = Field(default_factory=list)
+    size_bytes: int
+    created: str
+
+
+class HistoryRow(_Out):
+    """One layer of an image's history, newest first."""
+
+    id: str | None = None
+    created: str
+    size_bytes: int
+    created_by: str = Field(description="The instruction that made the layer (truncated).")
+
+
+class ImageDetail(_Out):
+    """Compact inspect of one image."""
+
+    id: str
+    tags: list[str] = Field(default_factory=list)
+    digests: list[str] = Field(default_factory=list)
+    size_bytes: int
+    created: str
+    os: str = ""
+    architecture: str = ""
+    user: str | None = None
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    working_dir: str | None = None
+    env: dict[str, str] = Field(default_factory=dict, description="Values hidden; keys only.")
+    exposed_ports: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    healthcheck: list[str] | None = None
+    layers: int = 0
+
+
+class ImageResult(_Out):
+    """Result of image-operations; which fields are set depends on the action."""
+
+    action: str
+    image: ImageDetail | None = None
+    images: list[ImageRow] | None = None
+    history: list[HistoryRow] | None = None
+    digest: str | None = Field(default=None, description="pull/push: the manifest digest.")
+    removed: list[str] | None = Field(default=None, description="Deleted image ids and untagged names.")
+    reclaimed_bytes: int | None = None
+    truncated: bool = False
+    note: str | None = None
+
+
+class BuildResult(_Out):
+    """Result of build-image."""
+
+    id: str
+    tags: list[str]
+    size_bytes: int
+    steps: int = Field(description="Dockerfile steps run.")
+    cached_steps: int = 0
+    seconds: float
+    log_tail: str = Field(description="Last lines of the build output (untrusted).")

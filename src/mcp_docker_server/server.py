@@ -12,7 +12,14 @@ from mcp_docker_server import __version__
 from mcp_docker_server.engine import Engine
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.settings import Settings
-from mcp_docker_server.tools import AppState, Guard, register_compose, register_containers, register_networks
+from mcp_docker_server.tools import (
+    AppState,
+    Guard,
+    register_compose,
+    register_containers,
+    register_images,
+    register_networks,
+)
 
 __all__ = ["build_server"]
 
@@ -38,6 +45,7 @@ def build_server(
 
     guard = Guard(state)
     register_containers(guard)
+    register_images(guard)
     register_networks(guard)
     register_compose(guard)
     return MCPServer(

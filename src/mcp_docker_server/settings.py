@@ -94,6 +94,11 @@ OPTIONS: tuple[Option, ...] = (
         "--publish-address",
         "Host address for published ports given without one (default 127.0.0.1).",
     ),
+    Option(
+        "MCP_DOCKER_MAX_BUILD_CONTEXT_MB",
+        "--max-build-context-mb",
+        "Largest build context sent to the engine, in MiB (default 512).",
+    ),
     Option("MCP_DOCKER_LOG_LEVEL", "--log-level", "stderr log level (default INFO)."),
 )
 
@@ -157,6 +162,7 @@ class Settings:
     publish_address: str = "127.0.0.1"
     log_level: str = "INFO"
     docker_config: Path = Path.home() / ".docker"
+    max_build_context_bytes: int = 512 * 1024 * 1024
     warnings: tuple[str, ...] = ()
 
 
@@ -197,6 +203,7 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, str | None] | None
             upper=True,
         ),
         docker_config=docker_config,
+        max_build_context_bytes=_megabytes(merged, "MCP_DOCKER_MAX_BUILD_CONTEXT_MB", 512),
         warnings=tuple(warnings),
     )
 
@@ -464,6 +471,13 @@ def _publish_address(env: Mapping[str, str]) -> str:
 
 
 # --------------------------------------------------------------------------- small parsers
+
+
+def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdigit() or int(raw) == 0:
+        raise ConfigError(name, f"{raw!r} is not a positive number of MiB", f"e.g. {default}.")
+    return int(raw) * 1024 * 1024
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Literal
 from mcp_docker_server.errors import InvalidArgument
 
 __all__ = [
+    "BuildSpec",
     "ContainerSpec",
     "ExecSpec",
     "GpuRequest",
@@ -174,6 +175,22 @@ def bind_device(driver_opts: Mapping[str, str]) -> str | None:
     if "bind" in options or "rbind" in options:
         return driver_opts.get("device") or "/"
     return None
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """A build as asked: paths are checked by the engine layer before any work."""
+
+    path: str
+    tag: str
+    dockerfile: str | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    platform: str | None = None
+    max_context_bytes: int = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from mcp_docker_server.engine.containers import Containers
 from mcp_docker_server.engine.core import Engine
+from mcp_docker_server.engine.images import Images
 from mcp_docker_server.engine.networks import Networks, Volumes
 
-__all__ = ["Containers", "Engine", "Networks", "Volumes"]
+__all__ = ["Containers", "Engine", "Images", "Networks", "Volumes"]

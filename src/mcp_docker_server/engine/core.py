@@ -76,6 +76,7 @@ class Engine:
         kind: str = "resource",
         ref: str | None = None,
         timeout: float | None = None,
+        on_cancel: Callable[[], None] | None = None,
     ) -> T:
         """Run blocking docker-py ``work`` in a worker thread, under a deadline.
 
@@ -84,6 +85,8 @@ class Engine:
             kind: what the call is about ("container", "image"...), for error messages.
             ref: the name or id it is about.
             timeout: seconds for this call (default DOCKER_TIMEOUT).
+            on_cancel: called when the caller gives up (cancellation or deadline), to stop
+                the engine-side work the abandoned thread started (for example, shut a stream).
 
         Raises:
             DockerServerError: every failure, translated; EngineUnavailable past the deadline.
@@ -104,7 +107,13 @@ class Engine:
         try:
             with anyio.fail_after(deadline + _GRACE):
                 return await anyio.to_thread.run_sync(call, limiter=self._limiter, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            if on_cancel is not None:
+                on_cancel()
+            raise
         except TimeoutError as exc:
+            if on_cancel is not None:
+                on_cancel()
             self.reset()
             raise EngineUnavailable(
                 f"Docker engine at {host} did not answer within {deadline:g} s.",

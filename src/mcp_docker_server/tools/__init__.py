@@ -3,6 +3,14 @@
 from mcp_docker_server.tools._base import AppState, Guard
 from mcp_docker_server.tools.compose import register as register_compose
 from mcp_docker_server.tools.containers import register as register_containers
+from mcp_docker_server.tools.images import register as register_images
 from mcp_docker_server.tools.networks import register as register_networks
 
-__all__ = ["AppState", "Guard", "register_compose", "register_containers", "register_networks"]
+__all__ = [
+    "AppState",
+    "Guard",
+    "register_compose",
+    "register_containers",
+    "register_images",
+    "register_networks",
+]

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ParamSpec, TypeVar
 
+import anyio
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from mcp_docker_server.compose import ComposePlan, ComposeRunner, ProjectRequests, compose_env
-from mcp_docker_server.engine import Containers, Engine, Networks, Volumes
+from mcp_docker_server.engine import Containers, Engine, Images, Networks, Volumes
 from mcp_docker_server.errors import DockerServerError, PolicyDenied
 from mcp_docker_server.policy import (
     Admitted,
@@ -39,6 +41,7 @@ from mcp_docker_server.policy import (
     admit_volume,
     lexical_resolver,
 )
+from mcp_docker_server.progress import Progress
 from mcp_docker_server.settings import Settings
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
 
@@ -52,6 +55,7 @@ __all__ = [
     "compact_result",
     "local_resolver",
     "slim_schema",
+    "with_progress",
 ]
 
 P = ParamSpec("P")
@@ -106,6 +110,11 @@ class AppState:
     def volumes(self) -> Volumes:
         """Volume operations on the engine."""
         return Volumes(self.engine)
+
+    @property
+    def images(self) -> Images:
+        """Image operations on the engine."""
+        return Images(self.engine)
 
     @cached_property
     def compose(self) -> ComposeRunner:
@@ -224,4 +233,28 @@ def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
         return node
 
     result: dict[str, Any] = walk(schema)
+    return result
+
+
+async def with_progress(ctx: Context[Any], progress: Progress, work: Awaitable[R]) -> R:
+    """Await ``work`` while relaying ``progress`` to the client: on every change, and at least
+    once a second while nothing changes (so a client can tell slow from stuck)."""
+
+    async def relay() -> None:
+        sent_version, sent_at = -1, 0.0
+        while True:
+            await anyio.sleep(0.25)
+            snap = progress.snapshot()
+            now = time.monotonic()
+            if snap.version != sent_version or now - sent_at >= 1:
+                elapsed = int(now - progress.started)
+                await ctx.report_progress(snap.done, snap.total, f"{snap.message} ({elapsed}s)")
+                sent_version, sent_at = snap.version, now
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(relay)
+        try:
+            result = await work
+        finally:
+            group.cancel_scope.cancel()
     return result

@@ -1,0 +1,118 @@
+"""Async image operations. Pull, push and build stream progress and stop on cancellation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from mcp_docker_server.engine.core import Engine, lazy_module
+from mcp_docker_server.models import BuildResult, ImageResult
+from mcp_docker_server.progress import Progress
+from mcp_docker_server.specs import BuildSpec
+
+if TYPE_CHECKING:
+    from mcp_docker_server.engine import _images_sync as ops
+else:
+    ops = lazy_module("mcp_docker_server.engine._images_sync")
+
+__all__ = ["Images"]
+
+
+class Images:
+    """Image operations on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def listing(self, pattern: str, limit: int) -> ImageResult:
+        """Local images matching a tag glob or substring."""
+        return await self._engine.run(lambda c: ops.list_images(c, pattern, limit), kind="image")
+
+    async def inspect(self, ref: str) -> ImageResult:
+        """Compact inspect."""
+        return await self._engine.run(lambda c: ops.inspect_image(c, ref), kind="image", ref=ref)
+
+    async def history(self, ref: str, limit: int) -> ImageResult:
+        """Layer history."""
+        return await self._engine.run(lambda c: ops.image_history(c, ref, limit), kind="image", ref=ref)
+
+    async def tag(self, ref: str, new_ref: str) -> ImageResult:
+        """Add a name."""
+        return await self._engine.run(lambda c: ops.tag_image(c, ref, new_ref), kind="image", ref=ref)
+
+    async def remove(self, ref: str, *, force: bool) -> ImageResult:
+        """Untag and delete."""
+        return await self._engine.run(lambda c: ops.remove_image(c, ref, force=force), kind="image", ref=ref)
+
+    async def prune(self) -> ImageResult:
+        """Delete dangling images."""
+        return await self._engine.run(ops.prune_images, kind="image")
+
+    async def auth_for(
+        self,
+        ref: str,
+        explicit: Mapping[str, str] | None,
+        username: str | None,
+        password: str | None,
+        auth_config: str | None,
+    ) -> dict[str, str] | None:
+        """Registry credentials for ``ref`` (never returned to the model). Runs in a thread:
+        a credential helper is a subprocess."""
+
+        def work() -> dict[str, str] | None:
+            registry = ops.registry_of(ref)
+            config = Path(auth_config) if auth_config else None
+            return ops.resolve_auth(registry, explicit, username, password, config)
+
+        return await anyio.to_thread.run_sync(work)
+
+    async def pull(
+        self, ref: str, auth: Mapping[str, str] | None, progress: Progress, timeout: float
+    ) -> ImageResult:
+        """Pull, stopping the engine's pull on cancellation or deadline."""
+        handle = ops.StreamHandle()
+        return await self._engine.run(
+            lambda c: ops.pull_image(c, ref, auth, progress, handle),
+            kind="image",
+            ref=ref,
+            timeout=timeout,
+            on_cancel=handle.cancel,
+        )
+
+    async def push(
+        self, ref: str, auth: Mapping[str, str] | None, progress: Progress, timeout: float
+    ) -> ImageResult:
+        """Push, stopping the engine's push on cancellation or deadline."""
+        handle = ops.StreamHandle()
+        return await self._engine.run(
+            lambda c: ops.push_image(c, ref, auth, progress, handle),
+            kind="image",
+            ref=ref,
+            timeout=timeout,
+            on_cancel=handle.cancel,
+        )
+
+    async def build(self, request: BuildSpec, progress: Progress, timeout: float) -> BuildResult:
+        """Build; on cancellation or deadline, stop it and remove the layers it committed."""
+        handle = ops.StreamHandle()
+        log = ops.BuildLog()
+        try:
+            return await self._engine.run(
+                lambda c: ops.build_image(c, request, progress, handle, log),
+                kind="image",
+                ref=request.tag,
+                timeout=timeout,
+                on_cancel=handle.cancel,
+            )
+        finally:
+            if handle.cancelled:
+                with anyio.CancelScope(shield=True):
+                    # The engine stops the build once its connection is gone; give it a moment
+                    # to remove the step container, then drop the layers it had committed.
+                    await anyio.sleep(0.5)
+                    await self._engine.run(
+                        lambda c: ops.discard_build_layers(c, list(log.layers)), kind="image"
+                    )

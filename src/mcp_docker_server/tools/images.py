@@ -1,0 +1,130 @@
+"""build-image and image-operations: builds, pulls and pushes report live progress and stop
+the engine's work when the client cancels."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, ConfigDict, Field
+
+from mcp_docker_server.errors import InvalidArgument
+from mcp_docker_server.models import BuildResult, ImageResult
+from mcp_docker_server.progress import Progress
+from mcp_docker_server.specs import BuildSpec, validate_image_reference
+from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, Guard, with_progress
+
+__all__ = ["register"]
+
+
+class RegistryAuth(BaseModel):
+    """Registry credentials for this call only; never echoed or logged."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    identitytoken: str | None = Field(default=None, repr=False)
+
+
+def register(guard: Guard) -> None:
+    """Add build-image and image-operations to the guard's tool list."""
+    state = guard.state
+    settings = state.settings
+
+    async def build_image(
+        path: Annotated[str, Field(min_length=1, description="Build context folder.")],
+        tag: Annotated[str, Field(min_length=1, description="Image name:tag to give the result.")],
+        ctx: Context[Any],
+        dockerfile: Annotated[str | None, Field(description="Dockerfile path, relative to path.")] = None,
+        build_args: dict[str, str] | None = None,
+        target: Annotated[str | None, Field(description="Multi-stage target.")] = None,
+        no_cache: bool = False,
+        labels: dict[str, str] | None = None,
+        pull: Annotated[bool, Field(description="Refresh base images.")] = False,
+        platform: Annotated[str | None, Field(description="e.g. linux/amd64.")] = None,
+        timeout: Annotated[float, Field(gt=0, le=7200)] = 900,
+    ) -> BuildResult:
+        """Build an image from a Dockerfile (classic builder); step progress, clear step errors."""
+        request = BuildSpec(
+            path=path,
+            dockerfile=dockerfile,
+            tag=validate_image_reference(tag),
+            build_args=build_args or {},
+            target=target,
+            no_cache=no_cache,
+            pull=pull,
+            labels=labels or {},
+            platform=platform,
+            max_context_bytes=settings.max_build_context_bytes,
+        )
+        progress = Progress(f"building {tag}")
+        return await with_progress(ctx, progress, state.images.build(request, progress, timeout))
+
+    async def image_operations(
+        image: Annotated[
+            str,
+            Field(min_length=1, max_length=512, description="Image reference or id; list: glob, '*' = all."),
+        ],
+        action: Literal["pull", "push", "tag", "remove", "list", "inspect", "history", "prune"],
+        ctx: Context[Any],
+        registry: Annotated[
+            str | None, Field(description="Registry host[:port] to pull from or push to.")
+        ] = None,
+        auth: Annotated[
+            RegistryAuth | None, Field(description="Credentials for this call (not stored).")
+        ] = None,
+        force: Annotated[
+            bool, Field(description="remove: even if tagged twice or used by a container.")
+        ] = False,
+        new_tag: Annotated[
+            str | None, Field(description="tag: the new name, e.g. registry:5000/app:v2.")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 50,
+        timeout: Annotated[float, Field(gt=0, le=7200, description="pull/push seconds.")] = 600,
+    ) -> ImageResult:
+        """Pull, push, tag, remove, list, inspect, history or prune images."""
+        if action == "list":
+            return await state.images.listing(image, limit)
+        if action == "prune":
+            return await state.images.prune()
+        ref = _with_registry(validate_image_reference(image), registry)
+        if action == "inspect":
+            return await state.images.inspect(ref)
+        if action == "history":
+            return await state.images.history(ref, limit)
+        if action == "remove":
+            return await state.images.remove(ref, force=force)
+        if action == "tag":
+            if not new_tag:
+                raise InvalidArgument("tag needs new_tag.", hint='e.g. new_tag="127.0.0.1:5000/app:v2".')
+            return await state.images.tag(ref, validate_image_reference(new_tag))
+        explicit = auth.model_dump(exclude_none=True) if auth else None
+        registry_auth = settings.registry
+        credentials = await state.images.auth_for(
+            ref,
+            explicit,
+            registry_auth.username,
+            registry_auth.password,
+            str(registry_auth.auth_config) if registry_auth.auth_config else None,
+        )
+        progress = Progress(f"{action} {ref}")
+        if action == "pull":
+            return await with_progress(ctx, progress, state.images.pull(ref, credentials, progress, timeout))
+        note = None
+        if ref != image:
+            await state.images.tag(image, ref)
+            note = f"tagged {image} as {ref}"
+        pushed = await with_progress(ctx, progress, state.images.push(ref, credentials, progress, timeout))
+        return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
+
+    guard.add(build_image, name="build-image", title="Build image", annotations=MUTATING_OPEN)
+    guard.add(image_operations, name="image-operations", title="Images", annotations=DESTRUCTIVE)
+
+
+def _with_registry(ref: str, registry: str | None) -> str:
+    if not registry:
+        return ref
+    host = registry.removeprefix("https://").removeprefix("http://").rstrip("/")
+    if ref.startswith(host + "/"):
+        return ref
+    return validate_image_reference(f"{host}/{ref}")
