@@ -31,7 +31,7 @@ from docker.api.build import process_dockerfile
 
 from mcp_docker_server import shaping
 from mcp_docker_server.dockerfile import read_dockerfile
-from mcp_docker_server.errors import EngineAPIError, InvalidArgument
+from mcp_docker_server.errors import EngineAPIError, InvalidArgument, NotFound
 from mcp_docker_server.models import BuildResult, HistoryRow, ImageDetail, ImageResult, ImageRow
 from mcp_docker_server.progress import Progress
 from mcp_docker_server.specs import BuildSpec
@@ -324,7 +324,7 @@ def push_image(
         timeout=None,
     )
     handle.attach(response)
-    api._raise_for_status(response)
+    _check(api, response, "push", ref)
     layers = _LayerTotals()
     digest = None
     for message in _messages(api, response, handle):
@@ -336,6 +336,18 @@ def push_image(
         if aux.get("Digest"):
             digest = str(aux["Digest"])
     return ImageResult(action="push", digest=digest, note=f"pushed {ref}")
+
+
+def _check(api: Any, response: requests.Response, verb: str, ref: str) -> None:
+    """An error status before the stream starts is the registry's answer, not the engine's."""
+    try:
+        api._raise_for_status(response)
+    except docker.errors.NotFound as exc:
+        raise NotFound(
+            "image", ref, hint="tag or build it first; image-operations action=list shows local images."
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise _registry_error(verb, ref, str(exc.explanation or exc)) from exc
 
 
 def _registry_error(verb: str, ref: str, said: str) -> EngineAPIError:
@@ -477,7 +489,7 @@ class BuildLog:
             self.layers.append(match[1])
         elif line.strip() == "---> Using cache":
             self.cached += 1
-        elif not line.startswith(" ---> "):
+        elif not line.startswith((" ---> ", "Removing intermediate container")):
             self.step_output = [*self.step_output[-14:], line]
 
 

@@ -243,18 +243,25 @@ async def with_progress(ctx: Context[Any], progress: Progress, work: Awaitable[R
     async def relay() -> None:
         sent_version, sent_at = -1, 0.0
         while True:
-            await anyio.sleep(0.25)
             snap = progress.snapshot()
             now = time.monotonic()
             if snap.version != sent_version or now - sent_at >= 1:
                 elapsed = int(now - progress.started)
                 await ctx.report_progress(snap.done, snap.total, f"{snap.message} ({elapsed}s)")
                 sent_version, sent_at = snap.version, now
+            await anyio.sleep(0.25)
 
+    # The failure is carried out of the task group by hand: raised inside it, it would come
+    # out wrapped in an ExceptionGroup and lose its readable message.
+    failure: Exception | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(relay)
         try:
             result = await work
+        except Exception as exc:  # noqa: BLE001 - re-raised unchanged below
+            failure = exc
         finally:
             group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
     return result
