@@ -290,7 +290,7 @@ def pull_image(
         api._url("/images/create"), params=params, headers=headers, stream=True, timeout=None
     )
     handle.attach(response)
-    api._raise_for_status(response)
+    _check(api, response, "pull", ref)
     layers = _LayerTotals()
     digest = None
     for message in _messages(api, response, handle):
