@@ -51,10 +51,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     ).stdout
     (root / "htpasswd").write_text(hashed)
     port = _free_port()
-    (root / "config.yml").write_text(
-        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: {root}/htpasswd\n"
-    )
+    config = {
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": f"{root}/data"}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+        "auth": {"htpasswd": {"realm": "basic-realm", "path": f"{root}/htpasswd"}},
+    }
+    (root / "config.yml").write_text(json.dumps(config))  # YAML is a superset of JSON
     log = (root / "registry.log").open("w")
     process = subprocess.Popen([binary, "serve", str(root / "config.yml")], stdout=log, stderr=log)
     try:
