@@ -7,7 +7,10 @@ import docker.errors
 import docker.tls
 
 from mcp_docker_server.engine.errors import translate_docker_errors, unreachable
+from mcp_docker_server.errors import EngineAPIError
 from mcp_docker_server.settings import EngineTarget
+
+MIN_API_VERSION = "1.41"
 
 __all__ = ["open_client", "pool_size"]
 
@@ -35,20 +38,44 @@ def open_client(target: EngineTarget) -> docker.DockerClient:
     base_url = target.host
     if target.tls is not None:
         base_url = target.host.replace("tcp://", "https://", 1)
+
+    def make(version: str) -> docker.DockerClient:
+        # An explicit version: docker-py's own 'auto' probes inside the constructor, before
+        # the session below can be fixed.
+        client = docker.DockerClient(
+            base_url=base_url,
+            version=version,
+            timeout=max(1, round(target.timeout)),
+            tls=tls,
+            max_pool_size=pool_size(target),
+        )
+        if target.tls is not None:
+            # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override the session's CA, which
+            # would verify the engine against the public CAs instead of DOCKER_CERT_PATH's.
+            client.api.trust_env = False
+        return client
+
     with translate_docker_errors(target.host, "engine"):
+        if target.api_version != "auto":
+            return make(target.api_version)
+        probe = make(MIN_API_VERSION)
         try:
-            return docker.DockerClient(
-                base_url=base_url,
-                version=target.api_version,
-                timeout=max(1, round(target.timeout)),
-                tls=tls,
-                max_pool_size=pool_size(target),
-            )
+            server_version = str(probe.api.version(api_version=False)["ApiVersion"])
         except docker.errors.DockerException as exc:
-            # docker-py wraps connection failures of the version probe in a bare DockerException.
-            cause = exc.__cause__ or exc.__context__
-            reason = str(exc).removeprefix("Error while fetching server API version: ")
-            raise unreachable(target.host, _short(reason if cause is None else str(cause))) from exc
+            raise unreachable(target.host, _short(str(exc))) from exc
+        finally:
+            probe.close()
+        if _tuple(server_version) < _tuple(MIN_API_VERSION):
+            raise EngineAPIError(
+                f"The engine at {target.host} speaks API {server_version}; this server needs "
+                f"{MIN_API_VERSION} (Docker Engine 20.10) or newer.",
+                hint="upgrade the Docker engine.",
+            )
+        return make(server_version)
+
+
+def _tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
 def _short(reason: str) -> str:
