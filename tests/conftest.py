@@ -14,7 +14,7 @@ from typing import Any
 import docker
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextContent
 
 from mcp_docker_server.server import build_server
 from mcp_docker_server.settings import Settings, load_settings
@@ -79,11 +79,16 @@ def settings_for(host: str, **extra: str) -> Settings:
     return load_settings({"DOCKER_HOST": host, "DOCKER_TIMEOUT": "30", **extra})
 
 
+async def accept_all(context: Any, params: ElicitRequestParams) -> ElicitResult:
+    """A user who says yes to every confirmation (destructive actions ask first)."""
+    return ElicitResult(action="accept", content={"confirm": True})
+
+
 @pytest.fixture
 async def client(unix_host: str, docker_client: docker.DockerClient) -> AsyncIterator[Client]:
     """The official MCP client, in memory, against a server on the real engine."""
     server = build_server(settings_for(unix_host))
-    async with Client(server) as mcp_client:
+    async with Client(server, elicitation_callback=accept_all) as mcp_client:
         yield mcp_client
 
 

@@ -91,9 +91,17 @@ class ComposeError(DockerServerError):
 class PolicyDenied(DockerServerError):
     """The operator's policy forbids the request."""
 
-    def __init__(self, rule: str, reason: str, *, hint: str | None = None) -> None:
-        super().__init__(f"Denied by policy rule '{rule}': {reason}.", hint=hint)
+    def __init__(
+        self, rule: str, reason: str, *, hint: str | None = None, setting: str | None = None
+    ) -> None:
+        text = f"Denied by policy rule '{rule}': {reason}."
+        if setting:
+            # Said to the model so it can tell the user; only the operator can change it.
+            text += f" Only the operator can allow this ({setting} in the policy file)."
+        super().__init__(text, hint=hint)
         self.rule = rule
+        self.reason = reason
+        self.setting = setting
 
 
 class InvalidArgument(DockerServerError):

@@ -34,7 +34,9 @@ def build_server(
     settings: Settings, *, engine: Engine | None = None, policy: Policy | None = None
 ) -> MCPServer[Any]:
     """Assemble the server. The engine is not contacted until the first tool call."""
-    state = AppState(settings=settings, engine=engine or Engine(settings.engine), policy=policy or Policy())
+    state = AppState(
+        settings=settings, engine=engine or Engine(settings.engine), policy=policy or settings.policy
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[AppState]:

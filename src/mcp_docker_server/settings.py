@@ -21,6 +21,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from mcp_docker_server.errors import ConfigError
+from mcp_docker_server.policy import Policy, load_policy
 
 __all__ = [
     "OPTIONS",
@@ -99,6 +100,10 @@ OPTIONS: tuple[Option, ...] = (
         "--max-build-context-mb",
         "Largest build context sent to the engine, in MiB (default 512).",
     ),
+    Option("MCP_DOCKER_POLICY_FILE", "--policy-file", "Operator policy file (TOML)."),
+    Option("MCP_DOCKER_READ_ONLY", "--read-only", "Expose only read tools and read actions.", True),
+    Option("MCP_DOCKER_CONFIRM", "--confirm", "Destructive actions: elicit (default) or client-approval."),
+    Option("MCP_DOCKER_AUDIT_LOG", "--audit-log", "Append one JSON line per mutating call to this file."),
     Option("MCP_DOCKER_LOG_LEVEL", "--log-level", "stderr log level (default INFO)."),
 )
 
@@ -163,6 +168,7 @@ class Settings:
     log_level: str = "INFO"
     docker_config: Path = Path.home() / ".docker"
     max_build_context_bytes: int = 512 * 1024 * 1024
+    policy: Policy = field(default_factory=Policy)
     warnings: tuple[str, ...] = ()
 
 
@@ -204,6 +210,7 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, str | None] | None
         ),
         docker_config=docker_config,
         max_build_context_bytes=_megabytes(merged, "MCP_DOCKER_MAX_BUILD_CONTEXT_MB", 512),
+        policy=load_policy(merged.get("MCP_DOCKER_POLICY_FILE") or None, merged),
         warnings=tuple(warnings),
     )
 

@@ -11,6 +11,7 @@ __all__ = [
     "format_ports",
     "health_from_status",
     "mask_env",
+    "redact_secrets",
     "short_id",
     "truncate",
 ]
@@ -24,6 +25,20 @@ _SECRET_KEY = re.compile(
     r"session|cookie|signature|salt|dsn|connection[_-]?string",
     re.IGNORECASE,
 )
+# Strings that are secrets whatever field they sit in: private keys, cloud and forge tokens,
+# JWTs, and `password=...`-style assignments. A match is replaced, never shown.
+_SECRET_VALUE = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
+    r"|\bgithub_pat_[A-Za-z0-9_]{40,}\b"
+    r"|\bglpat-[A-Za-z0-9_-]{20,}\b"
+    r"|\bxox[baprs]-[A-Za-z0-9-]{10,}\b"
+    r"|\bsk-[A-Za-z0-9_-]{20,}\b"
+    r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+    r"|\bSWMTKN-1-[a-z0-9-]{20,}"
+    r"|(?i:(?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)[^\s'\"]{4,}"
+)
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 
 
@@ -33,9 +48,21 @@ def short_id(identifier: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Drop terminal escapes and control characters; keep tabs and newlines."""
+    """Drop terminal escapes and control characters, and redact secret-looking strings;
+    keep tabs and newlines. Everything read from Docker passes through here."""
     text = text.replace("\r\n", "\n")
-    return _CONTROL.sub("", _ANSI.sub("", text))
+    return redact_secrets(_CONTROL.sub("", _ANSI.sub("", text)))
+
+
+def redact_secrets(text: str) -> str:
+    """Replace secret-looking strings (keys, tokens, private-key blocks) with a marker."""
+    return _SECRET_VALUE.sub(_redacted, text)
+
+
+def _redacted(match: re.Match[str]) -> str:
+    found = match.group(0)
+    assignment = re.match(r"(?i)((?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)", found)
+    return (assignment.group(1) if assignment else "") + "[redacted]"
 
 
 def truncate(text: str, limit: int) -> tuple[str, bool]:

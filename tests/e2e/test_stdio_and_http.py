@@ -17,7 +17,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import LABEL, error_text, ok
+from tests.conftest import LABEL, accept_all, error_text, ok
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -42,7 +42,7 @@ def stdio_params(unix_host: str, **extra: str) -> StdioServerParameters:
 
 @pytest.fixture
 async def stdio_client(unix_host: str, docker_client: docker.DockerClient) -> AsyncIterator[Client]:
-    async with Client(stdio_params(unix_host)) as client:
+    async with Client(stdio_params(unix_host), elicitation_callback=accept_all) as client:
         yield client
 
 

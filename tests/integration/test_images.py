@@ -22,7 +22,7 @@ import pytest
 from mcp import Client
 
 from mcp_docker_server.server import build_server
-from tests.conftest import LABEL_KEY, RUN_ID, error_text, ok, settings_for
+from tests.conftest import LABEL_KEY, RUN_ID, accept_all, error_text, ok, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -390,14 +390,14 @@ async def test_push_needs_credentials_and_takes_them_from_every_source(
     assert progress
 
     env_settings = settings_for(unix_host, REGISTRY_USERNAME=USER, REGISTRY_PASSWORD=PASSWORD)
-    async with Client(build_server(env_settings)) as env_client:
+    async with Client(build_server(env_settings), elicitation_callback=accept_all) as env_client:
         assert ok(await push(env_client, ref))["digest"].startswith("sha256:")
 
     config = tmp_path / "config.json"
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     config.write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
     file_settings = settings_for(unix_host, REGISTRY_AUTH_CONFIG=str(config))
-    async with Client(build_server(file_settings)) as file_client:
+    async with Client(build_server(file_settings), elicitation_callback=accept_all) as file_client:
         assert ok(await push(file_client, ref))["digest"].startswith("sha256:")
 
 

@@ -1,10 +1,14 @@
 """Operator policy: pure checks that every mutating request passes through."""
 
-from mcp_docker_server.policy.containers import admit_container, admit_exec, admit_volume
+from mcp_docker_server.policy.containers import admit_container, admit_exec, admit_volume, check_image
+from mcp_docker_server.policy.load import CONFIRM_MODES, load_policy
 from mcp_docker_server.policy.model import Admitted, PathInfo, PathResolver, Policy, admit
 from mcp_docker_server.policy.paths import check_bind_source, lexical_resolver
 
 __all__ = [
+    "CONFIRM_MODES",
+    "check_image",
+    "load_policy",
     "Admitted",
     "PathInfo",
     "PathResolver",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
+from dataclasses import replace
 
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
 from mcp_docker_server.policy.paths import check_bind_source
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec, bind_device
 
-__all__ = ["admit_container", "admit_exec", "admit_volume"]
+__all__ = ["admit_container", "admit_exec", "admit_volume", "check_image", "with_defaults"]
 
 _UNCONFINED = ("seccomp=unconfined", "apparmor=unconfined", "label=disable", "label:disable")
 
@@ -28,11 +30,13 @@ def admit_container(
     Raises:
         PolicyDenied: naming the rule, what was asked, and what to do instead.
     """
+    check_image(policy, spec.image)
     if spec.privileged and not policy.allow_privileged:
         raise PolicyDenied(
             "privileged",
             "privileged containers have full access to the host",
             hint="drop privileged; add the one capability the workload needs with cap_add.",
+            setting="allow_privileged = true",
         )
     _check_namespaces(policy, spec)
     if spec.devices and not policy.allow_devices:
@@ -43,16 +47,23 @@ def admit_container(
             "cap-add",
             f"capabilities {', '.join(extra)} are outside the allowlist",
             hint="run without them; the default capability set covers most workloads.",
+            setting="capability_allowlist",
         )
     for opt in spec.security_opt:
-        if opt.replace(" ", "").lower() in _UNCONFINED:
-            raise PolicyDenied("unconfined", f"security_opt {opt!r} disables a kernel confinement")
+        if opt.replace(" ", "").lower() in _UNCONFINED and not policy.allow_unconfined:
+            raise PolicyDenied(
+                "unconfined",
+                f"security_opt {opt!r} disables a kernel confinement",
+                hint="drop that security_opt.",
+                setting="allow_unconfined = true",
+            )
     for mount in spec.mounts:
-        if mount.propagation in ("shared", "rshared"):
+        if mount.propagation in ("shared", "rshared") and not policy.allow_sensitive_binds:
             raise PolicyDenied(
                 "mount-propagation",
                 f"{mount.propagation} propagation on {mount.target} lets mounts leak to the host",
                 hint="use the default (private) propagation.",
+                setting="allow_sensitive_binds = true",
             )
         if mount.kind == "bind":
             check_bind_source(policy, mount.source, resolve)
@@ -60,7 +71,39 @@ def admit_container(
             device = bind_device((volume_options or {}).get(mount.source, {}))
             if device is not None:
                 check_bind_source(policy, device, resolve)
-    return admit(spec)
+    return admit(with_defaults(policy, spec))
+
+
+def check_image(policy: Policy, image: str) -> None:
+    """Refuse an image outside the operator's allowlist (when there is one).
+
+    Raises:
+        PolicyDenied: naming the allowlist.
+    """
+    if not policy.image_allowlist or image.startswith("(build of "):
+        return
+    candidates = {image, image if ":" in image.rsplit("/", 1)[-1] or "@" in image else f"{image}:latest"}
+    if not any(fnmatch.fnmatchcase(c, pattern) for c in candidates for pattern in policy.image_allowlist):
+        raise PolicyDenied(
+            "image-allowlist",
+            f"{image} is not in the allowed images ({', '.join(policy.image_allowlist)})",
+            hint="use an allowed image.",
+            setting="image_allowlist",
+        )
+
+
+def with_defaults(policy: Policy, spec: ContainerSpec) -> ContainerSpec:
+    """The operator's injected defaults, where the request set nothing itself."""
+    security = spec.security_opt
+    if policy.no_new_privileges and not any(o.startswith("no-new-privileges") for o in security):
+        security = (*security, "no-new-privileges")
+    return replace(
+        spec,
+        security_opt=security,
+        memory_bytes=spec.memory_bytes or policy.default_memory_bytes,
+        nano_cpus=spec.nano_cpus or policy.default_nano_cpus,
+        pids_limit=spec.pids_limit or policy.default_pids_limit,
+    )
 
 
 def admit_volume(policy: Policy, spec: VolumeSpec, resolve: PathResolver) -> Admitted[VolumeSpec]:
@@ -92,12 +135,14 @@ def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:
                 f"{namespace} mode {mode!r} shares a namespace with "
                 + ("the host" if value == "host" else "another container"),
                 hint="use the default (private) namespace, or a user-defined network.",
+                setting="allow_host_namespaces = true",
             )
     if spec.volumes_from:
         raise PolicyDenied(
             "volumes-from",
             "volumes_from copies another container's mounts, which this policy cannot inspect",
             hint="name the volumes to mount explicitly.",
+            setting="allow_host_namespaces = true",
         )
 
 
@@ -108,5 +153,9 @@ def admit_exec(policy: Policy, spec: ExecSpec) -> Admitted[ExecSpec]:
         PolicyDenied: for a privileged exec the operator did not allow.
     """
     if spec.privileged and not policy.allow_privileged:
-        raise PolicyDenied("privileged", "privileged exec gives the process full host access")
+        raise PolicyDenied(
+            "privileged",
+            "privileged exec gives the process full host access",
+            setting="allow_privileged = true",
+        )
     return admit(spec)

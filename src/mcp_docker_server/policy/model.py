@@ -48,11 +48,26 @@ PathResolver = Callable[[str], PathInfo]
 
 @dataclass(frozen=True)
 class Policy:
-    """What the operator allows. Defaults deny everything that gives a container the host."""
+    """What the operator allows. Defaults deny everything that gives a container the host.
 
+    Every field is a key of the policy file (``MCP_DOCKER_POLICY_FILE``); denials name the key
+    that would allow what was refused.
+    """
+
+    # Exposure: which tools exist and which of their actions may run.
+    read_only: bool = False
+    allow_tools: tuple[str, ...] = ()
+    deny_tools: tuple[str, ...] = ()
+    deny_actions: tuple[str, ...] = ()  # "tool:action" or "tool:*"
+    # Confirmation of destructive actions: "elicit" asks the user through the client;
+    # "client-approval" relies on the client's own approval of each tool call.
+    confirm: str = "elicit"
+    audit_log: str | None = None
+    # What containers may do.
     allow_privileged: bool = False
     allow_host_namespaces: bool = False
     allow_devices: bool = False
+    allow_unconfined: bool = False
     allow_sensitive_binds: bool = False
     allow_socket_binds: bool = False
     capability_allowlist: frozenset[str] = DEFAULT_CAPABILITIES
@@ -60,6 +75,13 @@ class Policy:
     credential_dirs: frozenset[str] = CREDENTIAL_DIRS
     # Empty: any host path that is not sensitive may be bound.
     allowed_bind_roots: tuple[str, ...] = field(default=())
+    # Empty: any image. Otherwise globs such as "127.0.0.1:5000/*" or "busybox:*".
+    image_allowlist: tuple[str, ...] = ()
+    # Injected into every container the server creates, unless the request sets them.
+    no_new_privileges: bool = True
+    default_memory_bytes: int | None = None
+    default_nano_cpus: int | None = None
+    default_pids_limit: int | None = None
 
 
 _SEAL = object()

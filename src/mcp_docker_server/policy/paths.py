@@ -35,6 +35,7 @@ def check_bind_source(policy: Policy, source: str, resolve: PathResolver) -> Non
             "socket-bind",
             f"binding the socket {shown} would hand the container control of that daemon",
             hint="mount a folder with the data the container needs instead.",
+            setting="allow_socket_binds = true",
         )
     if policy.allow_sensitive_binds:
         return
@@ -47,6 +48,7 @@ def check_bind_source(policy: Policy, source: str, resolve: PathResolver) -> Non
                 "sensitive-bind",
                 f"{shown} is or contains the host's {sensitive}",
                 hint="mount a project or data folder instead.",
+                setting="allow_sensitive_binds = true",
             )
     parts = folded.strip("/").split("/")
     for cred in policy.credential_dirs:
@@ -56,12 +58,14 @@ def check_bind_source(policy: Policy, source: str, resolve: PathResolver) -> Non
                 "credential-bind",
                 f"{shown} is a credential folder ({cred})",
                 hint="pass the one secret the container needs another way.",
+                setting="allow_sensitive_binds = true",
             )
     if policy.allowed_bind_roots and not any(_within(real, r) for r in policy.allowed_bind_roots):
         raise PolicyDenied(
             "bind-root",
             f"{shown} is outside the allowed bind roots ({', '.join(policy.allowed_bind_roots)})",
             hint="use a path under one of them.",
+            setting="allowed_bind_roots",
         )
 
 

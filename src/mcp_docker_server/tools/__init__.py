@@ -1,6 +1,7 @@
 """MCP-facing tools, one module per resource family; thin: parse, guard, engine, shape."""
 
-from mcp_docker_server.tools._base import AppState, Guard
+from mcp_docker_server.tools._base import AppState
+from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools.compose import register as register_compose
 from mcp_docker_server.tools.containers import register as register_containers
 from mcp_docker_server.tools.images import register as register_images

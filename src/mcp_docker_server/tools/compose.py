@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import Field
 
 from mcp_docker_server.compose import ComposePlan, compose_argv, parse_ps, project_requests
@@ -16,7 +16,9 @@ from mcp_docker_server.compose.plan import compose_failure, tail_lines, up_argv,
 from mcp_docker_server.errors import ComposeError, InvalidArgument
 from mcp_docker_server.models import ComposeResult
 from mcp_docker_server.shaping import BoundedTail
-from mcp_docker_server.tools._base import DESTRUCTIVE, Guard
+from mcp_docker_server.tools._base import DESTRUCTIVE
+from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
+from mcp_docker_server.tools._guard import Guard
 
 __all__ = ["register"]
 
@@ -34,6 +36,7 @@ def register(guard: Guard) -> None:
         compose_file: Annotated[str, Field(min_length=1, description="Path to the compose file.")],
         action: Action,
         ctx: Context[Any],
+        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_compose)],
         project_name: Annotated[
             str | None, Field(description="Project name (default: the folder's).")
         ] = None,
@@ -49,6 +52,7 @@ def register(guard: Guard) -> None:
         ] = 300,
     ) -> ComposeResult:
         """Run Docker Compose v2: up, down, start, stop, restart, ps, logs, pull, build, config."""
+        ensure_confirmed(confirmation)
         plan = ComposePlan(
             file=_compose_file(compose_file),
             project=validate_project_name(project_name) if project_name else None,
@@ -120,7 +124,13 @@ def register(guard: Guard) -> None:
             action=action, project=plan.project, services=rows, output=tail_lines(said, 5) or None
         )
 
-    guard.add(compose_stack, name="compose-stack", title="Compose stack", annotations=DESTRUCTIVE)
+    guard.add(
+        compose_stack,
+        name="compose-stack",
+        title="Compose stack",
+        annotations=DESTRUCTIVE,
+        read_actions=("ps", "logs", "config", "validate"),
+    )
 
 
 def _compose_file(raw: str) -> Path:

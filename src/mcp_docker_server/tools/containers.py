@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+from mcp.server.mcpserver import ElicitationResult, Resolve
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_docker_server.errors import InvalidArgument
@@ -30,7 +31,9 @@ from mcp_docker_server.specs import (
     validate_image_reference,
     validate_name,
 )
-from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, READ_ONLY, Guard
+from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, READ_ONLY
+from mcp_docker_server.tools._confirm import Confirm, confirm_manage, ensure_confirmed
+from mcp_docker_server.tools._guard import Guard
 
 __all__ = ["register"]
 
@@ -144,6 +147,7 @@ def register(guard: Guard) -> None:
     async def manage_container(
         container_id: ContainerRef,
         action: Literal["start", "stop", "restart", "remove", "kill", "pause", "unpause"],
+        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_manage)],
         force: Annotated[bool, Field(description="remove: also when running.")] = False,
         timeout: Annotated[
             int | None, Field(ge=0, le=3600, description="stop/restart: seconds before SIGKILL (10).")
@@ -153,6 +157,7 @@ def register(guard: Guard) -> None:
         ] = None,
     ) -> ManageResult:
         """Start, stop, restart, remove, kill, pause or unpause a container."""
+        ensure_confirmed(confirmation)
         return await state.containers.manage(
             container_id, action=action, force=force, timeout=timeout, signal=signal
         )

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.models import BuildResult, ImageResult
 from mcp_docker_server.progress import Progress
 from mcp_docker_server.specs import BuildSpec, validate_image_reference
-from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, Guard, with_progress
+from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN
+from mcp_docker_server.tools._confirm import Confirm, confirm_image, ensure_confirmed
+from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools._output import with_progress
 
 __all__ = ["register"]
 
@@ -67,6 +70,7 @@ def register(guard: Guard) -> None:
         ],
         action: Literal["pull", "push", "tag", "remove", "list", "inspect", "history", "prune"],
         ctx: Context[Any],
+        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_image)],
         registry: Annotated[
             str | None, Field(description="Registry host[:port] to pull from or push to.")
         ] = None,
@@ -83,6 +87,7 @@ def register(guard: Guard) -> None:
         timeout: Annotated[float, Field(gt=0, le=7200, description="pull/push seconds.")] = 600,
     ) -> ImageResult:
         """Pull, push, tag, remove, list, inspect, history or prune images."""
+        ensure_confirmed(confirmation)
         if action == "list":
             return await state.images.listing(image, limit)
         if action == "prune":
@@ -118,7 +123,13 @@ def register(guard: Guard) -> None:
         return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
 
     guard.add(build_image, name="build-image", title="Build image", annotations=MUTATING_OPEN)
-    guard.add(image_operations, name="image-operations", title="Images", annotations=DESTRUCTIVE)
+    guard.add(
+        image_operations,
+        name="image-operations",
+        title="Images",
+        annotations=DESTRUCTIVE,
+        read_actions=("list", "inspect", "history"),
+    )
 
 
 def _with_registry(ref: str, registry: str | None) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
+from mcp.server.mcpserver import ElicitationResult, Resolve
 from pydantic import Field
 
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.models import NetworkResult, VolumeResult
 from mcp_docker_server.specs import NetworkSpec, VolumeSpec, validate_name
-from mcp_docker_server.tools._base import DESTRUCTIVE, Guard
+from mcp_docker_server.tools._base import DESTRUCTIVE
+from mcp_docker_server.tools._confirm import Confirm, confirm_network, confirm_volume, ensure_confirmed
+from mcp_docker_server.tools._guard import Guard
 
 __all__ = ["register"]
 
@@ -42,6 +45,7 @@ def _add_network_tool(guard: Guard) -> None:
             str, Field(min_length=1, max_length=128, description="Network name; list/prune: glob, '*' = all.")
         ],
         action: Literal["create", "remove", "connect", "disconnect", "list", "inspect", "prune"],
+        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_network)],
         driver: Literal["bridge", "overlay", "host", "macvlan", "ipvlan"] = "bridge",
         options: Annotated[
             dict[str, OptionValue] | None,
@@ -55,6 +59,7 @@ def _add_network_tool(guard: Guard) -> None:
         ] = None,
     ) -> NetworkResult:
         """Create, remove, connect, disconnect, list, inspect or prune networks."""
+        ensure_confirmed(confirmation)
         opts = dict(options or {})
         if action == "list":
             return await state.networks.listing(name)
@@ -72,7 +77,13 @@ def _add_network_tool(guard: Guard) -> None:
             )
         return await state.networks.create(_network_spec(name, driver, opts))
 
-    guard.add(network_management, name="network-management", title="Networks", annotations=DESTRUCTIVE)
+    guard.add(
+        network_management,
+        name="network-management",
+        title="Networks",
+        annotations=DESTRUCTIVE,
+        read_actions=("list", "inspect"),
+    )
 
 
 def _add_volume_tool(guard: Guard) -> None:
@@ -83,6 +94,7 @@ def _add_volume_tool(guard: Guard) -> None:
             str, Field(min_length=1, max_length=128, description="Volume name; list/prune: glob, '*' = all.")
         ],
         action: Literal["create", "remove", "list", "inspect", "prune"],
+        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_volume)],
         driver: str = "local",
         options: Annotated[
             dict[str, str] | None, Field(description="Driver options, e.g. {type, o, device} for local.")
@@ -91,6 +103,7 @@ def _add_volume_tool(guard: Guard) -> None:
         force: Annotated[bool, Field(description="remove: force the driver to forget it.")] = False,
     ) -> VolumeResult:
         """Create, remove, list, inspect or prune volumes (data persists across containers)."""
+        ensure_confirmed(confirmation)
         if action == "list":
             return await state.volumes.listing(name)
         if action == "inspect":
@@ -104,7 +117,13 @@ def _add_volume_tool(guard: Guard) -> None:
         )
         return await state.volumes.create(guard.admit_volume(spec))
 
-    guard.add(volume_management, name="volume-management", title="Volumes", annotations=DESTRUCTIVE)
+    guard.add(
+        volume_management,
+        name="volume-management",
+        title="Volumes",
+        annotations=DESTRUCTIVE,
+        read_actions=("list", "inspect"),
+    )
 
 
 def _network_spec(name: str, driver: str, opts: Mapping[str, OptionValue]) -> NetworkSpec:

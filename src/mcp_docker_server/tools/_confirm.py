@@ -1,0 +1,95 @@
+"""Confirmation of destructive actions, through MCP elicitation.
+
+Each destructive tool takes a hidden ``confirmation`` parameter filled by one of the resolvers
+below (the SDK's era-portable Resolve/Elicit: a live elicitation on 2025-11-25 sessions, an
+input-required round trip on 2026-07-28). A resolver asks only when the call is destructive;
+a client that cannot ask the user gets a refusal naming the operator setting that trusts the
+client's own approval instead. Resolvers live at module level so the SDK can read their types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from mcp_docker_server.tools._base import AppState
+
+__all__ = [
+    "Confirm",
+    "confirm_compose",
+    "confirm_image",
+    "confirm_manage",
+    "confirm_network",
+    "confirm_volume",
+    "ensure_confirmed",
+]
+
+
+class Confirm(BaseModel):
+    """The user's answer."""
+
+    confirm: bool = Field(description="Go ahead?")
+
+
+def _ask(ctx: Context[Any], question: str | None) -> Confirm | Elicit[Confirm]:
+    if question is None:
+        return Confirm(confirm=True)
+    state: AppState = ctx.request_context.lifespan_context
+    if state.policy.confirm == "client-approval":
+        return Confirm(confirm=True)
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.elicitation is None:
+        raise ToolError(
+            f"Not done: '{question}' needs the user's confirmation, and this client cannot ask for it "
+            "(it does not support MCP elicitation). Nothing was changed. Ask the user to run it "
+            "themselves, or the operator can set MCP_DOCKER_CONFIRM=client-approval (confirm = "
+            '"client-approval" in the policy file) to rely on the client\'s own approval of each call.'
+        )
+    return Elicit(question, Confirm)
+
+
+def ensure_confirmed(confirmation: ElicitationResult[Confirm] | Confirm) -> None:
+    """Go on only with a yes; a no or a dismissed question changes nothing.
+
+    Raises:
+        ToolError: the user declined or cancelled.
+    """
+    if isinstance(confirmation, Confirm) and confirmation.confirm:
+        return
+    if isinstance(confirmation, AcceptedElicitation) and confirmation.data.confirm:
+        return
+    outcome = getattr(confirmation, "action", "declined")
+    raise ToolError(f"Not done: the user did not confirm ({outcome}). Nothing was changed.")
+
+
+async def confirm_manage(container_id: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+    """remove and kill ask first."""
+    return _ask(ctx, f"{action} container {container_id}" if action in ("remove", "kill") else None)
+
+
+async def confirm_image(image: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+    """remove, prune and push ask first."""
+    if action == "prune":
+        return _ask(ctx, "prune dangling images")
+    return _ask(ctx, f"{action} image {image}" if action in ("remove", "push") else None)
+
+
+async def confirm_network(name: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+    """remove and prune ask first."""
+    return _ask(ctx, f"{action} network {name}" if action in ("remove", "prune") else None)
+
+
+async def confirm_volume(name: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+    """remove and prune ask first (volumes hold data)."""
+    return _ask(ctx, f"{action} volume {name} and its data" if action in ("remove", "prune") else None)
+
+
+async def confirm_compose(
+    compose_file: str, action: str, remove_volumes: bool, ctx: Context[Any]
+) -> Confirm | Elicit[Confirm]:
+    """`down` with its volumes asks first."""
+    destructive = action == "down" and remove_volumes
+    return _ask(ctx, f"down {compose_file} and delete its volumes" if destructive else None)

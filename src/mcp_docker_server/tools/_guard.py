@@ -1,0 +1,192 @@
+"""The single enforcement point every tool goes through.
+
+Tools are made only through :meth:`Guard.add`. It decides which tools exist at all (read-only
+mode, allow and deny lists), and wraps each one so that: an action the operator gated is
+refused before anything happens, every failure becomes a readable ``isError`` result (the SDK
+masks anything but ``ToolError``), and every mutating call leaves an audit record with the
+argument *shape*, never secret values. Requests that create something go through
+:meth:`Guard.admit_container` and friends, whose sealed result is the only thing the engine
+layer accepts.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable, Collection
+from typing import ParamSpec, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel
+
+from mcp_docker_server.audit import AuditLog
+from mcp_docker_server.compose import ComposePlan, ProjectRequests
+from mcp_docker_server.errors import DockerServerError, PolicyDenied
+from mcp_docker_server.policy import (
+    Admitted,
+    admit,
+    admit_container,
+    admit_exec,
+    admit_volume,
+    check_image,
+)
+from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
+from mcp_docker_server.tools._base import AppState
+from mcp_docker_server.tools._output import compact_result, slim_schema
+
+__all__ = ["Guard"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Guard:
+    """The one gate between the model's requests and the engine."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.tools: list[Tool] = []
+        self.audit = AuditLog(state.policy.audit_log)
+
+    async def admit_container(self, spec: ContainerSpec) -> Admitted[ContainerSpec]:
+        """Approve a container spec under the operator's policy. Named volumes it mounts are
+        looked up first: one whose options make it a bind mount is judged as one.
+
+        Raises:
+            PolicyDenied: the spec breaks a rule.
+        """
+        named = sorted({m.source for m in spec.mounts if m.kind == "volume"})
+        options = await self.state.volumes.options(named)
+        return admit_container(self.state.policy, spec, self.state.resolver, options)
+
+    async def admit_compose(self, plan: ComposePlan, requests: ProjectRequests) -> Admitted[ComposePlan]:
+        """Approve a compose project: its resolved configuration passes the same checks as a
+        direct call, service by service, volume by volume.
+
+        Raises:
+            PolicyDenied: naming the service or volume and the rule.
+        """
+        policy, resolver = self.state.policy, self.state.resolver
+        where = "project"
+        try:
+            for volume in requests.volumes:
+                where = f"volume {volume.name}"
+                admit_volume(policy, volume, resolver)
+            options = await self.state.volumes.options(list(requests.external_volumes))
+            for spec in requests.containers:
+                where = f"service {spec.name}"
+                admit_container(policy, spec, resolver, options)
+        except PolicyDenied as exc:
+            reason = exc.message.split(": ", 1)[-1].rstrip(".")
+            raise PolicyDenied(exc.rule, f"{where}: {reason}", hint=exc.hint) from exc
+        return admit(plan)
+
+    def admit_volume(self, spec: VolumeSpec) -> Admitted[VolumeSpec]:
+        """Approve a volume under the operator's policy.
+
+        Raises:
+            PolicyDenied: its driver options bind a path the policy protects.
+        """
+        return admit_volume(self.state.policy, spec, self.state.resolver)
+
+    def admit_exec(self, spec: ExecSpec) -> Admitted[ExecSpec]:
+        """Approve an exec under the operator's policy.
+
+        Raises:
+            PolicyDenied: the exec breaks a rule.
+        """
+        return admit_exec(self.state.policy, spec)
+
+    def exposes(self, name: str, annotations: ToolAnnotations, read_actions: Collection[str]) -> bool:
+        """Whether the operator's policy lets a client see tool ``name`` at all."""
+        policy = self.state.policy
+        if name in policy.deny_tools or (policy.allow_tools and name not in policy.allow_tools):
+            return False
+        return not (policy.read_only and not annotations.read_only_hint and not read_actions)
+
+    def gate(
+        self, name: str, action: str | None, read_actions: Collection[str], read_only_tool: bool
+    ) -> None:
+        """Refuse an action the operator gated (read-only mode, deny_actions).
+
+        Raises:
+            PolicyDenied: naming the setting.
+        """
+        policy = self.state.policy
+        label = f"{name} {action}" if action else name
+        if policy.read_only and not read_only_tool and (action is None or action not in read_actions):
+            raise PolicyDenied(
+                "read-only",
+                f"{label} changes state and this server is read-only",
+                hint=f"read actions still work: {', '.join(sorted(read_actions)) or 'none here'}.",
+                setting="read_only = false",
+            )
+        if f"{name}:*" in policy.deny_actions or (action and f"{name}:{action}" in policy.deny_actions):
+            raise PolicyDenied(
+                "denied-action", f"{label} is disabled by the operator", setting="deny_actions"
+            )
+
+    def check_image(self, image: str) -> None:
+        """Refuse an image outside the operator's allowlist.
+
+        Raises:
+            PolicyDenied: naming the allowlist.
+        """
+        check_image(self.state.policy, image)
+
+    def add(
+        self,
+        fn: Callable[P, Awaitable[R]],
+        *,
+        name: str,
+        title: str,
+        annotations: ToolAnnotations,
+        read_actions: Collection[str] = (),
+    ) -> None:
+        """Make ``fn`` the guarded tool ``name`` (if the policy exposes it); the server is built
+        from :attr:`tools`. ``read_actions`` are the actions of an action-routed tool that only
+        read, which read-only mode still allows."""
+        if not self.exposes(name, annotations, read_actions):
+            return
+        wrapped = self._wrap(name, fn, frozenset(read_actions), bool(annotations.read_only_hint))
+        tool = Tool.from_function(wrapped, name=name, title=title, annotations=annotations)
+        if self.state.policy.read_only and read_actions:
+            tool.description += f" Read-only server: only {', '.join(sorted(read_actions))}."
+        # Every conversation pays for the tool list: drop pydantic's generated titles, which
+        # repeat the property names.
+        tool.parameters = slim_schema(tool.parameters)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = slim_schema(tool.fn_metadata.output_schema)
+        self.tools.append(tool)
+
+    def _wrap(
+        self, name: str, fn: Callable[P, Awaitable[R]], read_actions: frozenset[str], read_only_tool: bool
+    ) -> Callable[P, Awaitable[R | CallToolResult]]:
+        audit = self.audit
+
+        @functools.wraps(fn)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R | CallToolResult:
+            started = time.monotonic()
+            action = kwargs.get("action")
+            action = action if isinstance(action, str) else None
+            mutating = not read_only_tool and (action is None or action not in read_actions)
+            try:
+                self.gate(name, action, read_actions, read_only_tool)
+                result = await fn(*args, **kwargs)
+            except DockerServerError as exc:
+                decision = "denied" if isinstance(exc, PolicyDenied) else "allowed"
+                audit.record(
+                    name,
+                    kwargs,
+                    decision=decision,
+                    outcome=type(exc).__name__,
+                    started=started,
+                    mutating=mutating,
+                )
+                raise ToolError(str(exc)) from exc
+            audit.record(name, kwargs, decision="allowed", outcome="ok", started=started, mutating=mutating)
+            return compact_result(result) if isinstance(result, BaseModel) else result
+
+        return guarded
