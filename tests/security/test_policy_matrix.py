@@ -39,7 +39,12 @@ SOCKETS = [
     "/run/containerd/containerd.sock",
     "/var/run/../run/docker.sock",
 ]
-CREDENTIALS = ["/home/dev/.ssh", "/home/dev/.docker/config.json", "/home/dev/.kube", "/home/dev/.aws/credentials"]
+CREDENTIALS = [
+    "/home/dev/.ssh",
+    "/home/dev/.docker/config.json",
+    "/home/dev/.kube",
+    "/home/dev/.aws/credentials",
+]
 
 
 def sensitive_cases() -> list[tuple[str, str]]:

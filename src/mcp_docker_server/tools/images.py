@@ -114,6 +114,7 @@ def register(guard: Guard) -> None:
         )
         progress = Progress(f"{action} {ref}")
         if action == "pull":
+            guard.check_image(ref)
             return await with_progress(ctx, progress, state.images.pull(ref, credentials, progress, timeout))
         note = None
         if ref != image:
