@@ -117,7 +117,11 @@ def inspect_container(client: docker.DockerClient, ref: str, *, show_env: bool) 
         image_id=shaping.short_id(str(raw.get("Image", ""))),
         created=str(raw.get("Created", ""))[:19],
         state=_state(raw.get("State") or {}),
-        command=[str(raw.get("Path", "")), *[str(a) for a in raw.get("Args") or []]],
+        # Command lines carry secrets as often as env does: cleaned and redacted like logs.
+        command=[
+            shaping.truncate(shaping.clean_text(str(a)), 500)[0]
+            for a in [raw.get("Path", ""), *(raw.get("Args") or [])][:50]
+        ],
         working_dir=config.get("WorkingDir") or None,
         user=config.get("User") or None,
         env=shaping.mask_env(config.get("Env") or [], show_values=show_env),
