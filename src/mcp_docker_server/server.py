@@ -10,6 +10,7 @@ from mcp.server import MCPServer
 
 from mcp_docker_server import __version__
 from mcp_docker_server.engine import Engine
+from mcp_docker_server.oauth import JwtVerifier, auth_settings
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.settings import Settings
 from mcp_docker_server.tools import (
@@ -50,6 +51,7 @@ def build_server(
     register_images(guard)
     register_networks(guard)
     register_compose(guard)
+    oauth = settings.http.oauth if settings.transport == "http" else None
     return MCPServer(
         "docker",
         title="Docker",
@@ -58,4 +60,6 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=guard.tools,
+        token_verifier=JwtVerifier(oauth) if oauth else None,
+        auth=auth_settings(settings.http, oauth) if oauth else None,
     )

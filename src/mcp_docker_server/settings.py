@@ -27,6 +27,7 @@ __all__ = [
     "OPTIONS",
     "EngineTarget",
     "HttpSettings",
+    "OAuthSettings",
     "Option",
     "RegistrySettings",
     "Settings",
@@ -91,6 +92,17 @@ OPTIONS: tuple[Option, ...] = (
         True,
     ),
     Option(
+        "MCP_DOCKER_HTTP_MAX_BODY_BYTES", "--max-body-bytes", "Largest HTTP request body (default 1 MiB)."
+    ),
+    Option("MCP_DOCKER_OAUTH_ISSUER", "--oauth-issuer", "OAuth resource-server mode: the token issuer URL."),
+    Option("MCP_DOCKER_OAUTH_AUDIENCE", "--oauth-audience", "OAuth mode: the audience tokens must carry."),
+    Option(
+        "MCP_DOCKER_OAUTH_PUBLIC_KEY_FILE", "--oauth-public-key-file", "OAuth mode: PEM key verifying tokens."
+    ),
+    Option(
+        "MCP_DOCKER_OAUTH_SCOPES", "--oauth-scopes", "OAuth mode: comma list of scopes every token needs."
+    ),
+    Option(
         "MCP_DOCKER_PUBLISH_ADDRESS",
         "--publish-address",
         "Host address for published ports given without one (default 127.0.0.1).",
@@ -145,6 +157,16 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """Resource-server mode: bearer tokens are JWTs from an issuer, checked locally."""
+
+    issuer: str
+    audience: str
+    public_key: str = field(repr=False)
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     """Streamable HTTP transport settings."""
 
@@ -154,6 +176,8 @@ class HttpSettings:
     token: str | None = field(default=None, repr=False)
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1024 * 1024
+    oauth: OAuthSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -436,13 +460,62 @@ def _http(env: Mapping[str, str]) -> HttpSettings:
     path = env.get("MCP_DOCKER_HTTP_PATH", "").strip() or "/mcp"
     if not path.startswith("/"):
         raise ConfigError("MCP_DOCKER_HTTP_PATH", f"{path!r} must start with '/'", "e.g. /mcp.")
+    token = _token(env)
+    oauth = _oauth(env)
+    if not _is_loopback(host) and token is None and oauth is None:
+        raise ConfigError(
+            "MCP_DOCKER_HTTP_TOKEN",
+            f"binding to {host} needs a configured token (a generated one is for loopback only)",
+            "set MCP_DOCKER_HTTP_TOKEN_FILE, or the MCP_DOCKER_OAUTH_* settings.",
+        )
+    raw_body = env.get("MCP_DOCKER_HTTP_MAX_BODY_BYTES", "").strip() or str(1024 * 1024)
+    if not raw_body.isdigit() or not 1024 <= int(raw_body) <= 64 * 1024 * 1024:
+        raise ConfigError(
+            "MCP_DOCKER_HTTP_MAX_BODY_BYTES", f"{raw_body!r} is not 1 KiB..64 MiB", "e.g. 1048576."
+        )
     return HttpSettings(
         host=host,
         port=int(raw_port),
         path=path,
-        token=_token(env),
+        token=token,
         allowed_hosts=_csv(env.get("MCP_DOCKER_ALLOWED_HOSTS")),
         allowed_origins=_csv(env.get("MCP_DOCKER_ALLOWED_ORIGINS")),
+        max_body_bytes=int(raw_body),
+        oauth=oauth,
+    )
+
+
+def _oauth(env: Mapping[str, str]) -> OAuthSettings | None:
+    names = ("MCP_DOCKER_OAUTH_ISSUER", "MCP_DOCKER_OAUTH_AUDIENCE", "MCP_DOCKER_OAUTH_PUBLIC_KEY_FILE")
+    given = {name: env.get(name, "").strip() for name in names}
+    if not any(given.values()):
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise ConfigError(
+            missing[0], "OAuth mode needs the issuer, the audience and the public key", "set all three."
+        )
+    issuer = given["MCP_DOCKER_OAUTH_ISSUER"]
+    if not issuer.startswith(("https://", "http://")):
+        raise ConfigError(
+            "MCP_DOCKER_OAUTH_ISSUER", f"{issuer!r} is not a URL", "e.g. https://auth.example.com."
+        )
+    key_file = Path(given["MCP_DOCKER_OAUTH_PUBLIC_KEY_FILE"]).expanduser()
+    try:
+        key = key_file.read_text()
+    except OSError as exc:
+        raise ConfigError(
+            "MCP_DOCKER_OAUTH_PUBLIC_KEY_FILE", f"cannot read {key_file} ({exc.strerror})", "check the path."
+        ) from exc
+    if "PUBLIC KEY" not in key:
+        raise ConfigError(
+            "MCP_DOCKER_OAUTH_PUBLIC_KEY_FILE", f"{key_file} holds no PEM public key", "use a PEM file."
+        )
+    return OAuthSettings(
+        issuer=issuer,
+        audience=given["MCP_DOCKER_OAUTH_AUDIENCE"],
+        public_key=key,
+        scopes=_csv(env.get("MCP_DOCKER_OAUTH_SCOPES")),
     )
 
 

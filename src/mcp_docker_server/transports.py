@@ -39,7 +39,12 @@ class BearerAuth:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self._expected):
+            # The scheme is case-insensitive (RFC 7235); the token is not.
+            scheme, _, credential = given.partition(b" ")
+            if (
+                not hmac.compare_digest(b"Bearer " + credential.strip(), self._expected)
+                or scheme.lower() != b"bearer"
+            ):
                 await send(
                     {
                         "type": "http.response.start",
@@ -72,18 +77,21 @@ def transport_security(http: HttpSettings) -> TransportSecuritySettings:
     )
 
 
-def http_app(server: MCPServer[Any], http: HttpSettings, token: str) -> ASGIApp:
-    """The Streamable HTTP app behind the bearer check."""
+def http_app(server: MCPServer[Any], http: HttpSettings, token: str | None) -> ASGIApp:
+    """The Streamable HTTP app behind the bearer check (the SDK's own in OAuth mode)."""
     app = server.streamable_http_app(
-        streamable_http_path=http.path, transport_security=transport_security(http), host=http.host
+        streamable_http_path=http.path,
+        transport_security=transport_security(http),
+        host=http.host,
+        max_request_body_size=http.max_body_bytes,
     )
-    return BearerAuth(app, token)
+    return app if token is None else BearerAuth(app, token)
 
 
 def run_http(server: MCPServer[Any], http: HttpSettings) -> None:
     """Serve Streamable HTTP; prints a generated token to stderr when none was configured."""
     token = http.token
-    if token is None:
+    if token is None and http.oauth is None:
         token = secrets.token_urlsafe(32)
         # stderr, once: the operator needs it to configure the client. Never logged again.
         print(f"mcp-docker-server: no token configured; this run's bearer token is: {token}", file=sys.stderr)
