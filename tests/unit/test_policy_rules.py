@@ -177,3 +177,54 @@ def test_remote_engines_get_lexical_resolution() -> None:
     info = lexical_resolver("/srv/../etc//")
     assert info.real_path == "/etc"
     assert lexical_resolver("/x/docker.sock").is_socket
+
+
+def test_policy_file_sections_aliases_and_env_overrides(tmp_path: Path) -> None:
+    from mcp_docker_server.policy import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        '[exposure]\ndeny_tools = ["exec-container"]\nconfirm = "client-approval"\n'
+        '[containers]\nallow_privileged = true\ncapability_allowlist = ["net_admin"]\n'
+        'image_allowlist = ["busybox:*"]\n[defaults]\ndefault_memory = "256m"\ndefault_cpus = 1.5\n'
+    )
+    policy = load_policy(str(path), {"MCP_DOCKER_READ_ONLY": "1"})
+    assert policy.deny_tools == ("exec-container",)
+    assert policy.confirm == "client-approval"
+    assert policy.allow_privileged
+    assert policy.capability_allowlist == frozenset({"NET_ADMIN"})
+    assert policy.default_memory_bytes == 256 * 1024 * 1024
+    assert policy.default_nano_cpus == 1_500_000_000
+    assert policy.read_only
+    assert load_policy(None, {}) == Policy()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("allow_privilegd = true\n", "unknown key 'allow_privilegd'"),
+        ('allow_privileged = "yes"\n', "must be true or false"),
+        ("deny_tools = 3\n", "must be a list of strings"),
+        ('confirm = "sometimes"\n', "not a confirmation mode"),
+        ('default_memory = "lots"\n', "bytes or a size"),
+        ("[broken\n", "not valid TOML"),
+    ],
+)
+def test_policy_file_mistakes_stop_startup(tmp_path: Path, body: str, message: str) -> None:
+    from mcp_docker_server.errors import ConfigError
+    from mcp_docker_server.policy import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match=message):
+        load_policy(str(path), {})
+
+
+def test_image_allowlist_globs() -> None:
+    from mcp_docker_server.policy import check_image
+
+    policy = Policy(image_allowlist=("127.0.0.1:5000/*", "busybox:*"))
+    check_image(policy, "busybox")
+    check_image(policy, "127.0.0.1:5000/team/app:v2")
+    with pytest.raises(PolicyDenied, match="image-allowlist"):
+        check_image(policy, "alpine:3.20")
