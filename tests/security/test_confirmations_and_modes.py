@@ -263,3 +263,20 @@ async def test_audit_file_records_mutating_calls_without_secret_values(
     assert lines[2]["action"] == "remove"
     assert "canary-audit-secret" not in audit.read_text()
     assert oct(audit.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_a_gated_action_is_refused_without_asking(unix_host: str, tmp_path: Path, victim: Any) -> None:
+    asked: list[str] = []
+
+    async def record(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    policy = write_policy(tmp_path, 'deny_actions = ["manage-container:remove"]\n')
+    settings = settings_for(unix_host, MCP_DOCKER_POLICY_FILE=policy)
+    async with Client(build_server(settings), elicitation_callback=record) as client:
+        text = error_text(
+            await client.call_tool("manage-container", {"container_id": victim.name, "action": "remove"})
+        )
+    assert "denied-action" in text
+    assert asked == []

@@ -153,6 +153,7 @@ async def test_compose_denials(
     )
     assert f"policy rule '{rule}'" in text
     assert "service app" in text
+    assert "Only the operator can allow this" in text
     assert labelled(docker_client) == []
 
 

@@ -274,68 +274,46 @@ class _LayerTotals:
         )
 
 
-def pull_image(
+def transfer_image(
     client: docker.DockerClient,
+    verb: str,
     ref: str,
     auth: Mapping[str, str] | None,
     progress: Progress,
     handle: StreamHandle,
 ) -> ImageResult:
-    """Pull with per-layer byte progress; a registry error is reported as such."""
+    """Pull or push with per-layer byte progress; a registry's refusal is reported as such."""
     api = _protected(client)
-    repository, tag = docker.utils.parse_repository_tag(ref)
-    params = {"fromImage": repository, "tag": tag or "latest"}
-    headers = {"X-Registry-Auth": docker.auth.encode_header(dict(auth))} if auth else {}
-    response = api._post(
-        api._url("/images/create"), params=params, headers=headers, stream=True, timeout=None
+    repository, given_tag = docker.utils.parse_repository_tag(ref)
+    tag = given_tag or "latest"
+    if verb == "pull":
+        url, params = api._url("/images/create"), {"fromImage": repository, "tag": tag}
+    else:
+        url, params = api._url("/images/{0}/push", repository), {"tag": tag}
+    # A push always sends the header (the engine wants one, even empty); a pull only with creds.
+    headers = (
+        {"X-Registry-Auth": docker.auth.encode_header(dict(auth or {}))} if auth or verb == "push" else {}
     )
+    response = api._post(url, params=params, headers=headers, stream=True, timeout=None)
     handle.attach(response)
-    _check(api, response, "pull", ref)
+    _check(api, response, verb, ref)
     layers = _LayerTotals()
     digest = None
     for message in _messages(api, response, handle):
         if message.get("error"):
-            raise _registry_error("pull", ref, str(message["error"]))
+            raise _registry_error(verb, ref, str(message["error"]))
         layers.update(message)
-        layers.report(progress, "pulling")
+        layers.report(progress, f"{verb}ing")
         status = str(message.get("status") or "")
+        aux = message.get("aux") or {}
         if status.startswith("Digest: "):
             digest = status.removeprefix("Digest: ").strip()
-    name = ref if tag else f"{ref}:latest"
-    return inspect_image(client, name).model_copy(update={"action": "pull", "digest": digest})
-
-
-def push_image(
-    client: docker.DockerClient,
-    ref: str,
-    auth: Mapping[str, str] | None,
-    progress: Progress,
-    handle: StreamHandle,
-) -> ImageResult:
-    """Push with per-layer byte progress; missing credentials are reported as such."""
-    api = _protected(client)
-    repository, tag = docker.utils.parse_repository_tag(ref)
-    headers = {"X-Registry-Auth": docker.auth.encode_header(dict(auth) if auth else {})}
-    response = api._post(
-        api._url("/images/{0}/push", repository),
-        params={"tag": tag or "latest"},
-        headers=headers,
-        stream=True,
-        timeout=None,
-    )
-    handle.attach(response)
-    _check(api, response, "push", ref)
-    layers = _LayerTotals()
-    digest = None
-    for message in _messages(api, response, handle):
-        if message.get("error"):
-            raise _registry_error("push", ref, str(message["error"]))
-        layers.update(message)
-        layers.report(progress, "pushing")
-        aux = message.get("aux") or {}
-        if aux.get("Digest"):
+        elif isinstance(aux, dict) and aux.get("Digest"):
             digest = str(aux["Digest"])
-    return ImageResult(action="push", digest=digest, note=f"pushed {ref}")
+    if verb == "push":
+        return ImageResult(action="push", digest=digest, note=f"pushed {ref}")
+    name = ref if given_tag else f"{ref}:latest"
+    return inspect_image(client, name).model_copy(update={"action": "pull", "digest": digest})
 
 
 def _check(api: Any, response: requests.Response, verb: str, ref: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 
@@ -69,26 +69,18 @@ class Images:
 
         return await anyio.to_thread.run_sync(work)
 
-    async def pull(
-        self, ref: str, auth: Mapping[str, str] | None, progress: Progress, timeout: float
+    async def transfer(
+        self,
+        verb: Literal["pull", "push"],
+        ref: str,
+        auth: Mapping[str, str] | None,
+        progress: Progress,
+        timeout: float,
     ) -> ImageResult:
-        """Pull, stopping the engine's pull on cancellation or deadline."""
+        """Pull or push, stopping the engine's transfer on cancellation or deadline."""
         handle = ops.StreamHandle()
         return await self._engine.run(
-            lambda c: ops.pull_image(c, ref, auth, progress, handle),
-            kind="image",
-            ref=ref,
-            timeout=timeout,
-            on_cancel=handle.cancel,
-        )
-
-    async def push(
-        self, ref: str, auth: Mapping[str, str] | None, progress: Progress, timeout: float
-    ) -> ImageResult:
-        """Push, stopping the engine's push on cancellation or deadline."""
-        handle = ops.StreamHandle()
-        return await self._engine.run(
-            lambda c: ops.push_image(c, ref, auth, progress, handle),
+            lambda c: ops.transfer_image(c, verb, ref, auth, progress, handle),
             kind="image",
             ref=ref,
             timeout=timeout,

@@ -40,7 +40,12 @@ def admit_container(
         )
     _check_namespaces(policy, spec)
     if spec.devices and not policy.allow_devices:
-        raise PolicyDenied("devices", f"mapping host devices ({', '.join(spec.devices)}) is not allowed")
+        raise PolicyDenied(
+            "devices",
+            f"mapping host devices ({', '.join(spec.devices)}) is not allowed",
+            hint="run without devices.",
+            setting="allow_devices = true",
+        )
     extra = sorted({c.upper().removeprefix("CAP_") for c in spec.cap_add} - policy.capability_allowlist)
     if extra:
         raise PolicyDenied(

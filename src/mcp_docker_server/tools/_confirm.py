@@ -15,8 +15,6 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from mcp_docker_server.tools._base import AppState
-
 __all__ = [
     "Confirm",
     "confirm_compose",
@@ -34,11 +32,13 @@ class Confirm(BaseModel):
     confirm: bool = Field(description="Go ahead?")
 
 
-def _ask(ctx: Context[Any], question: str | None) -> Confirm | Elicit[Confirm]:
+def _ask(ctx: Context[Any], tool: str, action: str, question: str | None) -> Confirm | Elicit[Confirm]:
     if question is None:
         return Confirm(confirm=True)
-    state: AppState = ctx.request_context.lifespan_context
-    if state.policy.confirm == "client-approval":
+    policy = ctx.request_context.lifespan_context.policy
+    gated = policy.read_only or {f"{tool}:*", f"{tool}:{action}"} & set(policy.deny_actions)
+    if policy.confirm == "client-approval" or gated:
+        # Gated calls are refused by the guard right after: never ask the user about them.
         return Confirm(confirm=True)
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
@@ -67,24 +67,28 @@ def ensure_confirmed(confirmation: ElicitationResult[Confirm] | Confirm) -> None
 
 async def confirm_manage(container_id: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
     """remove and kill ask first."""
-    return _ask(ctx, f"{action} container {container_id}" if action in ("remove", "kill") else None)
+    question = f"{action} container {container_id}" if action in ("remove", "kill") else None
+    return _ask(ctx, "manage-container", action, question)
 
 
 async def confirm_image(image: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
     """remove, prune and push ask first."""
     if action == "prune":
-        return _ask(ctx, "prune dangling images")
-    return _ask(ctx, f"{action} image {image}" if action in ("remove", "push") else None)
+        return _ask(ctx, "image-operations", action, "prune dangling images")
+    question = f"{action} image {image}" if action in ("remove", "push") else None
+    return _ask(ctx, "image-operations", action, question)
 
 
 async def confirm_network(name: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first."""
-    return _ask(ctx, f"{action} network {name}" if action in ("remove", "prune") else None)
+    question = f"{action} network {name}" if action in ("remove", "prune") else None
+    return _ask(ctx, "network-management", action, question)
 
 
 async def confirm_volume(name: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first (volumes hold data)."""
-    return _ask(ctx, f"{action} volume {name} and its data" if action in ("remove", "prune") else None)
+    question = f"{action} volume {name} and its data" if action in ("remove", "prune") else None
+    return _ask(ctx, "volume-management", action, question)
 
 
 async def confirm_compose(
@@ -92,4 +96,6 @@ async def confirm_compose(
 ) -> Confirm | Elicit[Confirm]:
     """`down` with its volumes asks first."""
     destructive = action == "down" and remove_volumes
-    return _ask(ctx, f"down {compose_file} and delete its volumes" if destructive else None)
+    return _ask(
+        ctx, "compose-stack", action, f"down {compose_file} and delete its volumes" if destructive else None
+    )

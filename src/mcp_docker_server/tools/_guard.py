@@ -79,8 +79,9 @@ class Guard:
                 where = f"service {spec.name}"
                 admit_container(policy, spec, resolver, options)
         except PolicyDenied as exc:
-            reason = exc.message.split(": ", 1)[-1].rstrip(".")
-            raise PolicyDenied(exc.rule, f"{where}: {reason}", hint=exc.hint) from exc
+            raise PolicyDenied(
+                exc.rule, f"{where}: {exc.reason}", hint=exc.hint, setting=exc.setting
+            ) from exc
         return admit(plan)
 
     def admit_volume(self, spec: VolumeSpec) -> Admitted[VolumeSpec]:

@@ -115,12 +115,16 @@ def register(guard: Guard) -> None:
         progress = Progress(f"{action} {ref}")
         if action == "pull":
             guard.check_image(ref)
-            return await with_progress(ctx, progress, state.images.pull(ref, credentials, progress, timeout))
+            return await with_progress(
+                ctx, progress, state.images.transfer("pull", ref, credentials, progress, timeout)
+            )
         note = None
         if ref != image:
             await state.images.tag(image, ref)
             note = f"tagged {image} as {ref}"
-        pushed = await with_progress(ctx, progress, state.images.push(ref, credentials, progress, timeout))
+        pushed = await with_progress(
+            ctx, progress, state.images.transfer("push", ref, credentials, progress, timeout)
+        )
         return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
 
     guard.add(build_image, name="build-image", title="Build image", annotations=MUTATING_OPEN)
