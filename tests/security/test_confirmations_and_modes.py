@@ -280,3 +280,19 @@ async def test_a_gated_action_is_refused_without_asking(unix_host: str, tmp_path
         )
     assert "denied-action" in text
     assert asked == []
+
+
+async def test_root_exec_can_be_forbidden(unix_host: str, tmp_path: Path, victim: Any) -> None:
+    policy = write_policy(tmp_path, "allow_root_exec = false\n")
+    async with Client(build_server(settings_for(unix_host, MCP_DOCKER_POLICY_FILE=policy))) as client:
+        for user in (None, "root", "0", "0:0"):
+            args = {"container_id": victim.name, "command": "id -u", **({"user": user} if user else {})}
+            text = error_text(await client.call_tool("exec-container", args))
+            assert "policy rule 'root-exec'" in text
+            assert "allow_root_exec = true" in text
+        as_nobody = ok(
+            await client.call_tool(
+                "exec-container", {"container_id": victim.name, "command": "id -u", "user": "65534"}
+            )
+        )
+        assert as_nobody["stdout"].strip() == "65534"

@@ -167,6 +167,16 @@ def test_only_the_guard_can_seal_a_request() -> None:
         forged.unwrap()
 
 
+def test_root_exec_rule_follows_the_containers_own_user() -> None:
+    strict = Policy(allow_root_exec=False)
+    with pytest.raises(PolicyDenied, match="root-exec"):
+        admit_exec(strict, ExecSpec(container="c", command=("sh",)), default_user="")
+    admit_exec(strict, ExecSpec(container="c", command=("sh",)), default_user="1000:1000")
+    with pytest.raises(PolicyDenied, match="root-exec"):
+        admit_exec(strict, ExecSpec(container="c", command=("sh",), user="root"), default_user="1000")
+    admit_exec(Policy(), ExecSpec(container="c", command=("sh",)), default_user="")
+
+
 def test_privileged_exec_is_denied() -> None:
     with pytest.raises(PolicyDenied):
         admit_exec(POLICY, ExecSpec(container="c", command=("sh",), privileged=True))

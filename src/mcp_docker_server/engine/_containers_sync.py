@@ -607,6 +607,12 @@ def exec_in_container(
     )
 
 
+def container_user(client: docker.DockerClient, ref: str) -> str:
+    """The container's configured user ("" means root)."""
+    config: Raw = client.api.inspect_container(ref).get("Config") or {}
+    return str(config.get("User") or "")
+
+
 def check_running(client: docker.DockerClient, ref: str) -> None:
     """Exec needs a running container; say so plainly instead of the engine's 409."""
     state: Raw = client.api.inspect_container(ref).get("State") or {}

@@ -84,6 +84,10 @@ class Containers:
             ref=ref,
         )
 
+    async def default_user(self, ref: str) -> str:
+        """The user a container's processes run as unless told otherwise ("" is root)."""
+        return await self._engine.run(lambda c: ops.container_user(c, ref), kind="container", ref=ref)
+
     async def stats(self, ref: str) -> StatsResult:
         """One resource sample."""
         return await self._engine.run(lambda c: ops.container_stats(c, ref), kind="container", ref=ref)

@@ -151,12 +151,21 @@ def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:
         )
 
 
-def admit_exec(policy: Policy, spec: ExecSpec) -> Admitted[ExecSpec]:
-    """Approve an exec or raise.
+def admit_exec(policy: Policy, spec: ExecSpec, default_user: str = "") -> Admitted[ExecSpec]:
+    """Approve an exec or raise. ``default_user`` is the container's own user, which an exec
+    without ``user`` runs as.
 
     Raises:
-        PolicyDenied: for a privileged exec the operator did not allow.
+        PolicyDenied: for a privileged exec, or one as root when the operator forbids that.
     """
+    effective = (spec.user or default_user).split(":")[0]
+    if not policy.allow_root_exec and effective in ("", "0", "root"):
+        raise PolicyDenied(
+            "root-exec",
+            f"exec in {spec.container} would run as root",
+            hint='pass user, e.g. user="1000".',
+            setting="allow_root_exec = true",
+        )
     if spec.privileged and not policy.allow_privileged:
         raise PolicyDenied(
             "privileged",

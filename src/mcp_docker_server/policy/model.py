@@ -68,6 +68,7 @@ class Policy:
     allow_host_namespaces: bool = False
     allow_devices: bool = False
     allow_unconfined: bool = False
+    allow_root_exec: bool = True
     allow_sensitive_binds: bool = False
     allow_socket_binds: bool = False
     capability_allowlist: frozenset[str] = DEFAULT_CAPABILITIES

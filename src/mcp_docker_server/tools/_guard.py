@@ -92,13 +92,17 @@ class Guard:
         """
         return admit_volume(self.state.policy, spec, self.state.resolver)
 
-    def admit_exec(self, spec: ExecSpec) -> Admitted[ExecSpec]:
-        """Approve an exec under the operator's policy.
+    async def admit_exec(self, spec: ExecSpec) -> Admitted[ExecSpec]:
+        """Approve an exec under the operator's policy (the container's own user is looked up
+        when root exec is forbidden and the call names no user).
 
         Raises:
             PolicyDenied: the exec breaks a rule.
         """
-        return admit_exec(self.state.policy, spec)
+        default_user = ""
+        if not self.state.policy.allow_root_exec and not spec.user:
+            default_user = await self.state.containers.default_user(spec.container)
+        return admit_exec(self.state.policy, spec, default_user)
 
     def exposes(self, name: str, annotations: ToolAnnotations, read_actions: Collection[str]) -> bool:
         """Whether the operator's policy lets a client see tool ``name`` at all."""

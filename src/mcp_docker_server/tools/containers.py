@@ -235,7 +235,8 @@ def register(guard: Guard) -> None:
             user=user,
             environment=environment or {},
         )
-        return await state.containers.exec(guard.admit_exec(spec), timeout=timeout, max_bytes=max_bytes)
+        admitted = await guard.admit_exec(spec)
+        return await state.containers.exec(admitted, timeout=timeout, max_bytes=max_bytes)
 
     guard.add(run_container, name="run-container", title="Run container", annotations=MUTATING_OPEN)
     guard.add(manage_container, name="manage-container", title="Manage container", annotations=DESTRUCTIVE)
