@@ -102,3 +102,28 @@ async def test_engine_restart_mid_session_needs_no_server_restart() -> None:
         finally:
             engine_script("start-second")
         ok(await client.call_tool("list-containers", {"all": True}))
+
+
+async def test_compose_reaches_the_same_tls_engine(tmp_path: Path) -> None:
+    """Compose is handed the server's engine (host and TLS material), not the local default."""
+    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: busybox:local\n")
+    settings = settings_for(
+        env("MCPD_TEST_TLS_HOST"), DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=env("MCPD_TEST_TLS_CERT_PATH")
+    )
+    async with Client(build_server(settings)) as client:
+        listed = ok(
+            await client.call_tool(
+                "compose-stack",
+                {"compose_file": str(tmp_path / "compose.yaml"), "action": "ps", "project_name": "mcpd-tls"},
+            )
+        )
+    assert listed["services"] == []
+    wrong = settings_for(env("MCPD_TEST_TLS_HOST"))  # no TLS: Compose must fail against that port
+    async with Client(build_server(wrong)) as client:
+        text = error_text(
+            await client.call_tool(
+                "compose-stack",
+                {"compose_file": str(tmp_path / "compose.yaml"), "action": "ps", "project_name": "mcpd-tls"},
+            )
+        )
+    assert "compose ps" in text
