@@ -262,9 +262,7 @@ class _LayerTotals:
         if layer and detail.get("total"):
             self.total[layer] = int(detail["total"])
             self.current[layer] = int(detail.get("current") or 0)
-        elif layer and str(message.get("status", "")).startswith(
-            ("Pull complete", "Pushed", "Layer already exists")
-        ):
+        elif layer and str(message.get("status", "")).startswith(_LAYER_DONE):
             self.current[layer] = self.total.get(layer, 0)
 
     def report(self, progress: Progress, verb: str) -> None:

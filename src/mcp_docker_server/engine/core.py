@@ -113,7 +113,13 @@ class Engine:
             raise
         except TimeoutError as exc:
             if on_cancel is not None:
+                # A stream that ran out of time, not a hung engine: stop it, keep the client.
                 on_cancel()
+                raise EngineUnavailable(
+                    f"The {kind} operation on {ref or host} did not finish within {deadline:g} s "
+                    "and was stopped.",
+                    hint="raise the call's timeout for long builds, pulls or pushes.",
+                ) from exc
             self.reset()
             raise EngineUnavailable(
                 f"Docker engine at {host} did not answer within {deadline:g} s.",
@@ -126,10 +132,6 @@ class Engine:
     def close(self) -> None:
         """Close the client's connections."""
         self.reset()
-
-    def describe(self) -> dict[str, Any]:
-        """Address and transport, for logs and error messages (no secrets)."""
-        return {"host": self.host, "scheme": self.target.scheme, "source": self.target.source}
 
 
 class _LazyModule(ModuleType):

@@ -21,7 +21,7 @@ from mcp_docker_server.policy import (
 )
 from mcp_docker_server.settings import Settings
 
-__all__ = ["DESTRUCTIVE", "MUTATING", "MUTATING_OPEN", "READ_ONLY", "AppState", "local_resolver"]
+__all__ = ["DESTRUCTIVE", "MUTATING_OPEN", "READ_ONLY", "AppState", "local_resolver"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,9 +30,6 @@ audit = logging.getLogger("mcp_docker_server.audit")
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-MUTATING = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
 )
 # Mutating and may reach a registry (a missing image is pulled).
 MUTATING_OPEN = ToolAnnotations(
