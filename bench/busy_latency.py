@@ -13,13 +13,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import anyio
-from mcp import Client, StdioServerParameters
+from _server import server_params
+from mcp import Client
 
 
 async def measure(client: Client, rounds: int) -> list[float]:
@@ -33,16 +33,7 @@ async def measure(client: Client, rounds: int) -> list[float]:
 
 
 async def run(rounds: int, image: str, host: str) -> dict[str, float]:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_docker_server"],
-        env={
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/root"),
-            "DOCKER_HOST": host,
-            "MCP_DOCKER_LOG_LEVEL": "WARNING",
-        },
-    )
+    params = server_params(host)
     with tempfile.TemporaryDirectory() as context:
         Path(context, "Dockerfile").write_text(f"FROM {image}\nRUN sleep 20\n")
         async with Client(params) as client:

@@ -17,14 +17,14 @@ import json
 import os
 import socket
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import anyio
 import docker
-from mcp import Client, StdioServerParameters
+from _server import server_params
+from mcp import Client
 
 LABEL_KEY = "io.mcp-docker-server.bench"
 
@@ -49,16 +49,7 @@ def raw_list(conn: UnixHTTPConnection) -> tuple[float, int]:
 
 
 async def mcp_rounds(host: str, rounds: int, count: int) -> tuple[list[float], int, int]:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_docker_server"],
-        env={
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/root"),
-            "DOCKER_HOST": host,
-            "MCP_DOCKER_LOG_LEVEL": "WARNING",
-        },
-    )
+    params = server_params(host)
     times: list[float] = []
     async with Client(params) as client:
         args = {"all": True, "limit": count}
