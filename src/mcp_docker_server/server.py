@@ -15,6 +15,7 @@ from mcp_docker_server.policy import Policy
 from mcp_docker_server.settings import Settings
 from mcp_docker_server.tools import (
     AppState,
+    EngineSet,
     Guard,
     register_compose,
     register_containers,
@@ -34,19 +35,34 @@ INSTRUCTIONS = (
 def build_server(
     settings: Settings, *, engine: Engine | None = None, policy: Policy | None = None
 ) -> MCPServer[Any]:
-    """Assemble the server. The engine is not contacted until the first tool call."""
-    state = AppState(
-        settings=settings, engine=engine or Engine(settings.engine), policy=policy or settings.policy
-    )
+    """Assemble the server. No engine is contacted until a tool call needs it.
+
+    ``engine`` and ``policy`` replace the settings' engines with that one engine (tests use it).
+    """
+    if engine is not None or policy is not None:
+        states = [
+            AppState(
+                settings=settings,
+                engine=engine or Engine(settings.engine),
+                policy=policy or settings.policy,
+                name=settings.default_engine,
+            )
+        ]
+    else:
+        states = [
+            AppState(settings=settings, engine=Engine(config.target), policy=config.policy, name=config.name)
+            for config in settings.engine_configs()
+        ]
+    engines = EngineSet(states, settings.default_engine)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[AppState]:
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[EngineSet]:
         try:
-            yield state
+            yield engines
         finally:
-            state.engine.close()
+            engines.close()
 
-    guard = Guard(state)
+    guard = Guard(engines)
     register_containers(guard)
     register_images(guard)
     register_networks(guard)

@@ -1,6 +1,6 @@
 """MCP-facing tools, one module per resource family; thin: parse, guard, engine, shape."""
 
-from mcp_docker_server.tools._base import AppState
+from mcp_docker_server.tools._base import AppState, EngineSet
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools.compose import register as register_compose
 from mcp_docker_server.tools.containers import register as register_containers
@@ -9,6 +9,7 @@ from mcp_docker_server.tools.networks import register as register_networks
 
 __all__ = [
     "AppState",
+    "EngineSet",
     "Guard",
     "register_compose",
     "register_containers",

@@ -13,6 +13,7 @@ from mcp.types import ToolAnnotations
 
 from mcp_docker_server.compose import ComposeRunner, compose_env
 from mcp_docker_server.engine import Containers, Engine, Images, Networks, Volumes
+from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.policy import (
     PathInfo,
     PathResolver,
@@ -21,7 +22,7 @@ from mcp_docker_server.policy import (
 )
 from mcp_docker_server.settings import Settings
 
-__all__ = ["DESTRUCTIVE", "MUTATING_OPEN", "READ_ONLY", "AppState", "local_resolver"]
+__all__ = ["DESTRUCTIVE", "MUTATING_OPEN", "READ_ONLY", "AppState", "EngineSet", "local_resolver"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,11 +53,12 @@ def local_resolver(path: str) -> PathInfo:
 
 @dataclass
 class AppState:
-    """What every tool needs: settings, the engine, and the operator's policy."""
+    """What a call on one engine needs: settings, the engine, and the policy that governs it."""
 
     settings: Settings
     engine: Engine
     policy: Policy
+    name: str = "default"
 
     @property
     def containers(self) -> Containers:
@@ -88,3 +90,44 @@ class AppState:
         """Host paths are resolved on this machine only when the engine runs here too; for a
         remote engine they can only be normalised (its symlinks are out of sight)."""
         return local_resolver if self.engine.target.scheme == "unix" else lexical_resolver
+
+
+class EngineSet:
+    """The engines this server drives, by name, and the one read calls use by default."""
+
+    def __init__(self, states: list[AppState], default: str) -> None:
+        self.states = {state.name: state for state in states}
+        self.default = default
+
+    @property
+    def several(self) -> bool:
+        """More than one engine: mutating calls must name theirs."""
+        return len(self.states) > 1
+
+    @property
+    def names(self) -> list[str]:
+        """Engine names in the operator's order."""
+        return list(self.states)
+
+    def get(self, name: str | None) -> AppState:
+        """The engine called ``name`` (the default one for None).
+
+        Raises:
+            InvalidArgument: no engine has that name.
+        """
+        state = self.states.get(name or self.default)
+        if state is None:
+            raise InvalidArgument(
+                f"no engine is called {name!r}", hint=f"engines here: {', '.join(self.states)}."
+            )
+        return state
+
+    def policy_for(self, name: str | None) -> Policy | None:
+        """The policy of engine ``name``, or None when there is no such engine."""
+        state = self.states.get(name or self.default)
+        return state.policy if state else None
+
+    def close(self) -> None:
+        """Close every engine connection."""
+        for state in self.states.values():
+            state.engine.close()

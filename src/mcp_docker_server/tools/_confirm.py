@@ -15,6 +15,8 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from mcp_docker_server.tools._base import EngineSet
+
 __all__ = [
     "Confirm",
     "confirm_compose",
@@ -32,14 +34,22 @@ class Confirm(BaseModel):
     confirm: bool = Field(description="Go ahead?")
 
 
-def _ask(ctx: Context[Any], tool: str, action: str, question: str | None) -> Confirm | Elicit[Confirm]:
+def _ask(
+    ctx: Context[Any], tool: str, action: str, question: str | None, engine: str | None
+) -> Confirm | Elicit[Confirm]:
     if question is None:
         return Confirm(confirm=True)
-    policy = ctx.request_context.lifespan_context.policy
+    engines: EngineSet = ctx.request_context.lifespan_context
+    policy = engines.policy_for(engine)
+    if policy is None:
+        return Confirm(confirm=True)  # no such engine: the guard refuses the call right after
     gated = policy.read_only or {f"{tool}:*", f"{tool}:{action}"} & set(policy.deny_actions)
-    if policy.confirm == "client-approval" or gated:
-        # Gated calls are refused by the guard right after: never ask the user about them.
+    if policy.confirm == "client-approval" or gated or (engines.several and engine is None):
+        # Gated calls, and changes that name no engine, are refused by the guard right after:
+        # never ask the user about them.
         return Confirm(confirm=True)
+    if engines.several:
+        question += f" on engine {engine}"
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
         raise ToolError(
@@ -65,37 +75,49 @@ def ensure_confirmed(confirmation: ElicitationResult[Confirm] | Confirm) -> None
     raise ToolError(f"Not done: the user did not confirm ({outcome}). Nothing was changed.")
 
 
-async def confirm_manage(container_id: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+async def confirm_manage(
+    container_id: str, action: str, ctx: Context[Any], engine: str | None = None
+) -> Confirm | Elicit[Confirm]:
     """remove and kill ask first."""
     question = f"{action} container {container_id}" if action in ("remove", "kill") else None
-    return _ask(ctx, "manage-container", action, question)
+    return _ask(ctx, "manage-container", action, question, engine)
 
 
-async def confirm_image(image: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+async def confirm_image(
+    image: str, action: str, ctx: Context[Any], engine: str | None = None
+) -> Confirm | Elicit[Confirm]:
     """remove, prune and push ask first."""
     if action == "prune":
-        return _ask(ctx, "image-operations", action, "prune dangling images")
+        return _ask(ctx, "image-operations", action, "prune dangling images", engine)
     question = f"{action} image {image}" if action in ("remove", "push") else None
-    return _ask(ctx, "image-operations", action, question)
+    return _ask(ctx, "image-operations", action, question, engine)
 
 
-async def confirm_network(name: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+async def confirm_network(
+    name: str, action: str, ctx: Context[Any], engine: str | None = None
+) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first."""
     question = f"{action} network {name}" if action in ("remove", "prune") else None
-    return _ask(ctx, "network-management", action, question)
+    return _ask(ctx, "network-management", action, question, engine)
 
 
-async def confirm_volume(name: str, action: str, ctx: Context[Any]) -> Confirm | Elicit[Confirm]:
+async def confirm_volume(
+    name: str, action: str, ctx: Context[Any], engine: str | None = None
+) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first (volumes hold data)."""
     question = f"{action} volume {name} and its data" if action in ("remove", "prune") else None
-    return _ask(ctx, "volume-management", action, question)
+    return _ask(ctx, "volume-management", action, question, engine)
 
 
 async def confirm_compose(
-    compose_file: str, action: str, remove_volumes: bool, ctx: Context[Any]
+    compose_file: str, action: str, remove_volumes: bool, ctx: Context[Any], engine: str | None = None
 ) -> Confirm | Elicit[Confirm]:
     """`down` with its volumes asks first."""
     destructive = action == "down" and remove_volumes
     return _ask(
-        ctx, "compose-stack", action, f"down {compose_file} and delete its volumes" if destructive else None
+        ctx,
+        "compose-stack",
+        action,
+        f"down {compose_file} and delete its volumes" if destructive else None,
+        engine,
     )

@@ -7,23 +7,29 @@ masks anything but ``ToolError``), and every mutating call leaves an audit recor
 argument *shape*, never secret values. Requests that create something go through
 :meth:`Guard.admit_container` and friends, whose sealed result is the only thing the engine
 layer accepts.
+
+Every tool takes an ``engine`` argument, published only when the operator configured several
+engines. The wrapper picks that engine (its connection and its own policy) for the duration of
+the call; a mutating call that names none is refused rather than sent to a guessed engine.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Collection
-from typing import ParamSpec, TypeVar
+from contextvars import ContextVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mcp_docker_server.audit import AuditLog
 from mcp_docker_server.compose import ComposePlan, ProjectRequests
-from mcp_docker_server.errors import DockerServerError, PolicyDenied
+from mcp_docker_server.errors import DockerServerError, InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import (
     Admitted,
     admit,
@@ -33,7 +39,7 @@ from mcp_docker_server.policy import (
     check_image,
 )
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
-from mcp_docker_server.tools._base import AppState
+from mcp_docker_server.tools._base import AppState, EngineSet
 from mcp_docker_server.tools._output import compact_result, slim_schema
 
 __all__ = ["Guard"]
@@ -41,14 +47,23 @@ __all__ = ["Guard"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
+EngineArg = Annotated[str | None, Field(default=None, max_length=64)]
+
 
 class Guard:
     """The one gate between the model's requests and the engine."""
 
-    def __init__(self, state: AppState) -> None:
-        self.state = state
+    def __init__(self, engines: EngineSet) -> None:
+        self.engines = engines
         self.tools: list[Tool] = []
-        self.audit = AuditLog(state.policy.audit_log)
+        default = engines.get(None)
+        self.audit = AuditLog(default.settings.policy.audit_log)
+        self._current: ContextVar[AppState] = ContextVar("engine", default=default)
+
+    @property
+    def state(self) -> AppState:
+        """The engine (connection and policy) of the call in progress."""
+        return self._current.get()
 
     async def admit_container(self, spec: ContainerSpec) -> Admitted[ContainerSpec]:
         """Approve a container spec under the operator's policy. Named volumes it mounts are
@@ -105,11 +120,14 @@ class Guard:
         return admit_exec(self.state.policy, spec, default_user)
 
     def exposes(self, name: str, annotations: ToolAnnotations, read_actions: Collection[str]) -> bool:
-        """Whether the operator's policy lets a client see tool ``name`` at all."""
-        policy = self.state.policy
-        if name in policy.deny_tools or (policy.allow_tools and name not in policy.allow_tools):
-            return False
-        return not (policy.read_only and not annotations.read_only_hint and not read_actions)
+        """Whether the operator's policy lets a client see tool ``name`` at all (on any engine)."""
+        for state in self.engines.states.values():
+            policy = state.policy
+            if name in policy.deny_tools or (policy.allow_tools and name not in policy.allow_tools):
+                continue
+            if not (policy.read_only and not annotations.read_only_hint and not read_actions):
+                return True
+        return False
 
     def gate(
         self, name: str, action: str | None, read_actions: Collection[str], read_only_tool: bool
@@ -157,14 +175,36 @@ class Guard:
             return
         wrapped = self._wrap(name, fn, frozenset(read_actions), bool(annotations.read_only_hint))
         tool = Tool.from_function(wrapped, name=name, title=title, annotations=annotations)
-        if self.state.policy.read_only and read_actions:
+        if all(s.policy.read_only for s in self.engines.states.values()) and read_actions:
             tool.description += f" Read-only server: only {', '.join(sorted(read_actions))}."
         # Every conversation pays for the tool list: drop pydantic's generated titles, which
         # repeat the property names.
-        tool.parameters = slim_schema(tool.parameters)
+        tool.parameters = self._engine_schema(slim_schema(tool.parameters))
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = slim_schema(tool.fn_metadata.output_schema)
         self.tools.append(tool)
+
+    def _engine_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """Publish ``engine`` only when there is a choice; with one engine it costs tokens for nothing."""
+        properties = schema.get("properties", {})
+        if not self.engines.several:
+            properties.pop("engine", None)
+            return schema
+        properties["engine"] = {
+            "enum": self.engines.names,
+            "description": f"Engine (default {self.engines.default} for reads; changes must name one).",
+        }
+        return schema
+
+    def _select(self, engine: object, name: str, mutating: bool) -> AppState:
+        if engine is not None and not isinstance(engine, str):
+            raise InvalidArgument("engine must be an engine name")
+        if engine is None and mutating and self.engines.several:
+            raise InvalidArgument(
+                f"{name} changes state and several engines are configured: it is not sent to a guessed one",
+                hint=f"call it again with engine set to one of {', '.join(self.engines.names)}.",
+            )
+        return self.engines.get(engine)
 
     def _wrap(
         self, name: str, fn: Callable[P, Awaitable[R]], read_actions: frozenset[str], read_only_tool: bool
@@ -177,21 +217,39 @@ class Guard:
             action = kwargs.get("action")
             action = action if isinstance(action, str) else None
             mutating = not read_only_tool and (action is None or action not in read_actions)
+            engine = kwargs.pop("engine", None)
+            recorded = {"engine": engine, **kwargs} if self.engines.several else kwargs
             try:
-                self.gate(name, action, read_actions, read_only_tool)
-                result = await fn(*args, **kwargs)
+                token = self._current.set(self._select(engine, name, mutating))
+                try:
+                    self.gate(name, action, read_actions, read_only_tool)
+                    result = await fn(*args, **kwargs)
+                finally:
+                    self._current.reset(token)
             except DockerServerError as exc:
                 decision = "denied" if isinstance(exc, PolicyDenied) else "allowed"
                 audit.record(
                     name,
-                    kwargs,
+                    recorded,
                     decision=decision,
                     outcome=type(exc).__name__,
                     started=started,
                     mutating=mutating,
                 )
                 raise ToolError(str(exc)) from exc
-            audit.record(name, kwargs, decision="allowed", outcome="ok", started=started, mutating=mutating)
+            audit.record(name, recorded, decision="allowed", outcome="ok", started=started, mutating=mutating)
             return compact_result(result) if isinstance(result, BaseModel) else result
 
+        _add_engine_parameter(guarded, fn)
         return guarded
+
+
+def _add_engine_parameter(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> None:
+    """Give ``wrapper`` the tool's own parameters plus a keyword-only ``engine`` (the SDK builds
+    the argument model and matches resolvers by these names)."""
+    signature = inspect.signature(fn, eval_str=True)
+    engine = inspect.Parameter("engine", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=EngineArg)
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), engine]
+    )
+    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), "engine": EngineArg}

@@ -30,7 +30,6 @@ _LOG_CAP = 16 * 1024
 
 def register(guard: Guard) -> None:
     """Add compose-stack to the guard's tool list."""
-    state = guard.state
 
     async def compose_stack(
         compose_file: Annotated[str, Field(min_length=1, description="Path to the compose file.")],
@@ -64,7 +63,7 @@ def register(guard: Guard) -> None:
             tail=tail,
             timeout=timeout,
         )
-        runner = state.compose
+        runner = guard.state.compose
         steps = 0
 
         async def progress(line: str) -> None:

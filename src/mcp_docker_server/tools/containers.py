@@ -65,7 +65,6 @@ class HealthcheckArg(BaseModel):
 
 def register(guard: Guard) -> None:
     """Add the container tools to the guard's tool list."""
-    state = guard.state
 
     async def run_container(
         image: Annotated[str, Field(max_length=512, description="Image reference, e.g. busybox:1.36.")],
@@ -118,7 +117,7 @@ def register(guard: Guard) -> None:
             labels=labels or {},
             working_dir=working_dir,
             user=user,
-            ports=parse_ports(ports, state.settings.publish_address),
+            ports=parse_ports(ports, guard.state.settings.publish_address),
             mounts=parse_volumes(
                 [v if isinstance(v, str) else v.model_dump(exclude_none=True) for v in volumes or []]
             ),
@@ -136,11 +135,11 @@ def register(guard: Guard) -> None:
             cap_drop=tuple(cap_drop or ()),
         )
         admitted = await guard.admit_container(spec)
-        return await state.containers.run(
+        return await guard.state.containers.run(
             admitted,
             detach=detach,
             pull=pull,
-            wait_timeout=timeout or state.settings.engine.timeout,
+            wait_timeout=timeout or guard.state.engine.target.timeout,
             max_bytes=16 * 1024,
         )
 
@@ -158,7 +157,7 @@ def register(guard: Guard) -> None:
     ) -> ManageResult:
         """Start, stop, restart, remove, kill, pause or unpause a container."""
         ensure_confirmed(confirmation)
-        return await state.containers.manage(
+        return await guard.state.containers.manage(
             container_id, action=action, force=force, timeout=timeout, signal=signal
         )
 
@@ -170,7 +169,7 @@ def register(guard: Guard) -> None:
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> ContainerList:
         """List containers: id, name, image, state, health, ports."""
-        return await state.containers.list(
+        return await guard.state.containers.list(
             include_stopped=all, status=status, labels=label, name=name, limit=limit
         )
 
@@ -179,7 +178,7 @@ def register(guard: Guard) -> None:
         show_env: Annotated[bool, Field(description="Show env values (secret-like stay hidden).")] = False,
     ) -> ContainerDetail:
         """Compact inspect: state, exit code, health, command, mounts, networks, limits."""
-        return await state.containers.inspect(container_id, show_env=show_env)
+        return await guard.state.containers.inspect(container_id, show_env=show_env)
 
     async def container_logs(
         container_id: ContainerRef,
@@ -195,7 +194,7 @@ def register(guard: Guard) -> None:
             pattern = re.compile(grep) if grep else None
         except re.error as exc:
             raise InvalidArgument(f"Invalid grep pattern: {exc}.", hint="use a Python regex.") from exc
-        return await state.containers.logs(
+        return await guard.state.containers.logs(
             container_id,
             tail=tail,
             since=since,
@@ -210,10 +209,10 @@ def register(guard: Guard) -> None:
         processes: Annotated[bool, Field(description="Also list processes (top).")] = False,
     ) -> StatsResult:
         """One sample of CPU %, memory, network and block I/O; optionally the process list."""
-        stats = await state.containers.stats(container_id)
+        stats = await guard.state.containers.stats(container_id)
         if not processes:
             return stats
-        table = await state.containers.top(container_id, ps_args=None, limit=100)
+        table = await guard.state.containers.top(container_id, ps_args=None, limit=100)
         return stats.model_copy(update={"processes": table})
 
     async def exec_container(
@@ -236,7 +235,7 @@ def register(guard: Guard) -> None:
             environment=environment or {},
         )
         admitted = await guard.admit_exec(spec)
-        return await state.containers.exec(admitted, timeout=timeout, max_bytes=max_bytes)
+        return await guard.state.containers.exec(admitted, timeout=timeout, max_bytes=max_bytes)
 
     guard.add(run_container, name="run-container", title="Run container", annotations=MUTATING_OPEN)
     guard.add(manage_container, name="manage-container", title="Manage container", annotations=DESTRUCTIVE)

@@ -31,8 +31,7 @@ class RegistryAuth(BaseModel):
 
 def register(guard: Guard) -> None:
     """Add build-image and image-operations to the guard's tool list."""
-    state = guard.state
-    settings = state.settings
+    settings = guard.state.settings
 
     async def build_image(
         path: Annotated[str, Field(min_length=1, description="Build context folder.")],
@@ -61,7 +60,7 @@ def register(guard: Guard) -> None:
             max_context_bytes=settings.max_build_context_bytes,
         )
         progress = Progress(f"building {tag}")
-        return await with_progress(ctx, progress, state.images.build(request, progress, timeout))
+        return await with_progress(ctx, progress, guard.state.images.build(request, progress, timeout))
 
     async def image_operations(
         image: Annotated[
@@ -89,23 +88,23 @@ def register(guard: Guard) -> None:
         """Pull, push, tag, remove, list, inspect, history or prune images."""
         ensure_confirmed(confirmation)
         if action == "list":
-            return await state.images.listing(image, limit)
+            return await guard.state.images.listing(image, limit)
         if action == "prune":
-            return await state.images.prune()
+            return await guard.state.images.prune()
         ref = _with_registry(validate_image_reference(image), registry)
         if action == "inspect":
-            return await state.images.inspect(ref)
+            return await guard.state.images.inspect(ref)
         if action == "history":
-            return await state.images.history(ref, limit)
+            return await guard.state.images.history(ref, limit)
         if action == "remove":
-            return await state.images.remove(ref, force=force)
+            return await guard.state.images.remove(ref, force=force)
         if action == "tag":
             if not new_tag:
                 raise InvalidArgument("tag needs new_tag.", hint='e.g. new_tag="127.0.0.1:5000/app:v2".')
-            return await state.images.tag(ref, validate_image_reference(new_tag))
+            return await guard.state.images.tag(ref, validate_image_reference(new_tag))
         explicit = auth.model_dump(exclude_none=True) if auth else None
         registry_auth = settings.registry
-        credentials = await state.images.auth_for(
+        credentials = await guard.state.images.auth_for(
             ref,
             explicit,
             registry_auth.username,
@@ -116,14 +115,14 @@ def register(guard: Guard) -> None:
         if action == "pull":
             guard.check_image(ref)
             return await with_progress(
-                ctx, progress, state.images.transfer("pull", ref, credentials, progress, timeout)
+                ctx, progress, guard.state.images.transfer("pull", ref, credentials, progress, timeout)
             )
         note = None
         if ref != image:
-            await state.images.tag(image, ref)
+            await guard.state.images.tag(image, ref)
             note = f"tagged {image} as {ref}"
         pushed = await with_progress(
-            ctx, progress, state.images.transfer("push", ref, credentials, progress, timeout)
+            ctx, progress, guard.state.images.transfer("push", ref, credentials, progress, timeout)
         )
         return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
 

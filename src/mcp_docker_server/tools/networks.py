@@ -38,7 +38,6 @@ def register(guard: Guard) -> None:
 
 
 def _add_network_tool(guard: Guard) -> None:
-    state = guard.state
 
     async def network_management(
         name: Annotated[
@@ -62,20 +61,20 @@ def _add_network_tool(guard: Guard) -> None:
         ensure_confirmed(confirmation)
         opts = dict(options or {})
         if action == "list":
-            return await state.networks.listing(name)
+            return await guard.state.networks.listing(name)
         if action == "inspect":
-            return await state.networks.inspect(name)
+            return await guard.state.networks.inspect(name)
         if action == "prune":
-            return await state.networks.prune(name)
+            return await guard.state.networks.prune(name)
         if action == "remove":
-            return await state.networks.remove(name)
+            return await guard.state.networks.remove(name)
         if action in ("connect", "disconnect"):
             if not containers:
                 raise InvalidArgument(f"{action} needs containers.", hint='e.g. containers=["web", "db"].')
-            return await state.networks.connect(
+            return await guard.state.networks.connect(
                 name, containers, connect=action == "connect", force=_flag(opts, "force")
             )
-        return await state.networks.create(_network_spec(name, driver, opts))
+        return await guard.state.networks.create(_network_spec(name, driver, opts))
 
     guard.add(
         network_management,
@@ -87,7 +86,6 @@ def _add_network_tool(guard: Guard) -> None:
 
 
 def _add_volume_tool(guard: Guard) -> None:
-    state = guard.state
 
     async def volume_management(
         name: Annotated[
@@ -105,17 +103,17 @@ def _add_volume_tool(guard: Guard) -> None:
         """Create, remove, list, inspect or prune volumes (data persists across containers)."""
         ensure_confirmed(confirmation)
         if action == "list":
-            return await state.volumes.listing(name)
+            return await guard.state.volumes.listing(name)
         if action == "inspect":
-            return await state.volumes.inspect(name)
+            return await guard.state.volumes.inspect(name)
         if action == "prune":
-            return await state.volumes.prune(name)
+            return await guard.state.volumes.prune(name)
         if action == "remove":
-            return await state.volumes.remove(name, force=force)
+            return await guard.state.volumes.remove(name, force=force)
         spec = VolumeSpec(
             name=validate_name(name, "volume"), driver=driver, driver_opts=options or {}, labels=labels or {}
         )
-        return await state.volumes.create(guard.admit_volume(spec))
+        return await guard.state.volumes.create(guard.admit_volume(spec))
 
     guard.add(
         volume_management,
