@@ -156,3 +156,13 @@ def format_bound_ports(bindings: Mapping[str, object] | None) -> list[str]:
                 if row not in out:
                     out.append(row)
     return out
+
+
+def human_size(size: int) -> str:
+    """Bytes the way people read them: 0 B, 512 B, 1.5 KB, 23 MB, 1.2 GB (decimal, like docker)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 999.5 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" or value >= 100 else f"{value:.3g} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

@@ -78,6 +78,11 @@ class Policy:
     allowed_bind_roots: tuple[str, ...] = field(default=())
     # Empty: any image. Otherwise globs such as "127.0.0.1:5000/*" or "busybox:*".
     image_allowlist: tuple[str, ...] = ()
+    # "key" or "key=value": the server acts only on resources carrying this label, and puts it
+    # on everything it creates. None: every resource.
+    label_scope: str | None = None
+    # Swarm join tokens appear in results only when the operator says so.
+    show_join_tokens: bool = False
     # Injected into every container the server creates, unless the request sets them.
     no_new_privileges: bool = True
     default_memory_bytes: int | None = None

@@ -6,6 +6,7 @@ from mcp_docker_server.tools.compose import register as register_compose
 from mcp_docker_server.tools.containers import register as register_containers
 from mcp_docker_server.tools.images import register as register_images
 from mcp_docker_server.tools.networks import register as register_networks
+from mcp_docker_server.tools.system import register as register_system
 
 __all__ = [
     "AppState",
@@ -15,4 +16,5 @@ __all__ = [
     "register_containers",
     "register_images",
     "register_networks",
+    "register_system",
 ]

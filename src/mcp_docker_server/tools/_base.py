@@ -12,7 +12,7 @@ from typing import ParamSpec, TypeVar
 from mcp.types import ToolAnnotations
 
 from mcp_docker_server.compose import ComposeRunner, compose_env
-from mcp_docker_server.engine import Containers, Engine, Images, Networks, Volumes
+from mcp_docker_server.engine import Containers, Engine, Images, Networks, System, Volumes
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.policy import (
     PathInfo,
@@ -79,6 +79,11 @@ class AppState:
     def images(self) -> Images:
         """Image operations on the engine."""
         return Images(self.engine)
+
+    @property
+    def system(self) -> System:
+        """Engine-wide operations."""
+        return System(self.engine)
 
     @cached_property
     def compose(self) -> ComposeRunner:

@@ -19,6 +19,7 @@ from mcp_docker_server.tools._base import EngineSet
 
 __all__ = [
     "Confirm",
+    "ask",
     "confirm_compose",
     "confirm_image",
     "confirm_manage",
@@ -34,7 +35,7 @@ class Confirm(BaseModel):
     confirm: bool = Field(description="Go ahead?")
 
 
-def _ask(
+def ask(
     ctx: Context[Any], tool: str, action: str, question: str | None, engine: str | None
 ) -> Confirm | Elicit[Confirm]:
     if question is None:
@@ -80,7 +81,7 @@ async def confirm_manage(
 ) -> Confirm | Elicit[Confirm]:
     """remove and kill ask first."""
     question = f"{action} container {container_id}" if action in ("remove", "kill") else None
-    return _ask(ctx, "manage-container", action, question, engine)
+    return ask(ctx, "manage-container", action, question, engine)
 
 
 async def confirm_image(
@@ -88,9 +89,9 @@ async def confirm_image(
 ) -> Confirm | Elicit[Confirm]:
     """remove, prune and push ask first."""
     if action == "prune":
-        return _ask(ctx, "image-operations", action, "prune dangling images", engine)
+        return ask(ctx, "image-operations", action, "prune dangling images", engine)
     question = f"{action} image {image}" if action in ("remove", "push") else None
-    return _ask(ctx, "image-operations", action, question, engine)
+    return ask(ctx, "image-operations", action, question, engine)
 
 
 async def confirm_network(
@@ -98,7 +99,7 @@ async def confirm_network(
 ) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first."""
     question = f"{action} network {name}" if action in ("remove", "prune") else None
-    return _ask(ctx, "network-management", action, question, engine)
+    return ask(ctx, "network-management", action, question, engine)
 
 
 async def confirm_volume(
@@ -106,7 +107,7 @@ async def confirm_volume(
 ) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first (volumes hold data)."""
     question = f"{action} volume {name} and its data" if action in ("remove", "prune") else None
-    return _ask(ctx, "volume-management", action, question, engine)
+    return ask(ctx, "volume-management", action, question, engine)
 
 
 async def confirm_compose(
@@ -114,7 +115,7 @@ async def confirm_compose(
 ) -> Confirm | Elicit[Confirm]:
     """`down` with its volumes asks first."""
     destructive = action == "down" and remove_volumes
-    return _ask(
+    return ask(
         ctx,
         "compose-stack",
         action,
