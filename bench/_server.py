@@ -1,15 +1,20 @@
-"""What every benchmark spawns: the server over stdio, quiet, pointed at one engine."""
+"""What every benchmark spawns: the server, quiet, pointed at one engine (stdio unless told)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 from mcp import StdioServerParameters
 
 
-def server_params(host: str) -> StdioServerParameters:
-    """`python -m mcp_docker_server` on ``host``, logging warnings only."""
+def server_params(host: str, extra_env: Mapping[str, str] | None = None) -> StdioServerParameters:
+    """`python -m mcp_docker_server` on ``host``, logging warnings only.
+
+    ``extra_env`` adds settings (e.g. the HTTP transport); the HTTP benchmark spawns the same
+    command and environment itself, so this stays the one place that decides both.
+    """
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "mcp_docker_server"],
@@ -18,5 +23,6 @@ def server_params(host: str) -> StdioServerParameters:
             "HOME": os.environ.get("HOME", "/root"),
             "DOCKER_HOST": host,
             "MCP_DOCKER_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         },
     )

@@ -1,129 +1,141 @@
-"""Benchmark: list 50 containers through the server vs. the raw Engine API, in the same run.
+"""Benchmark: list 50 containers end to end through the server, next to the raw Engine API.
 
-    python bench/list_containers.py [--containers 50] [--rounds 30]
+    python bench/list_containers.py [--quick]      (same as: python bench/run.py --only list-containers)
 
-Starts N labelled `busybox:local` containers, then measures (median of the rounds):
-  - raw:  GET /containers/json?all=1 on the engine's unix socket (http.client, keep-alive);
-  - mcp:  `list-containers` called through the official MCP client over stdio against a spawned
-          `python -m mcp_docker_server` (end to end: JSON-RPC, validation, engine call, shaping).
-Prints a markdown table and writes bench/results/list_containers.json. Removes its containers.
+Starts 50 labelled `sleep` containers (shared fixture), then, in alternating rounds:
+  - raw:  GET /containers/json?all=1&filters=<this run's label> on the engine's unix socket
+          (http.client, keep-alive);
+  - mcp:  `list-containers` {"all": true, "label": [<this run's label>]} through the official
+          client over stdio against a spawned server (JSON-RPC, validation, engine call, shaping).
+Both sides filter on the run's label because other people's tests share this engine: without it
+the two would list different (and varying) sets. Sizes: the result's text block and its compact
+structuredContent. Engine requests per call: counted by a second server pointed at a counting
+proxy in front of the socket (the timed server talks to the engine directly).
 """
 
 from __future__ import annotations
 
-import argparse
-import http.client
-import json
-import os
-import socket
-import statistics
+import sys
 import time
-import uuid
-from pathlib import Path
+from collections import Counter
 
 import anyio
-import docker
-from _server import server_params
-from mcp import Client
+from _engine import UnixHTTPConnection, label_filter_query, raw_get
+from _proxy import CountingProxy
+from _suite import KIB, BenchResult, Row, Suite, checked, median_ms, result_sizes, stdio_server
 
-LABEL_KEY = "io.mcp-docker-server.bench"
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a unix socket: the thinnest possible Engine API client."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost")
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self._path)
+NAME = "list-containers"
+CONTAINERS = 50
+TIME_RATIO = 2.5
+SIZE_BUDGET = 8 * KIB
 
 
-def raw_list(conn: UnixHTTPConnection) -> tuple[float, int]:
-    started = time.perf_counter()
-    conn.request("GET", "/containers/json?all=1")
-    body = conn.getresponse().read()
-    return time.perf_counter() - started, len(body)
+def tool_arguments(suite: Suite) -> dict[str, object]:
+    return {"all": True, "label": [suite.label_selector], "limit": CONTAINERS}
 
 
-async def mcp_rounds(host: str, rounds: int, count: int) -> tuple[list[float], int, int]:
-    params = server_params(host)
-    times: list[float] = []
-    async with Client(params) as client:
-        args = {"all": True, "limit": count}
-        await client.call_tool("list-containers", args)  # warm-up: connects to the engine
-        for _ in range(rounds):
-            started = time.perf_counter()
-            result = await client.call_tool("list-containers", args)
-            times.append(time.perf_counter() - started)
-        assert not result.is_error, result
-        text_bytes = len(result.content[0].text.encode())  # type: ignore[union-attr]
-        rows = len((result.structured_content or {})["containers"])
-    return times, text_bytes, rows
+def raw_path(suite: Suite) -> str:
+    return f"/containers/json?all=1&filters={label_filter_query(suite.run_id)}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--containers", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--image", default=os.environ.get("MCPD_TEST_IMAGE", "busybox:local"))
-    parser.add_argument("--host", default=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
-    args = parser.parse_args()
-    socket_path = args.host.removeprefix("unix://")
-    client = docker.DockerClient(base_url=args.host)
-    run_id = uuid.uuid4().hex[:8]
-    created = []
-    try:
-        for i in range(args.containers):
-            # One at a time, so a failure part-way still removes what was made.
-            created.append(  # noqa: PERF401
-                client.containers.run(
-                    args.image,
-                    ["sleep", "600"],
-                    name=f"bench-{run_id}-{i}",
-                    detach=True,
-                    labels={LABEL_KEY: run_id},
-                )
-            )
-        total = len(client.api.containers(all=True))
-        conn = UnixHTTPConnection(socket_path)
-        raw_list(conn)  # warm-up
-        raw = [raw_list(conn) for _ in range(args.rounds)]
+async def _count_requests(suite: Suite, calls: int) -> tuple[float, list[str], float]:
+    """(engine requests per tool call, the request lines seen, requests for one raw GET)."""
+    with CountingProxy(suite.socket) as proxy:
+        async with stdio_server(suite, NAME, host=proxy.host) as server:
+            args = tool_arguments(suite)
+            checked(await server.client.call_tool("list-containers", args), "warm-up")
+            start = proxy.count()
+            for _ in range(calls):
+                checked(await server.client.call_tool("list-containers", args), "list-containers")
+            seen = proxy.requests_since(start)
+        # The baseline through the same proxy, so both counts come from one instrument.
+        raw_start = proxy.count()
+        conn = UnixHTTPConnection(proxy.path)
+        for _ in range(calls):
+            raw_get(conn, raw_path(suite))
         conn.close()
-        mcp_times, mcp_bytes, rows = anyio.run(mcp_rounds, args.host, args.rounds, args.containers)
-    finally:
-        for container in created:
-            container.remove(force=True)
-        client.close()
-    raw_median = statistics.median(t for t, _ in raw)
-    mcp_median = statistics.median(mcp_times)
-    report = {
-        "containers_on_engine": total,
-        "rows_returned": rows,
-        "rounds": args.rounds,
-        "raw_median_ms": round(raw_median * 1000, 2),
-        "raw_bytes": raw[-1][1],
-        "mcp_median_ms": round(mcp_median * 1000, 2),
-        "mcp_text_bytes": mcp_bytes,
-        "ratio": round(mcp_median / raw_median, 2),
+        raw_per_call = (proxy.count() - raw_start) / calls
+    return len(seen) / calls, seen, raw_per_call
+
+
+async def run(suite: Suite) -> BenchResult:
+    rounds = suite.rounds(full=30, quick=10)
+    await anyio.to_thread.run_sync(suite.fixtures.listing_containers, CONTAINERS)
+    conn = UnixHTTPConnection(suite.socket)
+    raw: list[float] = []
+    mcp: list[float] = []
+    async with stdio_server(suite, NAME) as server:
+        args = tool_arguments(suite)
+        result = checked(await server.client.call_tool("list-containers", args), "warm-up")
+        _, raw_bytes = raw_get(conn, raw_path(suite))
+        for _ in range(rounds):
+            raw_seconds, raw_bytes = raw_get(conn, raw_path(suite))
+            raw.append(raw_seconds)
+            started = time.perf_counter()
+            result = checked(await server.client.call_tool("list-containers", args), "list-containers")
+            mcp.append(time.perf_counter() - started)
+    conn.close()
+    rows_returned = len((result.structured_content or {}).get("containers", []))
+    if rows_returned != CONTAINERS:
+        raise RuntimeError(f"list-containers returned {rows_returned} rows, expected {CONTAINERS}")
+    text_bytes, structured_bytes = result_sizes(result)
+    per_call, seen, raw_per_call = await _count_requests(suite, calls=suite.rounds(full=10, quick=3))
+    mcp_ms, raw_ms = median_ms(mcp), median_ms(raw)
+    rows = [
+        Row(
+            benchmark=f"list {CONTAINERS} containers (stdio, end to end), median",
+            measured=mcp_ms,
+            unit="ms",
+            baseline=raw_ms,
+            baseline_label="raw GET /containers/json?all=1 (keep-alive)",
+            target=f"<= {TIME_RATIO}x raw",
+            met=mcp_ms <= TIME_RATIO * raw_ms,
+        ),
+        Row(
+            benchmark=f"list {CONTAINERS} containers: text content",
+            measured=text_bytes,
+            unit="bytes",
+            baseline=raw_bytes,
+            baseline_label="raw JSON body",
+            target="<= 8 KiB",
+            met=text_bytes <= SIZE_BUDGET,
+        ),
+        Row(
+            benchmark=f"list {CONTAINERS} containers: structuredContent (compact JSON)",
+            measured=structured_bytes,
+            unit="bytes",
+            baseline=raw_bytes,
+            baseline_label="raw JSON body",
+            target="<= 8 KiB",
+            met=structured_bytes <= SIZE_BUDGET,
+        ),
+        Row(
+            benchmark=f"list {CONTAINERS} containers: engine requests per call",
+            measured=per_call,
+            unit="requests",
+            baseline=raw_per_call,
+            baseline_label="raw GET through the same counting proxy",
+            target="1 request",
+            met=per_call == 1,
+        ),
+    ]
+    details: dict[str, object] = {
+        "rounds": rounds,
+        "mcp_median_ms": round(mcp_ms, 2),
+        "raw_median_ms": round(raw_ms, 2),
+        "rows_returned": rows_returned,
+        "containers_on_engine": await anyio.to_thread.run_sync(suite.fixtures.containers_on_engine),
+        "text_bytes": text_bytes,
+        "structured_bytes": structured_bytes,
+        "raw_bytes": raw_bytes,
+        "engine_requests_per_call": per_call,
+        "engine_requests_seen": dict(Counter(line.split("?", 1)[0] for line in seen)),
+        "arguments": tool_arguments(suite),
     }
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "list_containers.json").write_text(json.dumps(report, indent=2) + "\n")
-    print("| measure | raw GET /containers/json | list-containers via MCP (stdio) | ratio |")
-    print("|---|---|---|---|")
-    print(
-        f"| median time ({args.rounds} rounds) | {report['raw_median_ms']} ms "
-        f"| {report['mcp_median_ms']} ms | {report['ratio']}x |"
-    )
-    print(
-        f"| bytes | {report['raw_bytes']} | {report['mcp_text_bytes']} (text block) | "
-        f"{round(report['mcp_text_bytes'] / report['raw_bytes'], 2)}x |"
-    )
-    print(f"\n{total} containers on the engine, {rows} rows returned.")
+    return BenchResult(rows, details)
 
 
 if __name__ == "__main__":
-    main()
+    import run as suite_cli  # running one module is `run.py --only <NAME>`
+
+    raise SystemExit(suite_cli.main(["--only", NAME, *sys.argv[1:]]))

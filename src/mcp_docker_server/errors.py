@@ -112,5 +112,7 @@ def _default_not_found_hint(kind: str) -> str:
     listing = {
         "container": "list-containers (with all=true) shows the containers that exist.",
         "image": "image-operations with action=list shows local images; pull it first.",
+        "service": "service-management action=list shows the services.",
+        "node": "swarm-management action=nodes lists the nodes.",
     }
     return listing.get(kind, f"check the {kind} name or id.")

@@ -21,6 +21,7 @@ from mcp_docker_server.tools import (
     register_containers,
     register_images,
     register_networks,
+    register_swarm,
     register_system,
 )
 
@@ -68,6 +69,7 @@ def build_server(
     register_images(guard)
     register_networks(guard)
     register_compose(guard)
+    register_swarm(guard)
     register_system(guard)
     oauth = settings.http.oauth if settings.transport == "http" else None
     return MCPServer(

@@ -7,6 +7,7 @@ callback as they arrive; a deadline or a cancellation terminates it, then kills 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -107,7 +108,38 @@ class ComposeRunner:
         Raises:
             ComposeError: Compose is missing, or it did not finish within ``timeout``.
         """
-        argv = (*await self.prefix(), *args)
+        return await self._run(
+            (*await self.prefix(), *args), cwd=cwd, timeout=timeout, on_progress=on_progress
+        )
+
+    async def run_docker(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        timeout: float,
+        on_progress: ProgressCallback | None = None,
+    ) -> CompletedCompose:
+        """Run the docker CLI itself (`docker stack ...`, which has no Engine API equivalent).
+
+        Raises:
+            ComposeError: the docker CLI is missing, or it did not finish within ``timeout``.
+        """
+        if shutil.which("docker", path=self._env.get("PATH")) is None:
+            raise ComposeError(
+                "The docker CLI was not found on PATH.",
+                hint="install it (Debian: docker.io or docker-ce-cli); stacks are deployed through it.",
+            )
+        return await self._run(("docker", *args), cwd=cwd, timeout=timeout, on_progress=on_progress)
+
+    async def _run(
+        self,
+        argv: tuple[str, ...],
+        *,
+        cwd: Path,
+        timeout: float,
+        on_progress: ProgressCallback | None,
+    ) -> CompletedCompose:
         stdout = BoundedTail(_STDOUT_CAP)
         stderr = BoundedTail(_STDERR_CAP)
         process = await anyio.open_process(

@@ -4,6 +4,7 @@ from mcp_docker_server.engine.containers import Containers
 from mcp_docker_server.engine.core import Engine
 from mcp_docker_server.engine.images import Images
 from mcp_docker_server.engine.networks import Networks, Volumes
+from mcp_docker_server.engine.swarm import Swarm
 from mcp_docker_server.engine.system import System
 
-__all__ = ["Containers", "Engine", "Images", "Networks", "System", "Volumes"]
+__all__ = ["Containers", "Engine", "Images", "Networks", "Swarm", "System", "Volumes"]

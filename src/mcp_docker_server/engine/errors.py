@@ -83,6 +83,12 @@ def api_error(exc: docker.errors.APIError, kind: str, ref: str | None) -> Docker
             status=exc.status_code,
             hint="install the NVIDIA Container Toolkit on the engine's host, or run without gpus.",
         )
+    if "not a swarm manager" in detail or "not part of a swarm" in detail:
+        return EngineAPIError(
+            "This engine is not a swarm manager.",
+            status=exc.status_code,
+            hint="swarm-management action=init makes it a single-node swarm; or call a manager engine.",
+        )
     status = exc.status_code or 0
     hint = "check the arguments against the error." if 400 <= status < 500 else None
     return EngineAPIError(f"The engine refused the request: {detail}.", status=status, hint=hint)

@@ -1,9 +1,17 @@
 """Operator policy: pure checks that every mutating request passes through."""
 
-from mcp_docker_server.policy.containers import admit_container, admit_exec, admit_volume, check_image
+from mcp_docker_server.policy.containers import (
+    admit_container,
+    admit_exec,
+    admit_volume,
+    check_image,
+    in_scope,
+    scope_labels,
+)
 from mcp_docker_server.policy.load import CONFIRM_MODES, load_policy
 from mcp_docker_server.policy.model import Admitted, PathInfo, PathResolver, Policy, admit
 from mcp_docker_server.policy.paths import check_bind_source, lexical_resolver
+from mcp_docker_server.policy.services import admit_service, admit_service_patch
 
 __all__ = [
     "CONFIRM_MODES",
@@ -16,7 +24,11 @@ __all__ = [
     "admit",
     "admit_container",
     "admit_exec",
+    "admit_service",
+    "admit_service_patch",
     "admit_volume",
     "check_bind_source",
+    "in_scope",
+    "scope_labels",
     "lexical_resolver",
 ]

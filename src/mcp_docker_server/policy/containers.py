@@ -104,11 +104,29 @@ def with_defaults(policy: Policy, spec: ContainerSpec) -> ContainerSpec:
         security = (*security, "no-new-privileges")
     return replace(
         spec,
+        labels=scope_labels(policy, spec.labels),
         security_opt=security,
         memory_bytes=spec.memory_bytes or policy.default_memory_bytes,
         nano_cpus=spec.nano_cpus or policy.default_nano_cpus,
         pids_limit=spec.pids_limit or policy.default_pids_limit,
     )
+
+
+def scope_labels(policy: Policy, labels: Mapping[str, str]) -> dict[str, str]:
+    """``labels`` plus the operator's scope label (``label_scope``), which a request cannot change."""
+    out = dict(labels)
+    if policy.label_scope:
+        key, _, value = policy.label_scope.partition("=")
+        out[key] = value
+    return out
+
+
+def in_scope(policy: Policy, labels: Mapping[str, str] | None) -> bool:
+    """Whether a resource carrying ``labels`` is one the operator lets the server act on."""
+    if not policy.label_scope:
+        return True
+    key, sep, value = policy.label_scope.partition("=")
+    return labels is not None and key in labels and (not sep or labels[key] == value)
 
 
 def admit_volume(policy: Policy, spec: VolumeSpec, resolve: PathResolver) -> Admitted[VolumeSpec]:
@@ -119,7 +137,7 @@ def admit_volume(policy: Policy, spec: VolumeSpec, resolve: PathResolver) -> Adm
     """
     if (device := bind_device(spec.driver_opts)) is not None:
         check_bind_source(policy, device, resolve)
-    return admit(spec)
+    return admit(replace(spec, labels=scope_labels(policy, spec.labels)))
 
 
 def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:

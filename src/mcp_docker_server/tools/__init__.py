@@ -6,6 +6,7 @@ from mcp_docker_server.tools.compose import register as register_compose
 from mcp_docker_server.tools.containers import register as register_containers
 from mcp_docker_server.tools.images import register as register_images
 from mcp_docker_server.tools.networks import register as register_networks
+from mcp_docker_server.tools.swarm import register as register_swarm
 from mcp_docker_server.tools.system import register as register_system
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "register_containers",
     "register_images",
     "register_networks",
+    "register_swarm",
     "register_system",
 ]

@@ -12,7 +12,7 @@ from typing import ParamSpec, TypeVar
 from mcp.types import ToolAnnotations
 
 from mcp_docker_server.compose import ComposeRunner, compose_env
-from mcp_docker_server.engine import Containers, Engine, Images, Networks, System, Volumes
+from mcp_docker_server.engine import Containers, Engine, Images, Networks, Swarm, System, Volumes
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.policy import (
     PathInfo,
@@ -79,6 +79,11 @@ class AppState:
     def images(self) -> Images:
         """Image operations on the engine."""
         return Images(self.engine)
+
+    @property
+    def swarm(self) -> Swarm:
+        """The swarm this engine belongs to."""
+        return Swarm(self.engine)
 
     @property
     def system(self) -> System:

@@ -35,10 +35,13 @@ from mcp_docker_server.policy import (
     admit,
     admit_container,
     admit_exec,
+    admit_service,
+    admit_service_patch,
     admit_volume,
     check_image,
 )
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
+from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
 from mcp_docker_server.tools._base import AppState, EngineSet
 from mcp_docker_server.tools._output import compact_result, slim_schema
 
@@ -98,6 +101,24 @@ class Guard:
                 exc.rule, f"{where}: {exc.reason}", hint=exc.hint, setting=exc.setting
             ) from exc
         return admit(plan)
+
+    async def admit_service(self, spec: ServiceSpec) -> Admitted[ServiceSpec]:
+        """Approve a swarm service: its tasks' container passes the container rules.
+
+        Raises:
+            PolicyDenied: the spec breaks a rule.
+        """
+        named = sorted({m.source for m in spec.container.mounts if m.kind == "volume"})
+        options = await self.state.volumes.options(named)
+        return admit_service(self.state.policy, spec, self.state.resolver, options)
+
+    def admit_service_patch(self, patch: ServicePatch) -> Admitted[ServicePatch]:
+        """Approve a change to a service.
+
+        Raises:
+            PolicyDenied: its image is outside the allowlist.
+        """
+        return admit_service_patch(self.state.policy, patch)
 
     def admit_volume(self, spec: VolumeSpec) -> Admitted[VolumeSpec]:
         """Approve a volume under the operator's policy.

@@ -20,7 +20,7 @@ from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 
-__all__ = ["register"]
+__all__ = ["compose_file_path", "load_config", "register"]
 
 Action = Literal[
     "up", "down", "start", "stop", "restart", "ps", "logs", "pull", "build", "config", "validate"
@@ -53,7 +53,7 @@ def register(guard: Guard) -> None:
         """Run Docker Compose v2: up, down, start, stop, restart, ps, logs, pull, build, config."""
         ensure_confirmed(confirmation)
         plan = ComposePlan(
-            file=_compose_file(compose_file),
+            file=compose_file_path(compose_file),
             project=validate_project_name(project_name) if project_name else None,
             action=action,
             services=tuple(services or ()),
@@ -85,7 +85,7 @@ def register(guard: Guard) -> None:
 
         if action in ("config", "validate", "up"):
             stdout, _ = await run(replace(plan, action="config"))
-            config = _load_config(stdout, plan.file)
+            config = load_config(stdout, plan.file)
             if action == "up":
                 admitted = await guard.admit_compose(plan, project_requests(config))
                 _, said = await run(plan, up_argv(admitted))
@@ -132,7 +132,7 @@ def register(guard: Guard) -> None:
     )
 
 
-def _compose_file(raw: str) -> Path:
+def compose_file_path(raw: str) -> Path:
     path = Path(raw).expanduser()
     if not path.is_absolute():
         path = Path(os.getcwd()) / path
@@ -144,7 +144,7 @@ def _compose_file(raw: str) -> Path:
     return path
 
 
-def _load_config(stdout: str, file: Path) -> dict[str, Any]:
+def load_config(stdout: str, file: Path) -> dict[str, Any]:
     try:
         config = json.loads(stdout)
     except ValueError as exc:
