@@ -11,6 +11,7 @@ from pydantic import Field
 
 from mcp_docker_server.compose import ComposePlan, compose_argv, project_requests
 from mcp_docker_server.compose.plan import compose_failure, tail_lines
+from mcp_docker_server.compose.runner import ProgressCallback
 from mcp_docker_server.engine import Swarm
 from mcp_docker_server.errors import ComposeError, InvalidArgument
 from mcp_docker_server.models_swarm import ServiceResult, StackResult, StackRow, SwarmResult
@@ -318,24 +319,9 @@ def _add_stack_tool(guard: Guard) -> None:
             return StackResult(action=action, stack=name, output=tail_lines(done.stdout, 5) or None)
         if not compose_file:
             raise InvalidArgument("deploy needs compose_file")
-        file = compose_file_path(compose_file)
-        # The policy judges the file as Compose resolves it, service by service.
-        plan = ComposePlan(file=file, project=None, action="config", timeout=timeout)
-        judged = await runner.run(compose_argv(plan), cwd=file.parent, timeout=timeout)
-        if judged.returncode != 0:
-            raise compose_failure(plan, judged.argv, judged.returncode, judged.stderr)
-        await guard.admit_compose(plan, project_requests(load_config(judged.stdout, file)))
-        done = await runner.run_docker(
-            ["stack", "deploy", "--compose-file", str(file), "--resolve-image", resolve_image, name],
-            cwd=file.parent,
-            timeout=timeout,
-            on_progress=progress,
+        deployed = await _deploy(
+            guard, name, compose_file_path(compose_file), resolve_image, timeout, progress
         )
-        if done.returncode != 0:
-            raise ComposeError(
-                f"docker stack deploy failed (exit {done.returncode}): {tail_lines(done.stderr, 8)}",
-                hint="fix the compose file; stack files need images (no build) and swarm-mode keys.",
-            )
         note = None
         if wait:
             for service in await swarm.stack_services(name):
@@ -346,7 +332,7 @@ def _add_stack_tool(guard: Guard) -> None:
             action=action,
             stack=name,
             services=await swarm.stack_services(name),
-            output=tail_lines(done.stdout, 5) or None,
+            output=tail_lines(deployed, 5) or None,
             note=note,
         )
 
@@ -357,3 +343,37 @@ def _add_stack_tool(guard: Guard) -> None:
         annotations=DESTRUCTIVE,
         read_actions=("list", "services", "ps"),
     )
+
+
+async def _deploy(
+    guard: Guard, name: str, file: Path, resolve_image: str, timeout: float, progress: ProgressCallback
+) -> str:
+    """Judge the compose file as Compose resolves it, service by service, then hand it to
+    `docker stack deploy`; the CLI's output."""
+    runner = guard.state.compose
+    plan = ComposePlan(file=file, project=None, action="config", timeout=timeout)
+    judged = await runner.run(compose_argv(plan), cwd=file.parent, timeout=timeout)
+    if judged.returncode != 0:
+        raise compose_failure(plan, judged.argv, judged.returncode, judged.stderr)
+    await guard.admit_compose(plan, project_requests(load_config(judged.stdout, file)))
+    done = await runner.run_docker(
+        ["stack", "deploy", "--compose-file", str(file), "--resolve-image", resolve_image, name],
+        cwd=file.parent,
+        timeout=timeout,
+        on_progress=progress,
+    )
+    if done.returncode != 0:
+        raise ComposeError(
+            f"docker stack deploy failed (exit {done.returncode}): {tail_lines(done.stderr, 8)}",
+            hint="fix the compose file; stack files need images (no build) and swarm-mode keys.",
+        )
+    return done.stdout
+
+
+async def _wait_for_stack(swarm: Swarm, name: str, timeout: float) -> str | None:
+    """Wait for each service of a stack; a note naming one that did not converge."""
+    for service in await swarm.stack_services(name):
+        converged, seconds = await swarm.wait(service.name, timeout)
+        if not converged:
+            return f"{service.name} did not converge within {seconds} s: see action=ps."
+    return None
