@@ -58,7 +58,7 @@ def _limit(tool: Tool, name: str, key: str) -> int:
     return value
 
 
-async def _limits(server: Spawned) -> Limits:
+async def read_limits(server: Spawned) -> Limits:
     tool = next(t for t in await all_tools(server.client) if t.name == "container-logs")
     return Limits(
         tail_default=_limit(tool, "tail", "default"),
@@ -158,7 +158,7 @@ async def run(suite: Suite) -> BenchResult:
     container = await anyio.to_thread.run_sync(suite.fixtures.logs_container)
     conn = UnixHTTPConnection(suite.socket)
     async with stdio_server(suite, NAME) as server:
-        limits = await _limits(server)
+        limits = await read_limits(server)
         default = await _measure(server, conn, container, {"container_id": container}, limits.tail_default, rounds)
         largest_args: dict[str, object] = {
             "container_id": container,

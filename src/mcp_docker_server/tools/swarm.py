@@ -299,7 +299,6 @@ def _add_stack_tool(guard: Guard) -> None:
             return StackResult(action=action, stack=name, services=await swarm.stack_services(name))
         if action == "ps":
             return StackResult(action=action, stack=name, tasks=await swarm.stack_tasks(name))
-        runner = guard.state.compose
         steps = 0
 
         async def progress(line: str) -> None:
@@ -309,14 +308,8 @@ def _add_stack_tool(guard: Guard) -> None:
 
         if action == "remove":
             ensure_confirmed(confirmation)
-            done = await runner.run_docker(
-                ["stack", "rm", name], cwd=Path.cwd(), timeout=timeout, on_progress=progress
-            )
-            if done.returncode != 0:
-                raise ComposeError(
-                    f"docker stack rm failed (exit {done.returncode}): {tail_lines(done.stderr, 5)}"
-                )
-            return StackResult(action=action, stack=name, output=tail_lines(done.stdout, 5) or None)
+            said = await _remove_stack(guard, name, timeout, progress)
+            return StackResult(action=action, stack=name, output=said or None)
         if not compose_file:
             raise InvalidArgument("deploy needs compose_file")
         deployed = await _deploy(
@@ -377,3 +370,13 @@ async def _wait_for_stack(swarm: Swarm, name: str, timeout: float) -> str | None
         if not converged:
             return f"{service.name} did not converge within {seconds} s: see action=ps."
     return None
+
+
+async def _remove_stack(guard: Guard, name: str, timeout: float, progress: ProgressCallback) -> str:
+    """`docker stack rm`: its services, networks, configs and secrets; the CLI's last lines."""
+    done = await guard.state.compose.run_docker(
+        ["stack", "rm", name], cwd=Path.cwd(), timeout=timeout, on_progress=progress
+    )
+    if done.returncode != 0:
+        raise ComposeError(f"docker stack rm failed (exit {done.returncode}): {tail_lines(done.stderr, 5)}")
+    return tail_lines(done.stdout, 5)
