@@ -111,7 +111,7 @@ class Fixtures:
 
     def cleanup(self) -> dict[str, int]:
         """Remove every container and image carrying this run's label; report what was left after."""
-        selector = {"label": f"{LABEL_KEY}={self._run_id}"}
+        selector: dict[str, str | list[str] | bool] = {"label": f"{LABEL_KEY}={self._run_id}"}
         removed = {"containers": 0, "images": 0}
         for container in self._client.containers.list(all=True, filters=selector):
             container.remove(force=True, v=True)

@@ -11,6 +11,8 @@ benchmarks use a server connected to the engine directly and only count through 
 
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
 import socketserver
 import tempfile
@@ -106,6 +108,13 @@ def _forward_requests(reader: _Reader, upstream: socket.socket, record: Callable
     upstream.shutdown(socket.SHUT_WR)
 
 
+def endpoint(request_line: str) -> str:
+    """``GET /v1.41/containers/<64 hex>/json?x=1 HTTP/1.1`` -> ``GET /v1.41/containers/{id}/json``."""
+    method, target, *_ = request_line.split(" ")
+    path = re.sub(r"/[0-9a-f]{64}(?=/|$)", "/{id}", target.split("?", 1)[0])
+    return f"{method} {path}"
+
+
 class CountingProxy:
     """``with CountingProxy(engine_socket) as proxy:`` then point a server at ``proxy.host``."""
 
@@ -143,10 +152,8 @@ class CountingProxy:
                     upstream.connect(proxy._upstream)
                     answers = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
                     answers.start()
-                    try:
+                    with contextlib.suppress(OSError):  # either side hung up mid-request
                         _forward_requests(_Reader(client), upstream, proxy._record)
-                    except OSError:
-                        pass  # either side hung up mid-request
                     answers.join()
 
         return Handler

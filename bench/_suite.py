@@ -120,5 +120,7 @@ def text_of(result: CallToolResult) -> str:
 
 def result_sizes(result: CallToolResult) -> tuple[int, int]:
     """(text content bytes, compact structuredContent bytes) of a tool result."""
-    structured = json.dumps(result.structured_content, separators=(",", ":")) if result.structured_content else ""
+    structured = (
+        json.dumps(result.structured_content, separators=(",", ":")) if result.structured_content else ""
+    )
     return len(text_of(result).encode()), len(structured.encode())

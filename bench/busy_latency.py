@@ -41,7 +41,9 @@ def _dockerfile(suite: Suite, sleep_s: int) -> str:
     return f"FROM {suite.image}\nLABEL {LABEL_KEY}={suite.run_id}\nRUN sleep {sleep_s}\n"
 
 
-async def _busy_times(server: Spawned, suite: Suite, context: str, rounds: int) -> tuple[list[float], list[str]]:
+async def _busy_times(
+    server: Spawned, suite: Suite, context: str, rounds: int
+) -> tuple[list[float], list[str]]:
     """List latencies taken while the build sleeps; also the build's progress messages."""
     in_run_step = anyio.Event()
     build_done = anyio.Event()
@@ -82,7 +84,8 @@ async def run(suite: Suite) -> BenchResult:
         # Long enough to outlast the busy rounds even when the machine is loaded.
         Path(context, "Dockerfile").write_text(_dockerfile(suite, sleep_s=30))
         async with stdio_server(suite, NAME) as server:
-            await _list_times(server, suite.label_selector, 3)  # warm-up: the first call connects to the engine
+            # Warm-up: the first call connects to the engine.
+            await _list_times(server, suite.label_selector, 3)
             idle = await _list_times(server, suite.label_selector, rounds)
             busy, messages = await _busy_times(server, suite, context, rounds)
     idle_ms, busy_ms = median_ms(idle), median_ms(busy)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import anyio
 from _engine import LOG_LINES, UnixHTTPConnection, raw_get
-from _proxy import CountingProxy
+from _proxy import CountingProxy, endpoint
 from _suite import KIB, BenchResult, Row, Spawned, Suite, checked, median_ms, result_sizes, stdio_server
 from mcp.types import Tool
 from tool_list import all_tools
@@ -105,7 +105,7 @@ async def _requests_per_call(suite: Suite, container: str) -> dict[str, int]:
             start = proxy.count()
             checked(await server.client.call_tool("container-logs", {"container_id": container}), "logs")
             seen = proxy.requests_since(start)
-    return dict(Counter(line.split("?", 1)[0] for line in seen))
+    return dict(Counter(endpoint(line) for line in seen))
 
 
 def _rows(limits: Limits, default: Call, largest: Call, over_cap_refused: bool) -> list[Row]:
@@ -159,7 +159,9 @@ async def run(suite: Suite) -> BenchResult:
     conn = UnixHTTPConnection(suite.socket)
     async with stdio_server(suite, NAME) as server:
         limits = await read_limits(server)
-        default = await _measure(server, conn, container, {"container_id": container}, limits.tail_default, rounds)
+        default = await _measure(
+            server, conn, container, {"container_id": container}, limits.tail_default, rounds
+        )
         largest_args: dict[str, object] = {
             "container_id": container,
             "tail": limits.tail_max,

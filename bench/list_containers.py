@@ -21,7 +21,7 @@ from collections import Counter
 
 import anyio
 from _engine import UnixHTTPConnection, label_filter_query, raw_get
-from _proxy import CountingProxy
+from _proxy import CountingProxy, endpoint
 from _suite import KIB, BenchResult, Row, Suite, checked, median_ms, result_sizes, stdio_server
 
 NAME = "list-containers"
@@ -129,7 +129,7 @@ async def run(suite: Suite) -> BenchResult:
         "structured_bytes": structured_bytes,
         "raw_bytes": raw_bytes,
         "engine_requests_per_call": per_call,
-        "engine_requests_seen": dict(Counter(line.split("?", 1)[0] for line in seen)),
+        "engine_requests_seen": dict(Counter(endpoint(line) for line in seen)),
         "arguments": tool_arguments(suite),
     }
     return BenchResult(rows, details)
