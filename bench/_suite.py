@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -93,7 +94,11 @@ async def stdio_server(
             yield spawned
         finally:
             # Still alive here: the client stops the process only when its context exits.
-            suite.record_peak(tag, peak_rss_kib(spawned.pid))
+            try:
+                suite.record_peak(tag, peak_rss_kib(spawned.pid))
+            except (OSError, RuntimeError) as exc:
+                # The server died: say so, and let the error that killed it surface instead.
+                print(f"{tag}: no peak RSS for pid {spawned.pid}: {exc}", file=sys.stderr)
 
 
 def median_ms(seconds: Sequence[float]) -> float:

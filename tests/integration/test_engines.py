@@ -90,8 +90,10 @@ async def test_engines_lists_reachability_and_versions(tmp_path: Path) -> None:
     by_name = {r["name"]: r for r in rows}
     assert list(by_name) == ["local", "remote", "prod", "down"]
     assert by_name["local"]["default"] is True
-    assert by_name["remote"]["reachable"] is True and by_name["remote"]["api_version"]
-    assert by_name["down"]["reachable"] is False and "unreachable" in by_name["down"]["error"]
+    assert by_name["remote"]["reachable"] is True
+    assert by_name["remote"]["api_version"]
+    assert by_name["down"]["reachable"] is False
+    assert "unreachable" in by_name["down"]["error"]
 
 
 async def test_a_container_on_one_engine_is_invisible_on_the_other(
@@ -104,7 +106,8 @@ async def test_a_container_on_one_engine_is_invisible_on_the_other(
         local = ok(await multi.call_tool("list-containers", {"engine": "local", "name": unique_name}))
         default = ok(await multi.call_tool("list-containers", {"name": unique_name}))
         assert [c["name"] for c in remote["containers"]] == [unique_name]
-        assert local["containers"] == [] and default["containers"] == []
+        assert local["containers"] == []
+        assert default["containers"] == []
         assert second.containers.get(unique_name).status == "running"
         with pytest.raises(docker.errors.NotFound):
             docker_client.containers.get(unique_name)
@@ -118,7 +121,8 @@ async def test_a_change_that_names_no_engine_is_refused(
     multi: Client, test_image: str, unique_name: str, docker_client: docker.DockerClient
 ) -> None:
     text = error_text(await multi.call_tool("run-container", {"image": test_image, "name": unique_name}))
-    assert "several engines are configured" in text and "local, remote, prod" in text
+    assert "several engines are configured" in text
+    assert "local, remote, prod" in text
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(unique_name)
 
@@ -131,7 +135,8 @@ async def test_a_read_only_engine_refuses_a_mutation_the_others_allow(
             "run-container", {"engine": "prod", "image": test_image, "name": unique_name, "network": "none"}
         )
     )
-    assert "read-only" in text and "read_only = false" in text
+    assert "read-only" in text
+    assert "read_only = false" in text
     second = second_engine()
     try:
         with pytest.raises(docker.errors.NotFound):

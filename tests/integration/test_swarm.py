@@ -46,7 +46,8 @@ async def test_status_nodes_and_hidden_join_tokens(
     client: Client, swarm: dict[str, str], unix_host: str
 ) -> None:
     status = ok(await client.call_tool("swarm-management", {"action": "nodes"}))
-    assert status["state"] == "active" and status["manager"] is True
+    assert status["state"] == "active"
+    assert status["manager"] is True
     assert [n["role"] for n in status["nodes"]] == ["manager"]
     assert status.get("join_tokens") is None
     again = error_text(await client.call_tool("swarm-management", {"action": "init"}))
@@ -54,7 +55,8 @@ async def test_status_nodes_and_hidden_join_tokens(
     allowed = replace(Policy(), show_join_tokens=True)
     async with Client(build_server(settings_for(unix_host), policy=allowed)) as trusted:
         tokens = ok(await trusted.call_tool("swarm-management", {"action": "status"}))["join_tokens"]
-    assert tokens["worker"].startswith("SWMTKN-") and tokens["manager"].startswith("SWMTKN-")
+    assert tokens["worker"].startswith("SWMTKN-")
+    assert tokens["manager"].startswith("SWMTKN-")
 
 
 async def test_service_converges_scales_rolls_back_logs_and_goes(
@@ -77,16 +79,20 @@ async def test_service_converges_scales_rolls_back_logs_and_goes(
         assert (created["service"]["running"], created["service"]["desired"]) == (2, 2)
 
         scaled = await service(client, action="scale", name=name, replicas=3, timeout=60)
-        assert scaled["converged"] is True and scaled["service"]["running"] == 3
+        assert scaled["converged"] is True
+        assert scaled["service"]["running"] == 3
         print(f"\n3-replica convergence (scale 2 -> 3): {scaled['seconds']} s")
 
         rolled = await service(client, action="update", name=name, image=swarm["v2"], timeout=120)
-        assert rolled["converged"] is True and rolled["service"]["image"] == swarm["v2"]
+        assert rolled["converged"] is True
+        assert rolled["service"]["image"] == swarm["v2"]
         tasks = (await service(client, action="tasks", name=name))["tasks"]
-        assert len(tasks) == 3 and {t["image"] for t in tasks} == {swarm["v2"]}
+        assert len(tasks) == 3
+        assert {t["image"] for t in tasks} == {swarm["v2"]}
 
         back = await service(client, action="rollback", name=name, timeout=120)
-        assert back["converged"] is True and back["service"]["image"] == swarm["v1"]
+        assert back["converged"] is True
+        assert back["service"]["image"] == swarm["v1"]
         assert back["service"]["update"] == "rollback_completed"
 
         logs = await service(client, action="logs", name=name, tail=20)
@@ -160,7 +166,8 @@ networks:
         services = ok(await client.call_tool("stack-management", {"action": "services", "name": stack}))
         assert services["services"][0]["name"] == f"{stack}_web"
         tasks = ok(await client.call_tool("stack-management", {"action": "ps", "name": stack}))["tasks"]
-        assert len(tasks) == 2 and {t["state"] for t in tasks} == {"running"}
+        assert len(tasks) == 2
+        assert {t["state"] for t in tasks} == {"running"}
         health = docker_client.services.get(f"{stack}_web").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
         assert health["Healthcheck"]["Test"] == ["CMD", "true"]
         ok(await client.call_tool("stack-management", {"action": "remove", "name": stack}))
@@ -199,7 +206,8 @@ async def test_services_and_stacks_pass_the_container_policy(
             {"action": "deploy", "name": "mcpdbad", "compose_file": str(compose), "resolve_image": "never"},
         )
     )
-    assert "service bad" in text and "privileged" in text
+    assert "service bad" in text
+    assert "privileged" in text
     assert docker_client.services.list(filters={"label": "com.docker.stack.namespace=mcpdbad"}) == []
 
 
@@ -208,5 +216,6 @@ async def test_an_engine_outside_any_swarm_says_how_to_start_one(swarm: dict[str
     async with Client(build_server(settings), elicitation_callback=accept_all) as client:
         text = error_text(await client.call_tool("service-management", {"action": "list"}))
         status = ok(await client.call_tool("swarm-management", {"action": "status"}))
-    assert "not a swarm manager" in text and "action=init" in text
+    assert "not a swarm manager" in text
+    assert "action=init" in text
     assert status["state"] == "inactive"

@@ -3,6 +3,7 @@ what it frees before it asks (scoped by label here, so the test touches only its
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -25,10 +26,13 @@ async def system(client: Client, **args: object) -> dict[str, object]:
 async def test_info_and_version_are_compact(client: Client) -> None:
     info = (await system(client, action="info"))["info"]
     assert isinstance(info, dict)
-    assert info["server_version"] and info["cpus"] >= 1 and info["swarm"] in ("inactive", "active")
+    assert info["server_version"]
+    assert info["cpus"] >= 1
+    assert info["swarm"] in ("inactive", "active")
     version = (await system(client, action="version"))["version"]
     assert isinstance(version, dict)
-    assert version["api_version"] >= "1.41" and version["os_arch"].startswith("linux/")
+    assert version["api_version"] >= "1.41"
+    assert version["os_arch"].startswith("linux/")
 
 
 async def test_df_reports_bytes_and_human_sizes(client: Client) -> None:
@@ -36,7 +40,8 @@ async def test_df_reports_bytes_and_human_sizes(client: Client) -> None:
     assert isinstance(disk, dict)
     rows = {r["type"]: r for r in disk["rows"]}
     assert set(rows) == {"images", "containers", "volumes", "build-cache"}
-    assert rows["images"]["total"] >= 1 and rows["images"]["size_bytes"] > 0
+    assert rows["images"]["total"] >= 1
+    assert rows["images"]["size_bytes"] > 0
     assert rows["images"]["size"].split()[-1] in ("B", "KB", "MB", "GB", "TB")
 
 
@@ -60,7 +65,8 @@ async def test_events_in_a_window_with_filters(
         capped = await system(
             client, action="events", since="2m", filters={"container": unique_name}, limit=1
         )
-        assert len(capped["events"]) == 1 and capped["events_truncated"] is True  # type: ignore[arg-type]
+        assert len(capped["events"]) == 1
+        assert capped["events_truncated"] is True
     finally:
         docker_client.containers.get(unique_name).remove(force=True)
     assert "a day" in error_text(await client.call_tool("docker-system", {"action": "events", "since": "2d"}))
@@ -89,16 +95,12 @@ def prunable(
     docker_client.containers.create(test_image, ["true"], name=names["outsider"], labels={"other": "1"})
     yield names
     for name in (names["container"], names["outsider"]):
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             docker_client.containers.get(name).remove(force=True)
-        except docker.errors.NotFound:
-            pass
     for getter in (docker_client.volumes.get, docker_client.networks.get):
         for name in (names["volume"], names["network"]):
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 getter(name).remove()
-            except docker.errors.NotFound:
-                pass
 
 
 async def test_prune_reports_then_asks_then_removes_only_what_it_reported(
@@ -123,12 +125,15 @@ async def test_prune_reports_then_asks_then_removes_only_what_it_reported(
             ("volume", prunable["volume"]),
             ("network", prunable["network"]),
         }
-        assert plan["removed"] is False and not asked
+        assert plan["removed"] is False
+        assert not asked
         docker_client.containers.get(prunable["container"])  # the dry run removed nothing
         done = (await system(client, action="prune", targets=targets))["prune"]
     assert isinstance(done, dict)
-    assert done["removed"] is True and done["failed"] == []
-    assert len(asked) == 1 and "1 container, 1 volume, 1 network" in asked[0]
+    assert done["removed"] is True
+    assert done["failed"] == []
+    assert len(asked) == 1
+    assert "1 container, 1 volume, 1 network" in asked[0]
     for getter, name in (
         (docker_client.containers.get, prunable["container"]),
         (docker_client.volumes.get, prunable["volume"]),
@@ -152,7 +157,8 @@ async def test_a_declined_prune_changes_nothing(
         text = error_text(
             await client.call_tool("docker-system", {"action": "prune", "targets": ["containers"]})
         )
-    assert "did not confirm" in text and "Nothing was changed" in text
+    assert "did not confirm" in text
+    assert "Nothing was changed" in text
     assert docker_client.containers.get(prunable["container"]).status == "created"
 
 
