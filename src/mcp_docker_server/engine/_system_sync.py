@@ -267,3 +267,17 @@ def _event(raw: Raw) -> EventRow:
             if k in attributes and k != "name"
         },
     )
+
+
+def labels_of(client: docker.DockerClient, kind: str, ref: str) -> dict[str, str]:
+    """The labels a container, network, volume or service carries (one request)."""
+    api: Any = client.api
+    if kind == "container":
+        labels = (api.inspect_container(ref).get("Config") or {}).get("Labels")
+    elif kind == "network":
+        labels = api.inspect_network(ref).get("Labels")
+    elif kind == "volume":
+        labels = api.inspect_volume(ref).get("Labels")
+    else:
+        labels = (api.inspect_service(ref).get("Spec") or {}).get("Labels")
+    return {str(k): str(v) for k, v in (labels or {}).items()}

@@ -46,3 +46,7 @@ class System:
     async def prune(self, targets: list[str], scope_label: str | None) -> PrunePlan:
         """Remove what a prune plan finds now."""
         return await self._engine.run(lambda c: ops.prune(c, targets, scope_label), kind="engine")
+
+    async def labels_of(self, kind: str, ref: str) -> dict[str, str]:
+        """The labels of a container, network, volume or service."""
+        return await self._engine.run(lambda c: ops.labels_of(c, kind, ref), kind=kind, ref=ref)

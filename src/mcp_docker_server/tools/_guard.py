@@ -44,6 +44,7 @@ from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
 from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
 from mcp_docker_server.tools._base import AppState, EngineSet
 from mcp_docker_server.tools._output import compact_result, slim_schema
+from mcp_docker_server.tools._scope import check_scope, scoped_arguments
 
 __all__ = ["Guard"]
 
@@ -244,6 +245,8 @@ class Guard:
                 token = self._current.set(self._select(engine, name, mutating))
                 try:
                     self.gate(name, action, read_actions, read_only_tool)
+                    await check_scope(name, action, kwargs, self.state)
+                    scoped_arguments(name, kwargs, self.state.policy)
                     result = await fn(*args, **kwargs)
                 finally:
                     self._current.reset(token)

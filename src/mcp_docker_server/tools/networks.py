@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import ElicitationResult, Resolve
@@ -10,6 +11,7 @@ from pydantic import Field
 
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.models import NetworkResult, VolumeResult
+from mcp_docker_server.policy import scope_labels
 from mcp_docker_server.specs import NetworkSpec, VolumeSpec, validate_name
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_network, confirm_volume, ensure_confirmed
@@ -74,7 +76,10 @@ def _add_network_tool(guard: Guard) -> None:
             return await guard.state.networks.connect(
                 name, containers, connect=action == "connect", force=_flag(opts, "force")
             )
-        return await guard.state.networks.create(_network_spec(name, driver, opts))
+        spec = _network_spec(name, driver, opts)
+        # The operator's scope label goes on every network the server creates.
+        spec = replace(spec, labels=scope_labels(guard.state.policy, spec.labels))
+        return await guard.state.networks.create(spec)
 
     guard.add(
         network_management,
