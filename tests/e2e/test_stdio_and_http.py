@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -113,7 +114,6 @@ async def test_stdio_lists_tools_with_annotations_and_schemas(stdio_client: Clie
         assert tool.annotations is not None
         assert tool.annotations.read_only_hint is not None
         assert tool.annotations.destructive_hint is not None
-        assert tool.output_schema is not None
         assert tool.description
     run_params = tools["run-container"].input_schema["properties"]
     assert {"image", "name", "ports", "volumes", "environment", "command", "detach"} <= set(run_params)
@@ -121,6 +121,21 @@ async def test_stdio_lists_tools_with_annotations_and_schemas(stdio_client: Clie
     assert set(manage_params) >= {"container_id", "action", "force", "timeout"}
     assert tools["list-containers"].annotations.read_only_hint is True
     assert tools["manage-container"].annotations.destructive_hint is True
+
+
+async def test_the_tool_list_fits_its_token_budget(stdio_client: Client) -> None:
+    """Every conversation pays for the tool list: at most 5,000 tokens (20,000 bytes at 4 bytes
+    a token) for every tool family, as the client receives it."""
+    tools = (await stdio_client.list_tools()).tools
+    sizes = {
+        t.name: len(
+            json.dumps(t.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
+        )
+        for t in tools
+    }
+    assert len(sizes) == 16
+    assert sum(sizes.values()) <= 20_000, sizes
+    assert all(t.output_schema is None for t in tools)
 
 
 async def test_specification_run_container_example_over_stdio(

@@ -197,13 +197,14 @@ class Guard:
             return
         wrapped = self._wrap(name, fn, frozenset(read_actions), bool(annotations.read_only_hint))
         tool = Tool.from_function(wrapped, name=name, title=title, annotations=annotations)
+        tool.description = " ".join(tool.description.split())  # docstring indentation costs tokens
         if all(s.policy.read_only for s in self.engines.states.values()) and read_actions:
             tool.description += f" Read-only server: only {', '.join(sorted(read_actions))}."
-        # Every conversation pays for the tool list: drop pydantic's generated titles, which
-        # repeat the property names.
+        # Every conversation pays for the tool list. Input schemas are slimmed; output schemas
+        # are not published at all: they were more than half the list's bytes, and results
+        # still carry structured content (the text block is its compact JSON).
         tool.parameters = self._engine_schema(slim_schema(tool.parameters))
-        if tool.fn_metadata.output_schema is not None:
-            tool.fn_metadata.output_schema = slim_schema(tool.fn_metadata.output_schema)
+        tool.fn_metadata.output_schema = None
         self.tools.append(tool)
 
     def _engine_schema(self, schema: dict[str, Any]) -> dict[str, Any]:

@@ -29,14 +29,32 @@ def compact_result(model: BaseModel) -> CallToolResult:
 
 
 def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A JSON schema without the ``title`` annotations (a property *named* title survives)."""
+    """The same schema in fewer tokens: no ``title`` annotations (a property *named* title
+    survives), no ``"default": null`` or ``"additionalProperties": true``, and ``anyOf [X, null]``
+    written as X. An optional
+    argument is simply not required; the server still accepts an explicit null."""
 
     def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: walk(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
         if isinstance(node, list):
             return [walk(item) for item in node]
-        return node
+        if not isinstance(node, dict):
+            return node
+        out = {
+            k: walk(v)
+            for k, v in node.items()
+            if not (k == "title" and isinstance(v, str))
+            and not (k == "default" and v is None)
+            and not (k == "additionalProperties" and v is True)  # JSON Schema's default
+        }
+        options = out.get("anyOf")
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            del out["anyOf"]
+            if len(rest) == 1 and isinstance(rest[0], dict) and not (set(rest[0]) & set(out)):
+                out = {**rest[0], **out}
+            elif rest:
+                out["anyOf"] = rest
+        return out
 
     result: dict[str, Any] = walk(schema)
     return result
