@@ -166,3 +166,12 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" or value >= 100 else f"{value:.3g} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def clean_labels(labels: object, limit: int | None = None) -> dict[str, str]:
+    """Labels read from Docker as data: values cleaned and cut to 200 characters, at most
+    ``limit`` of them."""
+    if not isinstance(labels, Mapping):
+        return {}
+    items = list(labels.items())[:limit]
+    return {str(k): truncate(clean_text(str(v)), 200)[0] for k, v in items}

@@ -1,17 +1,17 @@
-"""Time windows for engine events: relative ("10m"), unix seconds, or ISO 8601, bounded."""
+"""Times the model gives ('10m' ago, unix seconds, ISO 8601), and bounded event windows."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mcp_docker_server.errors import InvalidArgument
 
-__all__ = ["MAX_WINDOW_SECONDS", "event_window"]
+__all__ = ["MAX_WINDOW_SECONDS", "event_window", "parse_moment"]
 
 MAX_WINDOW_SECONDS = 24 * 3600
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RELATIVE = re.compile(r"(\d{1,6})([smhd])")
+_RELATIVE = re.compile(r"(\d{1,6})\s*([smhd])")
 
 
 def event_window(since: str | None, until: str | None, now: float) -> tuple[int, int]:
@@ -22,8 +22,8 @@ def event_window(since: str | None, until: str | None, now: float) -> tuple[int,
     Raises:
         InvalidArgument: an unreadable time, since after until, or a window over a day.
     """
-    end = min(_parse(until, now, "until") if until else now, now)
-    start = _parse(since, now, "since") if since else now - 600
+    end = min(parse_moment(until, now, "until") if until else now, now)
+    start = parse_moment(since, now, "since") if since else now - 600
     if start > end:
         raise InvalidArgument("since is after until", hint="e.g. since='1h', until='10m'.")
     if end - start > MAX_WINDOW_SECONDS:
@@ -34,21 +34,23 @@ def event_window(since: str | None, until: str | None, now: float) -> tuple[int,
     return int(start), int(end) + 1
 
 
-def _parse(value: str, now: float, name: str) -> float:
+def parse_moment(value: str, now: float, name: str) -> float:
+    """Unix seconds for a duration ago (``30s``, ``10m``, ``2h``, ``1d``), unix seconds, or an
+    ISO 8601 time (UTC when it names no zone).
+
+    Raises:
+        InvalidArgument: none of those.
+    """
     text = value.strip()
     if match := _RELATIVE.fullmatch(text):
         return now - int(match[1]) * _UNITS[match[2]]
-    if re.fullmatch(r"\d{9,11}(\.\d+)?", text):
+    if re.fullmatch(r"\d{1,12}(\.\d+)?", text):
         return float(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidArgument(
-            f"{name}={value[:40]!r} is not a time",
-            hint="use a duration ago such as '30s', '10m', '2h', '1d', unix seconds, or ISO 8601.",
+            f"Invalid {name} {value[:40]!r}: not a time",
+            hint="use a duration ago ('30s', '10m', '2h', '1d'), unix seconds, or 2026-01-31T12:00:00Z.",
         ) from None
-    if moment.tzinfo is None:
-        raise InvalidArgument(
-            f"{name}={value[:40]!r} has no time zone", hint="add 'Z' or an offset such as '+01:00'."
-        )
-    return moment.timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

@@ -107,6 +107,31 @@ async def test_service_converges_scales_rolls_back_logs_and_goes(
             leftover.remove()
 
 
+async def test_overlay_network_through_network_management(
+    client: Client, swarm: dict[str, str], unique_name: str, docker_client: docker.DockerClient
+) -> None:
+    name = f"{unique_name}-overlay"
+    created = ok(
+        await client.call_tool(
+            "network-management",
+            {
+                "name": name,
+                "action": "create",
+                "driver": "overlay",
+                "options": {"attachable": True, "labels": {LABEL_KEY: RUN_ID}},
+            },
+        )
+    )
+    try:
+        assert created["network"]["driver"] == "overlay"
+        assert created["network"]["scope"] == "swarm"
+        assert docker_client.networks.get(name).attrs["Attachable"] is True
+    finally:
+        ok(await client.call_tool("network-management", {"name": name, "action": "remove"}))
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.networks.get(name)
+
+
 async def test_drain_and_reactivate_the_node(client: Client, swarm: dict[str, str]) -> None:
     node = ok(await client.call_tool("swarm-management", {"action": "nodes"}))["nodes"][0]["id"]
     drained = ok(

@@ -12,7 +12,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import docker
@@ -43,10 +42,9 @@ from mcp_docker_server.models import (
 )
 from mcp_docker_server.policy import Admitted
 from mcp_docker_server.specs import ContainerSpec, ExecSpec
+from mcp_docker_server.timewindow import parse_moment
 
 Raw = dict[str, Any]
-_RELATIVE = re.compile(r"(\d+)\s*([smhd])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Reading logs stops after this many bytes from the engine, whatever tail says: a bound on
 # time and memory for containers with enormous lines.
 _LOG_SCAN_LIMIT = 64 * 1024 * 1024
@@ -106,10 +104,7 @@ def inspect_container(client: docker.DockerClient, ref: str, *, show_env: bool) 
     if host.get("PidsLimit"):
         limits["pids"] = int(host["PidsLimit"])
     restart: Raw = host.get("RestartPolicy") or {}
-    labels = {
-        k: shaping.truncate(shaping.clean_text(str(v)), 200)[0]
-        for k, v in (config.get("Labels") or {}).items()
-    }
+    labels = shaping.clean_labels(config.get("Labels"))
     return ContainerDetail(
         id=shaping.short_id(str(raw.get("Id", ""))),
         name=str(raw.get("Name", "")).lstrip("/"),
@@ -224,22 +219,11 @@ def _lines(stream: Iterator[bytes]) -> Iterator[bytes]:
         yield pending + b"\n"
 
 
-def parse_time(value: str | None, what: str) -> datetime | int | None:
-    """``"10m"``, ``"2h"`` (ago), a unix timestamp, or an RFC 3339 time."""
+def parse_time(value: str | None, what: str) -> float | None:
+    """Unix seconds for ``"10m"``, ``"2h"`` (ago), a unix timestamp, or an RFC 3339 time."""
     if value is None or not value.strip():
         return None
-    text = value.strip()
-    if match := _RELATIVE.fullmatch(text):
-        return datetime.now(UTC) - timedelta(seconds=int(match[1]) * _SECONDS[match[2]])
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidArgument(
-            f"Invalid {what} {value!r}.", hint='use "10m", "2h", a unix timestamp, or 2026-01-31T12:00:00Z.'
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_moment(value, time.time(), what)
 
 
 def container_stats(client: docker.DockerClient, ref: str) -> StatsResult:

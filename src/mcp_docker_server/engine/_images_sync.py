@@ -170,10 +170,7 @@ def inspect_image(client: docker.DockerClient, ref: str) -> ImageResult:
             working_dir=config.get("WorkingDir") or None,
             env=shaping.mask_env(config.get("Env") or [], show_values=False),
             exposed_ports=sorted(config.get("ExposedPorts") or {}),
-            labels={
-                str(k): shaping.truncate(shaping.clean_text(str(v)), 200)[0]
-                for k, v in list((config.get("Labels") or {}).items())[:50]
-            },
+            labels=shaping.clean_labels(config.get("Labels"), limit=50),
             healthcheck=list(health) if health else None,
             layers=len((raw.get("RootFS") or {}).get("Layers") or []),
         ),

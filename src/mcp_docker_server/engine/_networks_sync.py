@@ -49,10 +49,7 @@ def _network_detail(raw: Raw) -> NetworkDetail:
         attachable=bool(raw.get("Attachable")),
         gateways=[str(c["Gateway"]) for c in ipam if c.get("Gateway")],
         options={str(k): str(v) for k, v in (raw.get("Options") or {}).items()},
-        labels={
-            str(k): shaping.truncate(shaping.clean_text(str(v)), 200)[0]
-            for k, v in (raw.get("Labels") or {}).items()
-        },
+        labels=shaping.clean_labels(raw.get("Labels")),
         containers={
             str(c.get("Name", cid[:12])): str(c.get("IPv4Address", "")).split("/")[0]
             for cid, c in (raw.get("Containers") or {}).items()
@@ -198,10 +195,7 @@ def _volume_detail(raw: Raw, users: list[str]) -> VolumeDetail:
         created=str(raw.get("CreatedAt") or "")[:19] or None,
         scope=str(raw.get("Scope") or "local"),
         options={str(k): str(v) for k, v in (raw.get("Options") or {}).items()},
-        labels={
-            str(k): shaping.truncate(shaping.clean_text(str(v)), 200)[0]
-            for k, v in (raw.get("Labels") or {}).items()
-        },
+        labels=shaping.clean_labels(raw.get("Labels")),
         containers=users,
     )
 

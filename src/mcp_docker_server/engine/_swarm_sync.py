@@ -111,7 +111,7 @@ def _node_row(raw: Raw) -> NodeRow:
         state=str(status.get("State", "")),
         manager_status=manager_status,
         engine_version=str((description.get("Engine") or {}).get("EngineVersion", "")) or None,
-        labels=_clean_labels(spec.get("Labels")),
+        labels=shaping.clean_labels(spec.get("Labels")),
     )
 
 
@@ -444,7 +444,7 @@ def _service_detail(raw: Raw) -> ServiceDetail:
             if v is not None
         },
         healthcheck=[shaping.clean_text(str(t)) for t in health.get("Test") or []] or None,
-        labels=_clean_labels(spec.get("Labels")),
+        labels=shaping.clean_labels(spec.get("Labels")),
         previous_image=_image_of(previous) if previous else None,
         version=int((raw.get("Version") or {}).get("Index") or 0),
     )
@@ -463,7 +463,7 @@ def _task_row(raw: Raw, nodes: dict[str, str]) -> TaskRow:
         state=str(status.get("State", "")),
         image=_image_of({"TaskTemplate": raw.get("Spec") or {}}),
         error=shaping.truncate(shaping.clean_text(str(error)), 200)[0] if error else None,
-        exit_code=int(exit_code) if exit_code not in (None, 0) else None,
+        exit_code=int(exit_code) if isinstance(exit_code, int) and exit_code != 0 else None,
         updated=str(raw.get("UpdatedAt", ""))[:19],
     )
 
@@ -472,10 +472,6 @@ def _image_of(spec: Raw) -> str:
     image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", ""))
     # The CLI pins images to a digest (name:tag@sha256:...); the tag is what people read.
     return image.split("@", 1)[0] if "@" in image and ":" in image.split("@", 1)[0] else image
-
-
-def _clean_labels(labels: Any) -> dict[str, str]:
-    return {str(k): shaping.truncate(shaping.clean_text(str(v)), 200)[0] for k, v in (labels or {}).items()}
 
 
 def _ns(seconds: float | None) -> int | None:

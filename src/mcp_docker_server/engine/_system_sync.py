@@ -18,6 +18,7 @@ from mcp_docker_server.models_system import (
     PruneCandidate,
     PrunePlan,
 )
+from mcp_docker_server.policy import label_matches
 
 Raw = dict[str, Any]
 PRUNE_TARGETS = ("containers", "images", "networks", "volumes", "build-cache")
@@ -214,6 +215,10 @@ def _layers_size(raw: Raw, image_sizes: list[int]) -> int:
     return int(raw.get("LayersSize") or sum(image_sizes))
 
 
+def _in_scope(labels: object, scope_label: str | None) -> bool:
+    return scope_label is None or label_matches(scope_label, labels)
+
+
 def _short(identifier: str) -> str:
     """A full (sha256:)hex id cut to the 12 digits people use; anything else unchanged."""
     bare = identifier.removeprefix("sha256:")
@@ -241,13 +246,6 @@ def _image_name(image: Raw) -> str:
 def _container_name(container: Raw) -> str:
     names = container.get("Names") or []
     return str(names[0]).lstrip("/") if names else shaping.short_id(str(container.get("Id", "")))
-
-
-def _in_scope(labels: Any, scope_label: str | None) -> bool:
-    if scope_label is None:
-        return True
-    key, _, value = scope_label.partition("=")
-    return isinstance(labels, dict) and key in labels and (not value or labels[key] == value)
 
 
 def _event(raw: Raw) -> EventRow:

@@ -6,6 +6,7 @@ from mcp_docker_server.policy.containers import (
     admit_volume,
     check_image,
     in_scope,
+    label_matches,
     scope_labels,
 )
 from mcp_docker_server.policy.load import CONFIRM_MODES, load_policy
@@ -29,6 +30,7 @@ __all__ = [
     "admit_volume",
     "check_bind_source",
     "in_scope",
+    "label_matches",
     "scope_labels",
     "lexical_resolver",
 ]

@@ -123,10 +123,13 @@ def scope_labels(policy: Policy, labels: Mapping[str, str]) -> dict[str, str]:
 
 def in_scope(policy: Policy, labels: Mapping[str, str] | None) -> bool:
     """Whether a resource carrying ``labels`` is one the operator lets the server act on."""
-    if not policy.label_scope:
-        return True
-    key, sep, value = policy.label_scope.partition("=")
-    return labels is not None and key in labels and (not sep or labels[key] == value)
+    return not policy.label_scope or label_matches(policy.label_scope, labels)
+
+
+def label_matches(selector: str, labels: object) -> bool:
+    """Whether ``labels`` carry ``selector``: a key (any value) or ``key=value``."""
+    key, sep, value = selector.partition("=")
+    return isinstance(labels, Mapping) and key in labels and (not sep or labels[key] == value)
 
 
 def admit_volume(policy: Policy, spec: VolumeSpec, resolve: PathResolver) -> Admitted[VolumeSpec]:

@@ -61,7 +61,7 @@ class Guard:
         self.engines = engines
         self.tools: list[Tool] = []
         default = engines.get(None)
-        self.audit = AuditLog(default.settings.policy.audit_log)
+        self.audit = AuditLog(default.policy.audit_log)  # one audit file, the default engine's
         self._current: ContextVar[AppState] = ContextVar("engine", default=default)
 
     @property
