@@ -41,7 +41,7 @@ from mcp_docker_server.models import (
     StatsResult,
 )
 from mcp_docker_server.policy import Admitted
-from mcp_docker_server.specs import ContainerSpec, ExecSpec
+from mcp_docker_server.specs import ContainerSpec, ExecSpec, Healthcheck
 from mcp_docker_server.timewindow import parse_moment
 
 Raw = dict[str, Any]
@@ -487,16 +487,7 @@ def _create_kwargs(api: docker.APIClient, spec: ContainerSpec, *, detach: bool) 
         )
     if bindings:
         host_config["PortBindings"] = bindings
-    healthcheck = None
-    if spec.healthcheck is not None:
-        hc = spec.healthcheck
-        healthcheck = docker.types.Healthcheck(
-            test=list(hc.test),
-            interval=_ns(hc.interval),
-            timeout=_ns(hc.timeout),
-            retries=hc.retries,
-            start_period=_ns(hc.start_period),
-        )
+    healthcheck = docker_healthcheck(spec.healthcheck)
     return {
         "image": spec.image,
         "command": list(spec.command) if spec.command is not None else None,
@@ -521,7 +512,21 @@ def _bind(source: str, target: str, read_only: bool, propagation: str | None, la
     return f"{source}:{target}:{','.join(options)}"
 
 
-def _ns(seconds: float | None) -> int | None:
+def docker_healthcheck(hc: Healthcheck | None) -> docker.types.Healthcheck | None:
+    """A healthcheck in the engine's terms (durations in nanoseconds); containers and services."""
+    if hc is None:
+        return None
+    return docker.types.Healthcheck(
+        test=list(hc.test),
+        interval=nanoseconds(hc.interval),
+        timeout=nanoseconds(hc.timeout),
+        retries=hc.retries,
+        start_period=nanoseconds(hc.start_period),
+    )
+
+
+def nanoseconds(seconds: float | None) -> int | None:
+    """Seconds as the engine's nanoseconds."""
     return None if seconds is None else int(seconds * 1_000_000_000)
 
 

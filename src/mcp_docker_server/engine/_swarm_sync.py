@@ -13,6 +13,7 @@ import docker.errors
 import docker.types
 
 from mcp_docker_server import shaping
+from mcp_docker_server.engine._containers_sync import docker_healthcheck, nanoseconds
 from mcp_docker_server.errors import Conflict, InvalidArgument
 from mcp_docker_server.models_swarm import NodeRow, ServiceDetail, ServiceRow, SwarmResult, TaskRow
 from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec, UpdatePolicy
@@ -291,16 +292,6 @@ def _service_kwargs(spec: ServiceSpec) -> Raw:
         )
         for m in c.mounts
     ]
-    healthcheck = None
-    if c.healthcheck is not None:
-        hc = c.healthcheck
-        healthcheck = docker.types.Healthcheck(
-            test=list(hc.test),
-            interval=_ns(hc.interval),
-            timeout=_ns(hc.timeout),
-            retries=hc.retries,
-            start_period=_ns(hc.start_period),
-        )
     container_spec = docker.types.ContainerSpec(
         image=c.image,
         command=list(c.command) if c.command is not None else None,
@@ -309,7 +300,7 @@ def _service_kwargs(spec: ServiceSpec) -> Raw:
         user=c.user,
         labels=dict(c.labels) or None,
         mounts=mounts or None,
-        healthcheck=healthcheck,
+        healthcheck=docker_healthcheck(c.healthcheck),
         read_only=c.read_only or None,
         cap_add=list(c.cap_add) or None,
         cap_drop=list(c.cap_drop) or None,
@@ -323,7 +314,7 @@ def _service_kwargs(spec: ServiceSpec) -> Raw:
     )
     restart = docker.types.RestartPolicy(
         condition=spec.restart_condition,
-        delay=_ns(spec.restart_delay_seconds) or 0,
+        delay=nanoseconds(spec.restart_delay_seconds) or 0,
         max_attempts=spec.restart_max_attempts or 0,
     )
     template = docker.types.TaskTemplate(
@@ -371,9 +362,9 @@ def _update_config(policy: UpdatePolicy | None) -> docker.types.UpdateConfig | N
         return None
     return docker.types.UpdateConfig(
         parallelism=policy.parallelism,
-        delay=_ns(policy.delay_seconds),
+        delay=nanoseconds(policy.delay_seconds),
         failure_action=policy.failure_action,
-        monitor=_ns(policy.monitor_seconds),
+        monitor=nanoseconds(policy.monitor_seconds),
         order=policy.order,
     )
 
@@ -472,10 +463,6 @@ def _image_of(spec: Raw) -> str:
     image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", ""))
     # The CLI pins images to a digest (name:tag@sha256:...); the tag is what people read.
     return image.split("@", 1)[0] if "@" in image and ":" in image.split("@", 1)[0] else image
-
-
-def _ns(seconds: float | None) -> int | None:
-    return None if seconds is None else int(seconds * _NS)
 
 
 # --------------------------------------------------------------------------- stacks

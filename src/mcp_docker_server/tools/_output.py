@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from mcp_docker_server.progress import Progress
 
-__all__ = ["compact_result", "slim_schema", "with_progress"]
+__all__ = ["compact_result", "line_progress", "slim_schema", "with_progress"]
 
 R = TypeVar("R")
 
@@ -89,3 +89,15 @@ async def with_progress(ctx: Context[Any], progress: Progress, work: Awaitable[R
     if failure is not None:
         raise failure
     return result
+
+
+def line_progress(ctx: Context[Any]) -> Callable[[str], Awaitable[None]]:
+    """A callback that relays each line a subprocess prints as one more step of MCP progress."""
+    steps = 0
+
+    async def progress(line: str) -> None:
+        nonlocal steps
+        steps += 1
+        await ctx.report_progress(steps, None, line)
+
+    return progress

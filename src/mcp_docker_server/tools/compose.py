@@ -19,6 +19,7 @@ from mcp_docker_server.shaping import BoundedTail
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools._output import line_progress
 
 __all__ = ["compose_file_path", "load_config", "register"]
 
@@ -64,12 +65,7 @@ def register(guard: Guard) -> None:
             timeout=timeout,
         )
         runner = guard.state.compose
-        steps = 0
-
-        async def progress(line: str) -> None:
-            nonlocal steps
-            steps += 1
-            await ctx.report_progress(steps, None, line)
+        progress = line_progress(ctx)
 
         async def run(step: ComposePlan, argv: list[str] | None = None) -> tuple[str, str]:
             done = await runner.run(

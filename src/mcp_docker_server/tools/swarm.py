@@ -33,6 +33,7 @@ from mcp_docker_server.specs_swarm import (
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, ask, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools._output import line_progress
 from mcp_docker_server.tools.compose import compose_file_path, load_config
 from mcp_docker_server.tools.containers import HealthcheckArg, VolumeArg
 
@@ -299,12 +300,7 @@ def _add_stack_tool(guard: Guard) -> None:
             return StackResult(action=action, stack=name, services=await swarm.stack_services(name))
         if action == "ps":
             return StackResult(action=action, stack=name, tasks=await swarm.stack_tasks(name))
-        steps = 0
-
-        async def progress(line: str) -> None:
-            nonlocal steps
-            steps += 1
-            await ctx.report_progress(steps, None, line)
+        progress = line_progress(ctx)
 
         if action == "remove":
             ensure_confirmed(confirmation)
