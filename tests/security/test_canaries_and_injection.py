@@ -227,6 +227,15 @@ def string_fields() -> list[tuple[str, dict[str, Any], str]]:
         ("network-management", {"action": "create"}, "name"),
         ("volume-management", {"action": "create"}, "name"),
         ("volume-management", {"name": "v", "action": "create"}, "driver"),
+        ("service-management", {"action": "create", "image": "busybox:local"}, "name"),
+        ("service-management", {"action": "create", "name": "web"}, "image"),
+        ("service-management", {"action": "create", "name": "web", "image": "busybox:local"}, "command"),
+        ("stack-management", {"action": "deploy", "compose_file": "/nonexistent.yml"}, "name"),
+        ("stack-management", {"action": "deploy", "name": "st"}, "compose_file"),
+        ("swarm-management", {"action": "inspect-node"}, "node"),
+        ("swarm-management", {"action": "init"}, "advertise_addr"),
+        ("docker-system", {"action": "events"}, "since"),
+        ("docker-system", {"action": "events"}, "until"),
     ]
 
 
