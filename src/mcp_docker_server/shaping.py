@@ -26,8 +26,11 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 # Strings that are secrets whatever field they sit in: private keys, cloud and forge tokens,
-# JWTs, and `password=...`-style assignments. A match is replaced, never shown.
+# JWTs, and `password=...`-style assignments. A match is replaced, never shown. The leading
+# lookahead names every alternative's possible first character: positions that cannot start a
+# match are skipped at once, which makes redaction of long logs several times faster.
 _SECRET_VALUE = re.compile(
+    r"(?=[-AaPpSsTtegx\u017f])(?:"  # \u017f: long s, which (?i) matches as s
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
@@ -38,6 +41,7 @@ _SECRET_VALUE = re.compile(
     r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
     r"|\bSWMTKN-1-[a-z0-9-]{20,}"
     r"|(?i:(?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)[^\s'\"]{4,}"
+    r")"
 )
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 

@@ -11,7 +11,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import docker
@@ -20,6 +20,7 @@ import docker.types
 import requests.exceptions
 
 from mcp_docker_server import shaping
+from mcp_docker_server.engine._logs_sync import BoundedLogs, log_params, read_logs
 from mcp_docker_server.errors import (
     EngineAPIError,
     EngineUnavailable,
@@ -45,9 +46,6 @@ from mcp_docker_server.specs import ContainerSpec, ExecSpec, Healthcheck
 from mcp_docker_server.timewindow import parse_moment
 
 Raw = dict[str, Any]
-# Reading logs stops after this many bytes from the engine, whatever tail says: a bound on
-# time and memory for containers with enormous lines.
-_LOG_SCAN_LIMIT = 64 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- read
@@ -173,50 +171,21 @@ def container_logs(
     pattern: re.Pattern[str] | None,
     max_bytes: int,
 ) -> LogsResult:
-    """A bounded slice of the logs, filtered server-side, newest lines kept."""
-    stream = client.api.logs(
-        ref,
-        stdout=True,
-        stderr=True,
-        stream=True,
-        follow=False,
-        tail=tail,
-        timestamps=timestamps,
-        since=parse_time(since, "since"),
-        until=parse_time(until, "until"),
+    """A bounded slice of the logs in one request, filtered here, newest lines kept."""
+    params = log_params(
+        tail, timestamps=timestamps, since=parse_time(since, "since"), until=parse_time(until, "until")
     )
-    kept = shaping.BoundedTail(max_bytes)
-    lines = 0
-    for line in _lines(stream):
-        if pattern is not None and not pattern.search(line.decode("utf-8", errors="replace")):
-            continue
-        kept.add(line)
-        lines += 1
-    text = kept.text()
-    shown = text.count("\n") + (0 if not text or text.endswith("\n") else 1)
+    kept = BoundedLogs(max_bytes, pattern)
+    for payload in read_logs(client.api, "containers", ref, params):
+        kept.add(payload)
+    text, shown, dropped = kept.result()
     note = None
-    if kept.dropped:
+    if dropped:
         note = (
-            f"Showing the newest {shown} of {lines} lines ({max_bytes} bytes). For older lines, "
+            f"Showing the newest {shown} lines ({max_bytes} bytes). For older lines, "
             "narrow with until/since or grep, or raise max_bytes."
         )
-    return LogsResult(container=ref, lines=shown, text=text, truncated=kept.dropped, note=note)
-
-
-def _lines(stream: Iterator[bytes]) -> Iterator[bytes]:
-    """Re-split engine frames into lines, stopping after the scan limit."""
-    pending = b""
-    scanned = 0
-    for chunk in stream:
-        scanned += len(chunk)
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield line + b"\n"
-        if scanned > _LOG_SCAN_LIMIT:
-            break
-    if pending:
-        yield pending + b"\n"
+    return LogsResult(container=ref, lines=shown, text=text, truncated=dropped, note=note)
 
 
 def parse_time(value: str | None, what: str) -> float | None:
@@ -353,9 +322,10 @@ def _wait_for_exit(
         exit_code: int | None = int(api.wait(cid, timeout=max(1, round(wait_timeout)))["StatusCode"])
     except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
         exit_code = None
-    kept = shaping.BoundedTail(max_bytes)
-    for chunk in _lines(api.logs(cid, stdout=True, stderr=True, stream=True, follow=False, tail=1000)):
-        kept.add(chunk)
+    kept = BoundedLogs(max_bytes)
+    for payload in read_logs(api, "containers", cid, log_params(1000)):
+        kept.add(payload)
+    output, _, output_dropped = kept.result()
     info: Raw = api.inspect_container(cid)
     result = _run_result(info, spec, pulled=pulled)
     removed = False
@@ -365,8 +335,8 @@ def _wait_for_exit(
     return result.model_copy(
         update={
             "exit_code": exit_code,
-            "output": kept.text(),
-            "output_truncated": kept.dropped,
+            "output": output,
+            "output_truncated": output_dropped,
             "removed": removed,
             "note": None
             if exit_code is not None

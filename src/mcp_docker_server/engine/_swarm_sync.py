@@ -14,6 +14,7 @@ import docker.types
 
 from mcp_docker_server import shaping
 from mcp_docker_server.engine._containers_sync import docker_healthcheck, nanoseconds
+from mcp_docker_server.engine._logs_sync import BoundedLogs, log_params, read_logs
 from mcp_docker_server.errors import Conflict, InvalidArgument
 from mcp_docker_server.models_swarm import NodeRow, ServiceDetail, ServiceRow, SwarmResult, TaskRow
 from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec, UpdatePolicy
@@ -21,7 +22,6 @@ from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec, UpdatePolic
 Raw = dict[str, Any]
 STACK_LABEL = "com.docker.stack.namespace"
 _NS = 1_000_000_000
-_LOG_SCAN_LIMIT = 64 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- the swarm, nodes
@@ -226,23 +226,11 @@ def service_tasks(client: docker.DockerClient, name: str, *, all_tasks: bool) ->
 
 
 def service_logs(client: docker.DockerClient, name: str, tail: int, max_bytes: int) -> tuple[str, int, bool]:
-    """The last ``tail`` lines of a service's tasks, bounded to ``max_bytes``."""
-    inspected = client.api.inspect_service(name)
-    tty = bool(inspected["Spec"]["TaskTemplate"]["ContainerSpec"].get("TTY"))
-    stream = client.api.service_logs(
-        name, stdout=True, stderr=True, follow=False, tail=str(tail), details=False, is_tty=tty
-    )
-    kept = shaping.BoundedTail(max_bytes)
-    scanned = 0
-    for chunk in stream:
-        data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
-        kept.add(data)
-        scanned += len(data)
-        if scanned > _LOG_SCAN_LIMIT:
-            break
-    text = kept.text()
-    lines = text.count("\n") + (0 if not text or text.endswith("\n") else 1)
-    return text, lines, kept.dropped
+    """The last ``tail`` lines of a service's tasks, bounded to ``max_bytes``, in one request."""
+    kept = BoundedLogs(max_bytes)
+    for payload in read_logs(client.api, "services", name, log_params(tail)):
+        kept.add(payload)
+    return kept.result()
 
 
 def wait_converged(
