@@ -24,6 +24,21 @@ fi
   || { say ".venv has $("$VENV_PY" --version 2>&1); Python 3.11+ is required (remove .venv, set PYTHON_BIN)"; exit 1; }
 "$VENV_PY" -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# The external MCP clients tests/e2e/test_external_clients.py drives (the Inspector's CLI, the
+# conformance suite), pinned by tests/clients/package-lock.json. npm ci runs only when the lock
+# file changed since node_modules was last installed from it.
+for tool in node npm; do
+  command -v "$tool" >/dev/null 2>&1 \
+    || { say "no $tool: Node.js 20+ is required (Debian packages: apt-get install nodejs npm)"; exit 1; }
+done
+clients_lock_sum=$(sha256sum tests/clients/package-lock.json | cut -d' ' -f1)
+clients_stamp=tests/clients/node_modules/.installed-lock-sha256
+if [ "$(cat "$clients_stamp" 2>/dev/null)" != "$clients_lock_sum" ]; then
+  say "installing the external MCP clients (npm ci in tests/clients)"
+  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$clients_lock_sum" >"$clients_stamp"
+fi
+
 # shellcheck disable=SC2317  # (reached through the trap below)
 finish() {
   local status=$?
