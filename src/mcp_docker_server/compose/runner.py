@@ -79,6 +79,20 @@ class ComposeRunner:
                 self._prefix = await self._find()
             return self._prefix
 
+    async def version(self) -> str:
+        """The version of the Compose v2 that :meth:`prefix` found, such as "2.40.3" (`doctor`).
+
+        Raises:
+            ComposeError: no Compose v2 is installed.
+        """
+        done = await anyio.run_process(
+            [*await self.prefix(), "version", "--short"],
+            env=self._env,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        return clean_text(done.stdout.decode(errors="replace")).strip().lstrip("v")[:40]
+
     async def _find(self) -> tuple[str, ...]:
         for candidate in (("docker", "compose"), ("docker-compose",)):
             try:
