@@ -10,7 +10,6 @@ from mcp.server import MCPServer
 
 from mcp_docker_server import __version__
 from mcp_docker_server.engine import Engine
-from mcp_docker_server.oauth import JwtVerifier, auth_settings
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.settings import Settings
 from mcp_docker_server.tools import (
@@ -72,6 +71,11 @@ def build_server(
     register_swarm(guard)
     register_system(guard)
     oauth = settings.http.oauth if settings.transport == "http" else None
+    verifier, auth = None, None
+    if oauth:  # PyJWT and its crypto cost 2 MiB: loaded only in OAuth mode
+        from mcp_docker_server.oauth import JwtVerifier, auth_settings
+
+        verifier, auth = JwtVerifier(oauth), auth_settings(settings.http, oauth)
     return MCPServer(
         "docker",
         title="Docker",
@@ -80,6 +84,6 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=guard.tools,
-        token_verifier=JwtVerifier(oauth) if oauth else None,
-        auth=auth_settings(settings.http, oauth) if oauth else None,
+        token_verifier=verifier,
+        auth=auth,
     )

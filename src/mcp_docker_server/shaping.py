@@ -13,6 +13,7 @@ __all__ = [
     "mask_env",
     "redact_secrets",
     "short_id",
+    "status_without_health",
     "truncate",
 ]
 
@@ -110,6 +111,11 @@ def health_from_status(status: str) -> str | None:
     if not match:
         return None
     return "starting" if match[1] == "health: starting" else match[1]
+
+
+def status_without_health(status: str) -> str:
+    """``Up 5 minutes (healthy)`` as ``Up 5 minutes``: rows carry health in a field of its own."""
+    return _HEALTH.sub("", status).strip()
 
 
 class BoundedTail:

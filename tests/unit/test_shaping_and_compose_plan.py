@@ -17,6 +17,7 @@ from mcp_docker_server.shaping import (
     format_ports,
     health_from_status,
     mask_env,
+    status_without_health,
 )
 
 
@@ -62,6 +63,10 @@ def test_port_formatting() -> None:
 )
 def test_health_from_status(status: str, health: str | None) -> None:
     assert health_from_status(status) == health
+    # The row carries health in its own field; the status text says it once, not twice.
+    kept = status_without_health(status)
+    assert "health" not in kept
+    assert kept.startswith(status.split(" (")[0])
 
 
 def test_bounded_tail_keeps_the_newest_lines_only() -> None:

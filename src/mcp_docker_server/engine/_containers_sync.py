@@ -82,7 +82,7 @@ def _row(item: Raw) -> ContainerRow:
         name=str(names[0]).lstrip("/"),
         image=shaping.short_id(image) if image.startswith("sha256:") else image,
         state=str(item.get("State") or ""),
-        status=status,
+        status=shaping.status_without_health(status),
         health=shaping.health_from_status(status),
         ports=shaping.format_ports(item.get("Ports") or []),
     )

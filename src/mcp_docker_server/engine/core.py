@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 import threading
 from collections.abc import Callable
 from types import ModuleType
@@ -24,7 +25,7 @@ from mcp_docker_server.settings import EngineTarget
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["Engine", "lazy_module"]
+__all__ = ["Engine", "forgo_ssh", "lazy_module"]
 
 T = TypeVar("T")
 
@@ -145,3 +146,17 @@ class _LazyModule(ModuleType):
 def lazy_module(name: str) -> ModuleType:
     """A stand-in for ``import name`` that defers the import (and docker-py's) to first use."""
     return _LazyModule(name)
+
+
+def forgo_ssh() -> bool:
+    """Keep docker-py from loading paramiko in a process that has no ssh:// engine.
+
+    docker-py imports paramiko (and cryptography with it: about 7 MiB of memory and 40 ms)
+    for its SSH adapter as soon as it is imported, and quietly does without the adapter when
+    that import fails. Call before the first engine call; returns whether it took effect
+    (False when paramiko is loaded already).
+    """
+    if "paramiko" in sys.modules:
+        return sys.modules["paramiko"] is None
+    sys.modules["paramiko"] = None  # type: ignore[assignment]  # Python's "do not import" marker
+    return True

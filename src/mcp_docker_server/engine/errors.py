@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Iterator
 from http import HTTPStatus
 
 import docker.errors
-import paramiko
 import requests.exceptions
 
 from mcp_docker_server.errors import (
@@ -59,7 +59,7 @@ def translate_docker_errors(host: str, kind: str = "resource", ref: str | None =
         raise NotFound(kind, ref or "?", detail) from exc
     except docker.errors.APIError as exc:
         raise api_error(exc, kind, ref) from exc
-    except (requests.exceptions.ConnectionError, paramiko.SSHException, ConnectionError) as exc:
+    except _connection_errors() as exc:
         raise unreachable(host, _reason(exc)) from exc
     except (requests.exceptions.Timeout, TimeoutError) as exc:
         raise unreachable(host, "it did not answer in time") from exc
@@ -127,3 +127,12 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError | ConnectionRefusedError):
         return exc.strerror or exc.__class__.__name__
     return text[:200] or exc.__class__.__name__
+
+
+def _connection_errors() -> tuple[type[Exception], ...]:
+    """Failures to reach the engine; paramiko's only when it is loaded: without it no SSH
+    connection exists to fail (a server with no ssh:// engine never loads it, see
+    ``core.forgo_ssh``)."""
+    paramiko = sys.modules.get("paramiko")
+    ssh: tuple[type[Exception], ...] = (paramiko.SSHException,) if paramiko is not None else ()
+    return (requests.exceptions.ConnectionError, ConnectionError, *ssh)
