@@ -35,7 +35,7 @@ clients_lock_sum=$(sha256sum tests/clients/package-lock.json | cut -d' ' -f1)
 clients_stamp=tests/clients/node_modules/.installed-lock-sha256
 if [ "$(cat "$clients_stamp" 2>/dev/null)" != "$clients_lock_sum" ]; then
   say "installing the external MCP clients (npm ci in tests/clients)"
-  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error) >&2
   printf '%s\n' "$clients_lock_sum" >"$clients_stamp"
 fi
 
