@@ -23,6 +23,7 @@ from mcp_docker_server.tools import (
     register_swarm,
     register_system,
 )
+from mcp_docker_server.tools.supply import register as register_supply
 
 __all__ = ["build_server"]
 
@@ -70,6 +71,7 @@ def build_server(
     register_compose(guard)
     register_swarm(guard)
     register_system(guard)
+    register_supply(guard)
     oauth = settings.http.oauth if settings.transport == "http" else None
     verifier, auth = None, None
     if oauth:  # PyJWT and its crypto cost 2 MiB: loaded only in OAuth mode
