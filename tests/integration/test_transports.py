@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import anyio
@@ -71,6 +72,30 @@ async def test_ssh(monkeypatch: pytest.MonkeyPatch) -> None:
     # docker-py's paramiko transport reads ~/.ssh/config and known_hosts from HOME.
     monkeypatch.setenv("HOME", env("MCPD_TEST_SSH_HOME"))
     assert "containers" in await list_through(env("MCPD_TEST_SSH_HOST"))
+
+
+PROCESS_WITHOUT_SSH = """
+import sys
+from mcp_docker_server.engine.core import forgo_ssh
+from mcp_docker_server.settings import load_settings
+from mcp_docker_server.engine import Engine, System
+import anyio
+assert forgo_ssh()
+system = System(Engine(load_settings({"DOCKER_HOST": sys.argv[1]}).engine))
+print(anyio.run(system.version)["version"], sys.modules["paramiko"])
+"""
+
+
+def test_a_process_without_ssh_engines_never_loads_paramiko(unix_host: str) -> None:
+    """The CLI forgoes docker-py's SSH transport when no engine needs it (7 MiB of memory):
+    the engine must still answer over the socket, and paramiko stay unloaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROCESS_WITHOUT_SSH, unix_host], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    version, paramiko = done.stdout.split()
+    assert version[0].isdigit()
+    assert paramiko == "None"
 
 
 async def test_ssh_with_an_unknown_host_key_fails_closed(
