@@ -191,7 +191,7 @@ def test_a_broken_config_json_is_a_problem_and_its_content_is_not_echoed(tmp_pat
 
 
 def test_registry_names_are_cleaned_and_bounded(tmp_path: Path) -> None:
-    auths = {f"r{i}.example": {} for i in range(12)}
+    auths: dict[str, object] = {f"r{i}.example": {} for i in range(12)}
     auths["\x1b[31mred.example"] = {}
     config = write_config(tmp_path, {"auths": auths})
     [_, line] = registry_lines(RegistrySettings(), config, None)
