@@ -21,6 +21,7 @@ def parse_args(argv: Sequence[str] | None = None) -> dict[str, str | None]:
         prog="mcp-docker-server",
         description="Model Context Protocol server for Docker. Every flag mirrors the environment "
         "variable named in its help; the flag wins.",
+        epilog="`mcp-docker-server doctor` checks engines, Compose, credentials and policy.",
     )
     parser.add_argument("--version", action="version", version=f"mcp-docker-server {__version__}")
     for option in OPTIONS:
@@ -41,6 +42,11 @@ def parse_args(argv: Sequence[str] | None = None) -> dict[str, str | None]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``mcp-docker-server`` and ``python -m mcp_docker_server``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["doctor"]:
+        from mcp_docker_server.doctor import run_doctor
+
+        raise SystemExit(run_doctor(args[1:]))
     flags = parse_args(argv)
     try:
         settings = load_settings(os.environ, flags)
