@@ -37,8 +37,8 @@ _REGISTRY = "registry credentials"
 
 
 def warning_lines(warnings: Iterable[str]) -> list[Line]:
-    """Start-up warnings the server would log (the settings still load)."""
-    return [Line("settings", "warn", w, "see the setting it names.") for w in warnings]
+    """Start-up warnings the server would log (the settings still load; each names its setting)."""
+    return [Line("settings", "warn", w) for w in warnings]
 
 
 def docker_cli_lines(path_env: str | None) -> list[Line]:

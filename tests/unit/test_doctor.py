@@ -19,6 +19,7 @@ from mcp_docker_server.doctor_checks import (
     policy_data,
     policy_lines,
     registry_lines,
+    warning_lines,
 )
 from mcp_docker_server.doctor_report import EngineProbe, Line, Report, render_json, render_text
 from mcp_docker_server.settings import RegistrySettings, load_settings
@@ -99,6 +100,13 @@ def test_warnings_and_facts_do_not_make_a_problem() -> None:
     assert done.ok
     assert done.problems == 0
     assert render_text(done).splitlines()[-1] == "all fine, 1 warning(s); exit 0"
+
+
+def test_start_up_warnings_are_shown_as_warnings(tmp_path: Path) -> None:
+    settings = load_settings({"HOME": str(tmp_path), "DOCKER_TLS_VERIFY": "1"})
+    [line] = warning_lines(settings.warnings)
+    assert line.status == "warn"
+    assert "DOCKER_TLS_VERIFY" in line.text
 
 
 def test_json_report_has_the_engines_and_the_judged_checks() -> None:
