@@ -29,16 +29,12 @@ R = TypeVar("R")
 
 audit = logging.getLogger("mcp_docker_server.audit")
 
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+# idempotentHint is left out: false is its default, and it means nothing on a read-only tool.
+# The other hints stay explicit, so a client that ignores the spec's defaults still sees them.
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 # Mutating and may reach a registry (a missing image is pulled).
-MUTATING_OPEN = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
-DESTRUCTIVE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
-)
+MUTATING_OPEN = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
 
 
 def local_resolver(path: str) -> PathInfo:

@@ -30,9 +30,11 @@ def compact_result(model: BaseModel) -> CallToolResult:
 
 def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The same schema in fewer tokens: no ``title`` annotations (a property *named* title
-    survives), no ``"default": null`` or ``"additionalProperties": true``, and ``anyOf [X, null]``
-    written as X. An optional
-    argument is simply not required; the server still accepts an explicit null."""
+    survives), no ``"default": null``, ``"default": false`` or ``"additionalProperties": true``
+    (what an absent key means anyway), no string length bounds (names and references the model
+    writes are far inside them), and ``anyOf [X, null]`` written as X. An optional argument is
+    simply not required; the server still accepts an explicit null. Only the published copy
+    changes: arguments are still validated against the full model."""
 
     def walk(node: Any) -> Any:
         if isinstance(node, list):
@@ -43,8 +45,9 @@ def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
             k: walk(v)
             for k, v in node.items()
             if not (k == "title" and isinstance(v, str))
-            and not (k == "default" and v is None)
+            and not (k == "default" and (v is None or v is False))
             and not (k == "additionalProperties" and v is True)  # JSON Schema's default
+            and not (k in ("minLength", "maxLength") and isinstance(v, int))
         }
         options = out.get("anyOf")
         if isinstance(options, list) and {"type": "null"} in options:
