@@ -6,7 +6,12 @@ arguments, so no test can pass on a hard-coded value, and every image is removed
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +19,8 @@ import docker
 import pytest
 from mcp import Client
 
-from tests.conftest import LABEL_KEY, RUN_ID, error_text, ok
+from mcp_docker_server.server import build_server
+from tests.conftest import LABEL_KEY, RUN_ID, accept_all, error_text, ok, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -118,3 +124,153 @@ async def test_audit_of_a_missing_image_says_so(client: Client) -> None:
         await client.call_tool("image-security", {"action": "audit", "target": f"mcpd-none-{RUN_ID}:1"})
     )
     assert "No such image" in text
+
+
+# --------------------------------------------------------------------------- digests and signatures
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's docker-registry on loopback, no auth (the engine trusts 127.0.0.0/8)."""
+    binary = shutil.which("docker-registry")
+    if not binary:
+        pytest.fail("docker-registry is missing: scripts/test-engine.sh up installs it")
+    root = tmp_path_factory.mktemp("supply-registry")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    config = {
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": f"{root}/data"}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+    }
+    (root / "config.yml").write_text(json.dumps(config))  # YAML is a superset of JSON
+    with (root / "registry.log").open("w") as log:
+        process = subprocess.Popen([binary, "serve", str(root / "config.yml")], stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 20
+            while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(f"registry did not start: {(root / 'registry.log').read_text()[-2000:]}")
+                time.sleep(0.1)
+            yield f"127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def pushed(docker_client: docker.DockerClient, registry: str, test_image: str) -> Iterator[tuple[str, str]]:
+    """busybox:local pushed to the registry: (tag reference, the digest the push reported)."""
+    ref = f"{registry}/mcpd-supply:{RUN_ID}"
+    docker_client.images.get(test_image).tag(ref)
+    digest = ""
+    for line in docker_client.images.push(ref, stream=True, decode=True):
+        assert "error" not in line, line
+        digest = (line.get("aux") or {}).get("Digest") or digest
+    assert digest.startswith("sha256:")
+    yield ref, digest
+    # By name only: the pushed image *is* busybox:local, which must stay.
+    for image in docker_client.images.list(name=f"{registry}/mcpd-supply"):
+        for name in [*image.tags, *image.attrs.get("RepoDigests", [])]:
+            if name.startswith(f"{registry}/mcpd-supply"):
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    docker_client.images.remove(name)
+
+
+async def test_resolve_digest_locally_then_from_the_registry(
+    client: Client, pushed: tuple[str, str], docker_client: docker.DockerClient, test_image: str
+) -> None:
+    ref, digest = pushed
+    local = ok(await client.call_tool("image-security", {"action": "resolve-digest", "target": ref}))
+    assert (local["digest"], local["source"]) == (digest, "local")
+    assert local["pinned"] == ref.rsplit(":", 1)[0] + "@" + digest
+    docker_client.images.remove(ref)  # the registry is asked when the engine has no record
+    remote = ok(await client.call_tool("image-security", {"action": "resolve-digest", "target": ref}))
+    assert (remote["digest"], remote["source"]) == (digest, "registry")
+    docker_client.images.get(test_image).tag(ref)
+
+
+async def test_resolve_digest_of_an_unknown_tag_says_what_failed(client: Client, registry: str) -> None:
+    text = error_text(
+        await client.call_tool(
+            "image-security", {"action": "resolve-digest", "target": f"{registry}/nothing:{RUN_ID}"}
+        )
+    )
+    assert "could not resolve" in text
+
+
+async def test_digest_only_policy_refuses_a_tag_and_runs_the_digest(
+    unix_host: str,
+    pushed: tuple[str, str],
+    unique_name: str,
+    tmp_path: Path,
+    docker_client: docker.DockerClient,
+) -> None:
+    ref, digest = pushed
+    pinned = ref.rsplit(":", 1)[0] + "@" + digest
+    settings = settings_for(unix_host, MCP_DOCKER_REQUIRE_DIGEST="1")
+    compose_file = tmp_path / "compose.yaml"
+    compose_file.write_text(f"services:\n  app:\n    image: {ref}\n    command: [sleep, '5']\n")
+    async with Client(build_server(settings), elicitation_callback=accept_all) as client:
+        refused = error_text(
+            await client.call_tool("run-container", {"image": ref, "labels": {LABEL_KEY: RUN_ID}})
+        )
+        assert "require-digest" in refused
+        assert "resolve-digest" in refused
+        refused = error_text(
+            await client.call_tool(
+                "compose-stack",
+                {"compose_file": str(compose_file), "action": "up", "project_name": unique_name},
+            )
+        )
+        assert "service app" in refused
+        assert "require-digest" in refused
+        refused = error_text(
+            await client.call_tool(
+                "service-management", {"action": "create", "name": unique_name, "image": ref}
+            )
+        )
+        assert "require-digest" in refused
+        assert not docker_client.containers.list(all=True, filters={"name": unique_name})
+        run = ok(
+            await client.call_tool(
+                "run-container",
+                {
+                    "image": pinned,
+                    "name": unique_name,
+                    "command": ["echo", "pinned"],
+                    "detach": False,
+                    "auto_remove": True,
+                    "labels": {LABEL_KEY: RUN_ID},
+                },
+            )
+        )
+    assert run["output"].strip() == "pinned"
+
+
+async def test_verify_without_cosign_says_so_and_required_signatures_refuse(
+    unix_host: str, pushed: tuple[str, str], tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    """cosign cannot be installed on these machines: the absent path is the one tested."""
+    assert shutil.which("cosign") is None
+    ref, digest = pushed
+    pinned = ref.rsplit(":", 1)[0] + "@" + digest
+    key = tmp_path / "cosign.pub"
+    key.write_text("-----BEGIN PUBLIC KEY-----\nnot-a-real-key\n-----END PUBLIC KEY-----\n")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[supply]\nrequire_signature = true\ncosign_key = "{key}"\n')
+    settings = settings_for(unix_host, MCP_DOCKER_POLICY_FILE=str(policy))
+    async with Client(build_server(settings), elicitation_callback=accept_all) as client:
+        text = error_text(await client.call_tool("image-security", {"action": "verify", "target": ref}))
+        assert "cosign is not installed" in text
+        assert "install cosign" in text
+        refused = error_text(
+            await client.call_tool("run-container", {"image": pinned, "labels": {LABEL_KEY: RUN_ID}})
+        )
+    assert "require-signature" in refused
+    assert "cosign is not installed" in refused
+    assert "require_signature = false" in refused
+    assert not docker_client.containers.list(
+        all=True, filters={"label": f"{LABEL_KEY}={RUN_ID}", "ancestor": pinned}
+    )

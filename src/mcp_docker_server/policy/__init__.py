@@ -5,6 +5,8 @@ from mcp_docker_server.policy.containers import (
     admit_exec,
     admit_volume,
     check_image,
+    check_pinned,
+    digest_pinned,
     in_scope,
     label_matches,
     scope_labels,
@@ -17,6 +19,8 @@ from mcp_docker_server.policy.services import admit_service, admit_service_patch
 __all__ = [
     "CONFIRM_MODES",
     "check_image",
+    "check_pinned",
+    "digest_pinned",
     "load_policy",
     "Admitted",
     "PathInfo",

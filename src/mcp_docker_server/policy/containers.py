@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -11,8 +12,18 @@ from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
 from mcp_docker_server.policy.paths import check_bind_source
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec, bind_device
 
-__all__ = ["admit_container", "admit_exec", "admit_volume", "check_image", "with_defaults"]
+__all__ = [
+    "admit_container",
+    "admit_exec",
+    "admit_volume",
+    "check_image",
+    "check_pinned",
+    "digest_pinned",
+    "with_defaults",
+]
 
+_PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
+_IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
 _UNCONFINED = ("seccomp=unconfined", "apparmor=unconfined", "label=disable", "label:disable")
 
 
@@ -31,6 +42,7 @@ def admit_container(
         PolicyDenied: naming the rule, what was asked, and what to do instead.
     """
     check_image(policy, spec.image)
+    check_pinned(policy, spec.image)
     if spec.privileged and not policy.allow_privileged:
         raise PolicyDenied(
             "privileged",
@@ -95,6 +107,29 @@ def check_image(policy: Policy, image: str) -> None:
             hint="use an allowed image.",
             setting="image_allowlist",
         )
+
+
+def digest_pinned(image: str) -> bool:
+    """Whether ``image`` names content, not a movable tag: ``name[:tag]@sha256:<64 hex>`` or a
+    full image id (short ids are prefixes that could match another image later)."""
+    return bool(_PINNED.search(image.strip()) or _IMAGE_ID.fullmatch(image.strip()))
+
+
+def check_pinned(policy: Policy, image: str) -> None:
+    """Refuse an image named by tag when the operator requires digests.
+
+    Raises:
+        PolicyDenied: naming the setting and how to get the digest.
+    """
+    if not policy.require_digest or digest_pinned(image):
+        return
+    if image.startswith("(build of "):
+        reason = f"compose service {image[10:-1]} builds its image, which has no digest to pin"
+        hint = "build and push the image, then name it by digest in the compose file."
+    else:
+        reason = f"{image} is named by tag, and only digest-pinned images may run"
+        hint = "use name@sha256:<digest>; image-security action=resolve-digest gives the digest of a tag."
+    raise PolicyDenied("require-digest", reason, hint=hint, setting="require_digest = false")
 
 
 def with_defaults(policy: Policy, spec: ContainerSpec) -> ContainerSpec:

@@ -34,6 +34,12 @@ def load_policy(path: str | None, env: Mapping[str, str]) -> Policy:
         "MCP_DOCKER_READ_ONLY": "read_only",
         "MCP_DOCKER_CONFIRM": "confirm",
         "MCP_DOCKER_AUDIT_LOG": "audit_log",
+        "MCP_DOCKER_REQUIRE_DIGEST": "require_digest",
+        "MCP_DOCKER_REQUIRE_SIGNATURE": "require_signature",
+        "MCP_DOCKER_COSIGN_KEY": "cosign_key",
+        "MCP_DOCKER_COSIGN_IDENTITY": "cosign_identity",
+        "MCP_DOCKER_COSIGN_ISSUER": "cosign_issuer",
+        "MCP_DOCKER_VULNERABILITY_DB": "vulnerability_db",
     }
     for variable, key in overrides.items():
         raw = env.get(variable, "").strip()
@@ -64,7 +70,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _env_value(variable: str, key: str, raw: str) -> Any:
-    if key == "read_only":
+    if isinstance(getattr(Policy(), key), bool):
         if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(variable, f"{raw!r} is not a boolean", "use 1 or 0.")
         return raw.lower() in ("1", "true", "yes", "on")
@@ -92,7 +98,25 @@ def _build(values: Mapping[str, Any], source: str) -> Policy:
             f"{changes['confirm']!r} is not a confirmation mode",
             "use elicit or client-approval.",
         )
-    return replace(policy, **changes)
+    built = replace(policy, **changes)
+    _check_signing(built)
+    return built
+
+
+def _check_signing(policy: Policy) -> None:
+    """A signature requirement needs something to verify against; keyless needs both halves."""
+    if bool(policy.cosign_identity) != bool(policy.cosign_issuer):
+        raise ConfigError(
+            "cosign_identity/cosign_issuer",
+            "keyless verification needs both the signer's identity and its OIDC issuer",
+            "set both (e.g. MCP_DOCKER_COSIGN_IDENTITY and MCP_DOCKER_COSIGN_ISSUER), or neither.",
+        )
+    if policy.require_signature and not (policy.cosign_key or policy.cosign_identity):
+        raise ConfigError(
+            "require_signature",
+            "no cosign_key and no cosign_identity to verify signatures against",
+            "set cosign_key (a public key file or KMS URI) or cosign_identity and cosign_issuer.",
+        )
 
 
 def _coerce(key: str, value: Any, default: Any, source: str) -> Any:

@@ -83,6 +83,18 @@ class Policy:
     label_scope: str | None = None
     # Swarm join tokens appear in results only when the operator says so.
     show_join_tokens: bool = False
+    # Supply chain. require_digest: containers, compose services and swarm services may only
+    # name images by digest (repo@sha256:...), so a moved tag cannot change what runs.
+    # require_signature: each such image must pass `cosign verify` with cosign_key (a key file
+    # or KMS URI) or with cosign_identity and cosign_issuer (keyless), before it runs.
+    require_digest: bool = False
+    require_signature: bool = False
+    cosign_key: str | None = None
+    cosign_identity: str | None = None
+    cosign_issuer: str | None = None
+    # A vulnerability database folder for trivy (its cache dir) or grype (its DB cache dir),
+    # used offline: image-security scan then never downloads one.
+    vulnerability_db: str | None = None
     # Injected into every container the server creates, unless the request sets them.
     no_new_privileges: bool = True
     default_memory_bytes: int | None = None

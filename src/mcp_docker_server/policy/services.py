@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from mcp_docker_server.policy.containers import admit_container, check_image, scope_labels
+from mcp_docker_server.errors import PolicyDenied
+from mcp_docker_server.policy.containers import admit_container, check_image, check_pinned, scope_labels
 from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
 from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
 
@@ -43,4 +44,13 @@ def admit_service_patch(policy: Policy, patch: ServicePatch) -> Admitted[Service
     """
     if patch.image is not None:
         check_image(policy, patch.image)
+        check_pinned(policy, patch.image)
+        if policy.require_signature:
+            # An update is admitted synchronously, with no room to run cosign first.
+            raise PolicyDenied(
+                "require-signature",
+                "a service update cannot have its new image's signature verified first",
+                hint="remove the service and create it again with the new image (creation verifies it).",
+                setting="require_signature = false",
+            )
     return admit(patch)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from contextvars import ContextVar
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -78,7 +78,9 @@ class Guard:
         """
         named = sorted({m.source for m in spec.mounts if m.kind == "volume"})
         options = await self.state.volumes.options(named)
-        return admit_container(self.state.policy, spec, self.state.resolver, options)
+        admitted = admit_container(self.state.policy, spec, self.state.resolver, options)
+        await self._signed([spec.image])
+        return admitted
 
     async def admit_compose(self, plan: ComposePlan, requests: ProjectRequests) -> Admitted[ComposePlan]:
         """Approve a compose project: its resolved configuration passes the same checks as a
@@ -101,6 +103,7 @@ class Guard:
             raise PolicyDenied(
                 exc.rule, f"{where}: {exc.reason}", hint=exc.hint, setting=exc.setting
             ) from exc
+        await self._signed(spec.image for spec in requests.containers)
         return admit(plan)
 
     async def admit_service(self, spec: ServiceSpec) -> Admitted[ServiceSpec]:
@@ -111,7 +114,16 @@ class Guard:
         """
         named = sorted({m.source for m in spec.container.mounts if m.kind == "volume"})
         options = await self.state.volumes.options(named)
-        return admit_service(self.state.policy, spec, self.state.resolver, options)
+        admitted = admit_service(self.state.policy, spec, self.state.resolver, options)
+        await self._signed([spec.container.image])
+        return admitted
+
+    async def _signed(self, images: Iterable[str]) -> None:
+        """Under the operator's require_signature, every image must pass `cosign verify`."""
+        if self.state.policy.require_signature:
+            from mcp_docker_server.tools.supply import require_signatures  # it imports this module
+
+            await require_signatures(self.state, images)
 
     def admit_service_patch(self, patch: ServicePatch) -> Admitted[ServicePatch]:
         """Approve a change to a service.

@@ -8,7 +8,9 @@ the engine layer, never run.
 from __future__ import annotations
 
 import datetime
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,11 +20,14 @@ from pydantic import Field
 
 from mcp_docker_server.compose.external import find_tool, run_tool
 from mcp_docker_server.engine.images_fs import ImageContents
-from mcp_docker_server.errors import ComposeError, InvalidArgument
+from mcp_docker_server.errors import ComposeError, DockerServerError, InvalidArgument, NotFound, PolicyDenied
+from mcp_docker_server.policy import digest_pinned
 from mcp_docker_server.specs import validate_image_reference
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
 from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
 from mcp_docker_server.supply.models import SupplyResult, level_counts, rank
+from mcp_docker_server.supply.refs import pinned_reference
+from mcp_docker_server.supply.signing import COSIGN_INSTALL, cosign_argv, cosign_verdict, signing_configured
 from mcp_docker_server.tools._base import AppState
 from mcp_docker_server.tools._guard import Guard
 
@@ -63,6 +68,13 @@ def register(guard: Guard) -> None:
         state = guard.state
         if action == "audit":
             return await audit(state, ref)
+        if action == "resolve-digest":
+            digest, source = await resolve_digest(state, ref)
+            return SupplyResult(
+                action=action, target=ref, digest=digest, pinned=pinned_reference(ref, digest), source=source
+            )
+        if action == "verify":
+            return await verify(state, ref, timeout)
         raise InvalidArgument(f"{action} is not available yet.")
 
     guard.add(image_security, name="image-security", title="Image security", annotations=READ_OPEN)
@@ -156,3 +168,91 @@ async def audit(state: AppState, ref: str) -> SupplyResult:
         exposed_ports=list(facts.exposed_ports[:50]),
         truncated=len(findings) > _MAX_FINDINGS,
     )
+
+
+# --------------------------------------------------------------------------- digests, signatures
+
+
+async def resolve_digest(state: AppState, ref: str) -> tuple[str, str]:
+    """The digest ``ref`` names: given in it, recorded locally at pull or push, or the
+    registry's current one (asked through the engine's distribution endpoint; nothing pulled).
+
+    Raises:
+        EngineAPIError: the registry cannot resolve it.
+    """
+    if digest_pinned(ref) and "@" in ref:
+        return ref.rsplit("@", 1)[1], "given"
+    contents = ImageContents(state.engine)
+    try:
+        if local := await contents.local_digest(ref):
+            return local, "local"
+    except NotFound:
+        pass  # not here: the registry may still know it
+    registry = state.settings.registry
+    auth = await state.images.auth_for(
+        ref,
+        None,
+        registry.username,
+        registry.password,
+        str(registry.auth_config) if registry.auth_config else None,
+    )
+    return await contents.registry_digest(ref, auth), "registry"
+
+
+async def cosign_verify(state: AppState, ref: str, timeout: float) -> tuple[bool, str, str]:
+    """(verified, why, the name@digest checked) for ``ref`` under the operator's cosign settings.
+
+    Raises:
+        ComposeError: cosign is not installed, or ran out of time.
+        InvalidArgument: the operator configured no key or identity.
+    """
+    cosign = find_tool("cosign")
+    if cosign is None:
+        raise ComposeError(
+            "cosign is not installed on the server, so no signature can be verified.",
+            hint=COSIGN_INSTALL + ".",
+        )
+    if not signing_configured(state.policy):
+        raise InvalidArgument(
+            "No cosign key or identity is configured to verify signatures against.",
+            hint="the operator sets cosign_key, or cosign_identity and cosign_issuer, in the policy file.",
+        )
+    digest, _ = await resolve_digest(state, ref)
+    pinned = pinned_reference(ref, digest)
+    env = {**os.environ, "DOCKER_CONFIG": str(state.settings.docker_config)}
+    done = await run_tool(cosign_argv(cosign, state.policy, pinned), timeout=timeout, env=env)
+    verified, why = cosign_verdict(done.returncode, done.stdout, done.stderr)
+    return verified, why, pinned
+
+
+async def verify(state: AppState, ref: str, timeout: float) -> SupplyResult:
+    """`cosign verify` of the image, by digest."""
+    verified, why, pinned = await cosign_verify(state, ref, timeout)
+    return SupplyResult(action="verify", target=ref, verified=verified, pinned=pinned, note=why)
+
+
+async def require_signatures(state: AppState, images: Iterable[str]) -> None:
+    """Under ``require_signature``, refuse unless every image passes `cosign verify`.
+
+    Raises:
+        PolicyDenied: an image is unsigned, fails verification, or cannot be checked here.
+    """
+    if not state.policy.require_signature:
+        return
+    for image in sorted(set(images)):
+        if image.startswith("(build of "):
+            why = "an image built on the spot carries no signature"
+        else:
+            try:
+                verified, why, _ = await cosign_verify(state, image, timeout=120)
+            except DockerServerError as exc:
+                verified, why = False, exc.message.rstrip(".")
+            if verified:
+                continue
+        raise PolicyDenied(
+            "require-signature",
+            f"{image} has no verified signature ({why})",
+            hint="use an image signed with the operator's key or identity; image-security action=verify "
+            "checks one.",
+            setting="require_signature = false",
+        )
