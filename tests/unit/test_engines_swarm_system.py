@@ -166,3 +166,34 @@ def test_human_sizes_read_like_docker() -> None:
         "23 MB",
         "1.23 GB",
     ]
+
+
+def test_reset_never_waits_behind_a_slow_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop calls reset() after a timeout; a connection attempt that hangs (an SSH
+    banner waits 15 s) in a worker thread must not freeze it."""
+    import threading
+    import time
+
+    from mcp_docker_server.engine import Engine, connect
+
+    entered, release = threading.Event(), threading.Event()
+    fake_client = object()
+
+    def slow_open(target: object) -> object:
+        entered.set()
+        release.wait(10)
+        return fake_client
+
+    monkeypatch.setattr(connect, "open_client", slow_open)
+    engine = Engine(
+        load_settings({"DOCKER_HOST": "tcp://127.0.0.1:9", "MCP_DOCKER_ALLOW_INSECURE_TCP": "1"}).engine
+    )
+    worker = threading.Thread(target=engine.client)
+    worker.start()
+    assert entered.wait(5)
+    started = time.monotonic()
+    engine.reset()
+    assert time.monotonic() - started < 0.5
+    release.set()
+    worker.join(5)
+    assert engine.client() is fake_client  # the attempt that finished is kept

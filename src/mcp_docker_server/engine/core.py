@@ -40,7 +40,11 @@ class Engine:
     def __init__(self, target: EngineTarget) -> None:
         self.target = target
         self._client: docker.DockerClient | None = None
-        self._lock = threading.Lock()
+        # Connecting can take long (an SSH banner waits 15 s): only connecting waits for
+        # _connecting. _state guards the reference alone and is never held across I/O, so
+        # reset(), which the event loop calls, never blocks behind a connection attempt.
+        self._connecting = threading.Lock()
+        self._state = threading.Lock()
         self._limiter: anyio.CapacityLimiter | None = None
 
     @property
@@ -54,16 +58,23 @@ class Engine:
         Raises:
             EngineUnavailable: the engine cannot be reached.
         """
-        with self._lock:
-            if self._client is None:
-                from mcp_docker_server.engine.connect import open_client
+        with self._state:
+            if self._client is not None:
+                return self._client
+        with self._connecting:
+            with self._state:
+                if self._client is not None:  # another thread connected meanwhile
+                    return self._client
+            from mcp_docker_server.engine.connect import open_client
 
-                self._client = open_client(self.target)
-            return self._client
+            fresh = open_client(self.target)
+            with self._state:
+                self._client = fresh
+            return fresh
 
     def reset(self) -> None:
         """Forget the client so the next call reconnects (after the engine went away)."""
-        with self._lock:
+        with self._state:
             client, self._client = self._client, None
         if client is not None:
             # A dead connection may fail to close; there is nothing more to do with it.

@@ -117,6 +117,8 @@ def _reason(exc: BaseException) -> str:
     text = str(exc)
     for pattern in (
         r"\[Errno \d+\] ([^'\")]+)",
+        # urllib3 wraps an OSError as its repr: ('Connection aborted.', FileNotFoundError(2, '...'))
+        r"[A-Za-z]+Error\(\d+, '([^']+)'\)",
         r"(certificate verify failed[^'\")]*)",
         r"(SSL[^'\")]*)",
         r"(Authentication failed[^'\")]*)",
