@@ -17,6 +17,8 @@ from pathlib import Path
 
 import docker
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from mcp import Client
 
 from mcp_docker_server.server import build_server
@@ -45,6 +47,13 @@ def root_secret_image(docker_client: docker.DockerClient) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def clean_image(docker_client: docker.DockerClient) -> Iterator[str]:
     tag = _build(docker_client, "lint-clean", f"mcpd-supply-clean:{RUN_ID}")
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture(scope="module")
+def sbom_image(docker_client: docker.DockerClient) -> Iterator[str]:
+    tag = _build(docker_client, "sbom", f"mcpd-supply-sbom:{RUN_ID}")
     yield tag
     docker_client.images.remove(tag, force=True)
 
@@ -274,3 +283,64 @@ async def test_verify_without_cosign_says_so_and_required_signatures_refuse(
     assert not docker_client.containers.list(
         all=True, filters={"label": f"{LABEL_KEY}={RUN_ID}", "ancestor": pinned}
     )
+
+
+# --------------------------------------------------------------------------- sbom
+
+EXPECTED = {
+    "pkg:deb/debian/base-files@12.4%2Bdeb12u11?arch=amd64",
+    "pkg:deb/debian/bash@5.2.15-2%2Bb8?arch=amd64",
+    "pkg:deb/debian/tzdata@2025b-0%2Bdeb12u2?arch=all",
+    "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64",
+    "pkg:apk/debian/musl@1.2.5-r0?arch=x86_64",
+    "pkg:apk/debian/busybox@1.36.1-r29?arch=x86_64",
+    "pkg:rpm/debian/mcpd-demo@1.2.3-4?arch=noarch&epoch=2",
+    "pkg:rpm/debian/mcpd-tool@0.9-4?arch=noarch",
+    "pkg:pypi/six@1.17.0",
+    "pkg:npm/left-pad@1.3.0",
+    "pkg:npm/%40mcpd/util@0.2.1",
+}
+
+
+async def test_sbom_reads_package_databases_without_running_the_image(
+    client: Client, sbom_image: str, docker_client: docker.DockerClient
+) -> None:
+    before = {c.id for c in docker_client.containers.list(all=True)}
+    result = ok(await client.call_tool("image-security", {"action": "sbom", "target": sbom_image}))
+    assert {c.id for c in docker_client.containers.list(all=True)} == before  # nothing created or run
+    bom = result["bom"]
+    purls = {c["purl"] for c in bom["components"] if c["type"] == "library"}
+    assert purls == EXPECTED  # the removed deb, the deleted npm package and lib/package.json are absent
+    assert result["sbom"]["by_type"] == {"deb": 4, "apk": 2, "rpm": 2, "pypi": 1, "npm": 2}
+    assert result["sbom"]["components"] == 11
+    assert result["sbom"]["os"] == "Debian GNU/Linux 12 (bookworm)"
+    licenses = {c["name"]: c.get("licenses") for c in bom["components"]}
+    assert licenses["six"] == [{"license": {"id": "MIT"}}]
+    assert licenses["mcpd-tool"] == [{"license": {"id": "Apache-2.0"}}]
+    assert bom["metadata"]["component"]["type"] == "container"
+    validator = JsonStrictValidator(SchemaVersion.V1_6)
+    assert validator.validate_str(json.dumps(bom)) is None
+
+
+async def test_sbom_goes_to_a_new_file_only(client: Client, sbom_image: str, tmp_path: Path) -> None:
+    target = tmp_path / "sbom.json"
+    result = ok(
+        await client.call_tool(
+            "image-security", {"action": "sbom", "target": sbom_image, "output": str(target)}
+        )
+    )
+    assert result["sbom"]["written"] == str(target)
+    assert result["bom"] is None
+    document = json.loads(target.read_text())
+    assert document["bomFormat"] == "CycloneDX"
+    assert len([c for c in document["components"] if c["type"] == "library"]) == 11
+    again = error_text(
+        await client.call_tool(
+            "image-security", {"action": "sbom", "target": sbom_image, "output": str(target)}
+        )
+    )
+    assert "already exists" in again
+    relative = error_text(
+        await client.call_tool("image-security", {"action": "sbom", "target": sbom_image, "output": "x.json"})
+    )
+    assert "absolute path" in relative

@@ -8,6 +8,7 @@ the engine layer, never run.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -26,7 +27,9 @@ from mcp_docker_server.specs import validate_image_reference
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
 from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
 from mcp_docker_server.supply.models import SupplyResult, level_counts, rank
+from mcp_docker_server.supply.packages import find_packages, os_release, wanted
 from mcp_docker_server.supply.refs import pinned_reference
+from mcp_docker_server.supply.sbom import build_bom, summarize_bom
 from mcp_docker_server.supply.signing import COSIGN_INSTALL, cosign_argv, cosign_verdict, signing_configured
 from mcp_docker_server.tools._base import AppState
 from mcp_docker_server.tools._guard import Guard
@@ -40,6 +43,7 @@ READ_OPEN = ToolAnnotations(
 Action = Literal["lint", "audit", "sbom", "scan", "resolve-digest", "verify"]
 _MAX_FINDINGS = 60
 _DOCKERFILE_BYTES = 1024 * 1024
+_BOM_INLINE_BYTES = 32 * 1024  # a bigger SBOM goes to a file (output), not into the conversation
 # Defense in depth: lint reads a file the model names, so only Dockerfile-like names are read
 # (a model steered into linting /etc/shadow gets a refusal, not parser messages about it).
 _DOCKERFILE_NAME = re.compile(r"(?i)^(?:.*[._-])?(?:docker|container)file(?:[._-].*)?$")
@@ -75,6 +79,8 @@ def register(guard: Guard) -> None:
             )
         if action == "verify":
             return await verify(state, ref, timeout)
+        if action == "sbom":
+            return await sbom(state, ref, output, timeout)
         raise InvalidArgument(f"{action} is not available yet.")
 
     guard.add(image_security, name="image-security", title="Image security", annotations=READ_OPEN)
@@ -256,3 +262,69 @@ async def require_signatures(state: AppState, images: Iterable[str]) -> None:
             "checks one.",
             setting="require_signature = false",
         )
+
+
+# --------------------------------------------------------------------------- sbom
+
+
+def sbom_target(output: str, state: AppState) -> Path:
+    """Where the SBOM may be written: a new ``.json`` file in an existing folder, never over
+    an existing file (defense in depth: the model chooses this path).
+
+    Raises:
+        PolicyDenied: the server is read-only.
+        InvalidArgument: the path is not a new .json file in an existing folder.
+    """
+    if state.policy.read_only:
+        raise PolicyDenied(
+            "read-only",
+            "writing an SBOM file changes the server's disk and this server is read-only",
+            hint="call sbom without output to get the document in the result.",
+            setting="read_only = false",
+        )
+    path = Path(output).expanduser()
+    if not path.is_absolute() or path.suffix != ".json":
+        raise InvalidArgument(
+            f"output must be an absolute path ending in .json, not {output[:200]!r}.",
+            hint="e.g. /tmp/app-sbom.json.",
+        )
+    if not path.parent.is_dir():
+        raise InvalidArgument(f"Folder {path.parent} does not exist.", hint="give an existing folder.")
+    if path.exists() or path.is_symlink():
+        raise InvalidArgument(
+            f"{path} already exists; the SBOM is never written over a file.", hint="pick a new name."
+        )
+    return path
+
+
+async def sbom(state: AppState, ref: str, output: str | None, timeout: float) -> SupplyResult:
+    """The image's packages as CycloneDX JSON, read from its layers without running it."""
+    target = sbom_target(output, state) if output else None
+    contents = ImageContents(state.engine)
+    facts = await contents.facts(ref)  # a missing image fails here, before any export
+    found = await contents.files(ref, wanted, timeout)
+    packages, not_read = find_packages(found.files)
+    not_read += [f"/{entry}: over the size limit, not read" for entry in found.skipped]
+    document = build_bom(ref, facts.id, packages, os_release(found.files))
+    written, bom, note = None, None, None
+    if target is not None:
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise InvalidArgument(
+                f"Cannot create {target}: {exc.strerror}.", hint="pick another path."
+            ) from exc
+        with os.fdopen(fd, "w") as handle:
+            handle.write(document)
+        written = str(target)
+    elif len(document) <= _BOM_INLINE_BYTES:
+        bom = json.loads(document)
+    else:
+        note = f"the CycloneDX document is {len(document) // 1024} KiB: pass output to get it as a file"
+    return SupplyResult(
+        action="sbom",
+        target=ref,
+        sbom=summarize_bom(document, not_read[:10], written),
+        bom=bom,
+        note=note,
+    )
