@@ -208,7 +208,11 @@ class Guard:
         if not self.exposes(name, annotations, read_actions):
             return
         wrapped = self._wrap(name, fn, frozenset(read_actions), bool(annotations.read_only_hint))
-        tool = Tool.from_function(wrapped, name=name, title=title, annotations=annotations)
+        # structured_output=False: no output schema is generated (see below); results are
+        # CallToolResults with structured content, which the SDK passes through as they are.
+        tool = Tool.from_function(
+            wrapped, name=name, title=title, annotations=annotations, structured_output=False
+        )
         tool.description = " ".join(tool.description.split())  # docstring indentation costs tokens
         if all(s.policy.read_only for s in self.engines.states.values()) and read_actions:
             tool.description += f" Read-only server: only {', '.join(sorted(read_actions))}."
@@ -216,7 +220,6 @@ class Guard:
         # are not published at all: they were more than half the list's bytes, and results
         # still carry structured content (the text block is its compact JSON).
         tool.parameters = self._engine_schema(slim_schema(tool.parameters))
-        tool.fn_metadata.output_schema = None
         self.tools.append(tool)
 
     def _engine_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
