@@ -344,3 +344,20 @@ async def test_sbom_goes_to_a_new_file_only(client: Client, sbom_image: str, tmp
         await client.call_tool("image-security", {"action": "sbom", "target": sbom_image, "output": "x.json"})
     )
     assert "absolute path" in relative
+
+
+# --------------------------------------------------------------------------- scan
+
+
+async def test_scan_without_a_scanner_says_so_and_how_to_install_one(
+    client: Client, clean_image: str
+) -> None:
+    """Neither trivy nor grype can be installed on these machines: the absent path is tested."""
+    assert shutil.which("trivy") is None
+    assert shutil.which("grype") is None
+    text = error_text(await client.call_tool("image-security", {"action": "scan", "target": clean_image}))
+    assert "No vulnerability scanner is installed" in text
+    assert "install Trivy" in text
+    assert "Grype" in text
+    assert "vulnerability_db" in text
+    assert "action=sbom" in text

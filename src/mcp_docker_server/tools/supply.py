@@ -19,6 +19,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from mcp_docker_server.compose import compose_env
 from mcp_docker_server.compose.external import find_tool, run_tool
 from mcp_docker_server.engine.images_fs import ImageContents
 from mcp_docker_server.errors import ComposeError, DockerServerError, InvalidArgument, NotFound, PolicyDenied
@@ -30,6 +31,7 @@ from mcp_docker_server.supply.models import SupplyResult, level_counts, rank
 from mcp_docker_server.supply.packages import find_packages, os_release, wanted
 from mcp_docker_server.supply.refs import pinned_reference
 from mcp_docker_server.supply.sbom import build_bom, summarize_bom
+from mcp_docker_server.supply.scan import SCANNER_INSTALL, SCANNERS, scanner_command, summarize_report
 from mcp_docker_server.supply.signing import COSIGN_INSTALL, cosign_argv, cosign_verdict, signing_configured
 from mcp_docker_server.tools._base import AppState
 from mcp_docker_server.tools._guard import Guard
@@ -81,7 +83,7 @@ def register(guard: Guard) -> None:
             return await verify(state, ref, timeout)
         if action == "sbom":
             return await sbom(state, ref, output, timeout)
-        raise InvalidArgument(f"{action} is not available yet.")
+        return await scan(state, ref, timeout)
 
     guard.add(image_security, name="image-security", title="Image security", annotations=READ_OPEN)
 
@@ -328,3 +330,36 @@ async def sbom(state: AppState, ref: str, output: str | None, timeout: float) ->
         bom=bom,
         note=note,
     )
+
+
+# --------------------------------------------------------------------------- scan
+
+
+async def scan(state: AppState, ref: str, timeout: float) -> SupplyResult:
+    """Trivy's or Grype's report on the local image, in brief.
+
+    Raises:
+        ComposeError: neither scanner is installed, or the scan failed or ran out of time.
+    """
+    env = compose_env(state.engine.target, state.settings.docker_config, os.environ)
+    found = next(((name, path) for name in SCANNERS if (path := find_tool(name, env))), None)
+    if found is None:
+        raise ComposeError(
+            "No vulnerability scanner is installed: neither trivy nor grype is on the server's PATH.",
+            hint=SCANNER_INSTALL + ". Meanwhile action=sbom lists the packages and action=audit the "
+            "image's own problems.",
+        )
+    await ImageContents(state.engine).facts(ref)  # a missing image is named as such, not as a scan failure
+    name, binary = found
+    argv, extra = scanner_command(name, binary, ref, state.policy.vulnerability_db)
+    done = await run_tool(argv, timeout=timeout, env={**env, **extra})
+    try:
+        summary = summarize_report(name, done.stdout)
+    except ValueError as exc:
+        said = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        raise ComposeError(
+            f"{name} failed on {ref}: {said[0][:300]}.",
+            hint="a first scan downloads the vulnerability database: check the network, or give the "
+            "operator's offline database (vulnerability_db).",
+        ) from exc
+    return SupplyResult(action="scan", target=ref, vulnerabilities=summary)
