@@ -628,6 +628,8 @@ write_env() {
   cat >"$STATE/env.tmp" <<EOF
 # Written by scripts/test-engine.sh up: the engines the tests use (scripts/test.sh sources this).
 export MCPD_TEST_IMAGE=$IMAGE
+# Debian bookworm + python3-venv, made by scripts/base-image.sh: the server image's BASE.
+export MCPD_TEST_BASE_IMAGE=$BASE_IMAGE
 export MCPD_TEST_UNIX_HOST=$PRIMARY_HOST
 export MCPD_TEST_TCP_HOST=$TCP_HOST
 # Mutual TLS, served by the second engine: DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=<this dir>.
@@ -651,11 +653,14 @@ EOF
 cmd_up() {
   local started=$SECONDS
   # Everything up needs, in one apt run when something is missing (dockerd may come from docker-ce).
-  local packages=(openssl socat iproute2 openssh-server openssh-client busybox-static docker-registry apache2-utils)
+  local packages=(openssl socat iproute2 openssh-server openssh-client busybox-static docker-registry apache2-utils
+    debootstrap)
   command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
   need_packages "${packages[@]}"
   up_primary
   up_image
+  # A Debian base for the server's own image (tests/e2e/test_server_image.py); cached on the engine.
+  BASE_IMAGE=$(MCPD_TEST_STATE="$STATE" "$ROOT/scripts/base-image.sh") || die "scripts/base-image.sh failed"
   up_compose
   up_tcp
   start_second
