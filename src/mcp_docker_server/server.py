@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from mcp_docker_server import __version__
 from mcp_docker_server.engine import Engine
+from mcp_docker_server.extras import LiveUpdates, register_extras
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.settings import Settings
 from mcp_docker_server.tools import (
@@ -56,11 +58,14 @@ def build_server(
             for config in settings.engine_configs()
         ]
     engines = EngineSet(states, settings.default_engine)
+    bus = InMemorySubscriptionBus()  # published to from the engine event watchers
+    live = LiveUpdates(engines, bus)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[EngineSet]:
         try:
-            yield engines
+            async with live.running():
+                yield engines
         finally:
             engines.close()
 
@@ -78,7 +83,7 @@ def build_server(
         from mcp_docker_server.oauth import JwtVerifier, auth_settings
 
         verifier, auth = JwtVerifier(oauth), auth_settings(settings.http, oauth)
-    return MCPServer(
+    server = MCPServer(
         "docker",
         title="Docker",
         version=__version__,
@@ -88,4 +93,7 @@ def build_server(
         tools=guard.tools,
         token_verifier=verifier,
         auth=auth,
+        subscriptions=bus,
     )
+    register_extras(server, engines, live, [tool.name for tool in guard.tools])
+    return server
