@@ -236,6 +236,9 @@ def string_fields() -> list[tuple[str, dict[str, Any], str]]:
         ("swarm-management", {"action": "init"}, "advertise_addr"),
         ("docker-system", {"action": "events"}, "since"),
         ("docker-system", {"action": "events"}, "until"),
+        ("image-security", {"action": "lint"}, "target"),
+        ("image-security", {"action": "audit"}, "target"),
+        ("image-security", {"action": "sbom", "target": "busybox:local"}, "output"),
     ]
 
 
