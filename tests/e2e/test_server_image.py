@@ -205,6 +205,46 @@ async def test_without_the_socket_group_the_non_root_server_is_refused_by_the_so
     assert "Permission denied" in text
 
 
+async def test_bind_checks_follow_host_symlinks_in_folders_mounted_at_the_same_path(
+    server_image: str,
+    unix_host: str,
+    docker_client: docker.DockerClient,
+    container_name: str,
+    tmp_path: Path,
+    test_image: str,
+) -> None:
+    """In a container the server resolves bind sources in its own filesystem: a host folder
+    mounted at the same path lets it see a symlink to /etc there and refuse the bind."""
+    projects = tmp_path / "projects"
+    projects.mkdir()
+    (projects / "conf").symlink_to("/etc")
+    for folder in (tmp_path, projects):
+        folder.chmod(0o755)  # uid 10001 must read the link through the mount
+    socket_gid = os.stat(socket_path(unix_host)).st_gid
+    params = stdio_params(
+        unix_host, server_image, container_name,
+        "--group-add", str(socket_gid), "-v", f"{projects}:{projects}:ro",
+    )  # fmt: skip
+    with anyio.fail_after(60):
+        async with Client(params) as contained:
+            text = error_text(
+                await contained.call_tool(
+                    "run-container",
+                    {
+                        "image": test_image,
+                        "command": ["true"],
+                        "labels": dict([LABEL.split("=")]),
+                        "volumes": [{"host_path": f"{projects}/conf", "container_path": "/x", "mode": "ro"}],
+                    },
+                )
+            )
+            # Nothing was created: the server's own container is the only labelled one.
+            labelled = docker_client.containers.list(all=True, filters={"label": LABEL})
+            assert [c.name for c in labelled] == [container_name]
+    assert "policy rule 'sensitive-bind'" in text
+    assert "resolves to /etc" in text
+
+
 def test_http_on_all_interfaces_needs_the_remote_opt_in(server_image: str, unix_host: str) -> None:
     """Inside a container the server must bind 0.0.0.0 to be published, which it refuses
     unless MCP_DOCKER_ALLOW_REMOTE_HTTP=1 (exit code 2, one line naming the setting)."""
