@@ -197,3 +197,12 @@ def test_reset_never_waits_behind_a_slow_connection(monkeypatch: pytest.MonkeyPa
     release.set()
     worker.join(5)
     assert engine.client() is fake_client  # the attempt that finished is kept
+
+
+def test_a_socket_this_process_may_not_open_points_at_its_group() -> None:
+    from mcp_docker_server.engine.errors import unreachable
+
+    denied = str(unreachable("unix:///var/run/docker.sock", "Permission denied"))
+    assert "--group-add" in denied
+    missing = str(unreachable("unix:///var/run/docker.sock", "No such file or directory"))
+    assert "is dockerd running" in missing

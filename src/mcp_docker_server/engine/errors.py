@@ -26,7 +26,12 @@ _PORT_TAKEN = re.compile(r"port is already allocated|address already in use", re
 
 def unreachable(host: str, reason: str) -> EngineUnavailable:
     """The one wording for 'cannot reach the engine', with what to check."""
-    if host.startswith("unix://"):
+    if host.startswith("unix://") and "permission denied" in reason.lower():
+        check = (
+            "this process may not open the socket: run as a member of its group (`stat -c %g` on "
+            "the socket; in a container, `--group-add <gid>`)"
+        )
+    elif host.startswith("unix://"):
         check = "is dockerd running and is the socket path right? (`docker version` tests it)"
     elif host.startswith("ssh://"):
         check = "can `ssh` reach the host with a key and a known host key, and is docker installed there?"
