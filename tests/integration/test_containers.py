@@ -277,17 +277,20 @@ async def test_logs_read_both_streams_with_or_without_a_tty_in_one_request(
 ) -> None:
     """Logs are unframed without asking the engine about the TTY: both kinds must come out whole."""
     script = "for i in 1 2 3; do echo out-$i; echo err-$i >&2; done; printf 'no newline at the end'"
-    await run(client, test_image, run_labels, unique_name, command=["sh", "-c", script], detach=False, tty=tty)
+    command = ["sh", "-c", script]
+    await run(client, test_image, run_labels, unique_name, command=command, detach=False, tty=tty)
     try:
         logs = ok(await client.call_tool("container-logs", {"container_id": unique_name}))
         # Each stream keeps its order; how the engine interleaves the two is its own business.
         lines = logs["text"].splitlines()
         assert [line for line in lines if line.startswith("out-")] == ["out-1", "out-2", "out-3"]
         assert [line for line in lines if line.startswith("err-")] == ["err-1", "err-2", "err-3"]
-        assert len(lines) == 7 and lines[-1] == "no newline at the end"
+        assert len(lines) == 7
+        assert lines[-1] == "no newline at the end"
         assert logs["lines"] == 7
         missing = error_text(await client.call_tool("container-logs", {"container_id": "no-such-ctr-x"}))
-        assert "No such container: no-such-ctr-x" in missing and "list-containers" in missing
+        assert "No such container: no-such-ctr-x" in missing
+        assert "list-containers" in missing
     finally:
         await remove(client, unique_name)
 

@@ -70,5 +70,8 @@ def test_bounded_logs_drop_the_oldest_lines_beyond_the_byte_budget() -> None:
     logs = BoundedLogs(20)
     logs.add(b"".join(f"line {n}\n".encode() for n in range(10)))
     text, lines, dropped = logs.result()
-    assert dropped and text.endswith("line 9\n") and "line 0" not in text
-    assert lines == text.count("\n") and len(text.encode()) <= 20
+    assert dropped
+    assert text.endswith("line 9\n")
+    assert "line 0" not in text
+    assert lines == text.count("\n")
+    assert len(text.encode()) <= 20
