@@ -30,7 +30,6 @@ from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
 from mcp_docker_server.supply.models import SupplyResult, level_counts, rank
 from mcp_docker_server.supply.packages import find_packages, os_release, wanted
 from mcp_docker_server.supply.refs import pinned_reference
-from mcp_docker_server.supply.sbom import build_bom, summarize_bom
 from mcp_docker_server.supply.scan import SCANNER_INSTALL, SCANNERS, scanner_command, summarize_report
 from mcp_docker_server.supply.signing import COSIGN_INSTALL, cosign_argv, cosign_verdict, signing_configured
 from mcp_docker_server.tools._base import AppState
@@ -301,6 +300,9 @@ def sbom_target(output: str, state: AppState) -> Path:
 
 async def sbom(state: AppState, ref: str, output: str | None, timeout: float) -> SupplyResult:
     """The image's packages as CycloneDX JSON, read from its layers without running it."""
+    # cyclonedx-python-lib costs 60 ms of every start-up when imported with the tools.
+    from mcp_docker_server.supply.sbom import build_bom, summarize_bom
+
     target = sbom_target(output, state) if output else None
     contents = ImageContents(state.engine)
     facts = await contents.facts(ref)  # a missing image fails here, before any export
