@@ -344,6 +344,15 @@ async def test_sbom_goes_to_a_new_file_only(client: Client, sbom_image: str, tmp
         await client.call_tool("image-security", {"action": "sbom", "target": sbom_image, "output": "x.json"})
     )
     assert "absolute path" in relative
+    # The folder is judged like a bind mount of it: no writing into /etc or a credential folder.
+    for folder in ("/etc", "/root"):
+        denied = error_text(
+            await client.call_tool(
+                "image-security", {"action": "sbom", "target": sbom_image, "output": f"{folder}/sbom.json"}
+            )
+        )
+        assert "Denied by policy rule" in denied
+        assert not Path(folder, "sbom.json").exists()
 
 
 # --------------------------------------------------------------------------- scan

@@ -23,7 +23,7 @@ from mcp_docker_server.compose import compose_env
 from mcp_docker_server.compose.external import find_tool, run_tool
 from mcp_docker_server.engine.images_fs import ImageContents
 from mcp_docker_server.errors import ComposeError, DockerServerError, InvalidArgument, NotFound, PolicyDenied
-from mcp_docker_server.policy import digest_pinned
+from mcp_docker_server.policy import check_bind_source, digest_pinned
 from mcp_docker_server.specs import validate_image_reference
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
 from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
@@ -32,7 +32,7 @@ from mcp_docker_server.supply.packages import find_packages, os_release, wanted
 from mcp_docker_server.supply.refs import pinned_reference
 from mcp_docker_server.supply.scan import SCANNER_INSTALL, SCANNERS, scanner_command, summarize_report
 from mcp_docker_server.supply.signing import COSIGN_INSTALL, cosign_argv, cosign_verdict, signing_configured
-from mcp_docker_server.tools._base import AppState
+from mcp_docker_server.tools._base import AppState, local_resolver
 from mcp_docker_server.tools._guard import Guard
 
 __all__ = ["register"]
@@ -291,6 +291,9 @@ def sbom_target(output: str, state: AppState) -> Path:
         )
     if not path.parent.is_dir():
         raise InvalidArgument(f"Folder {path.parent} does not exist.", hint="give an existing folder.")
+    # The folder passes the rules a bind mount of it would: no /etc, /root, credential folders,
+    # sockets, and only below allowed_bind_roots when the operator set them.
+    check_bind_source(state.policy, str(path.parent), local_resolver)
     if path.exists() or path.is_symlink():
         raise InvalidArgument(
             f"{path} already exists; the SBOM is never written over a file.", hint="pick a new name."
