@@ -54,12 +54,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"mcp-docker-server: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     _configure_logging(settings)
-    from mcp_docker_server.engine.core import forgo_ssh
+    from mcp_docker_server.engine.core import forgo_charset_detection, forgo_ssh
     from mcp_docker_server.server import build_server
     from mcp_docker_server.transports import run_http, run_stdio
 
+    # Memory: what docker-py would load for nothing (see each function).
     if all(config.target.scheme != "ssh" for config in settings.engine_configs()):
         forgo_ssh()
+    forgo_charset_detection()
 
     server = build_server(settings)
     try:

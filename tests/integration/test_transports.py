@@ -76,26 +76,28 @@ async def test_ssh(monkeypatch: pytest.MonkeyPatch) -> None:
 
 PROCESS_WITHOUT_SSH = """
 import sys
-from mcp_docker_server.engine.core import forgo_ssh
+from mcp_docker_server.engine.core import forgo_charset_detection, forgo_ssh
 from mcp_docker_server.settings import load_settings
 from mcp_docker_server.engine import Engine, System
 import anyio
-assert forgo_ssh()
+assert forgo_ssh() and forgo_charset_detection()
 system = System(Engine(load_settings({"DOCKER_HOST": sys.argv[1]}).engine))
-print(anyio.run(system.version)["version"], sys.modules["paramiko"])
+print(anyio.run(system.version)["version"], sys.modules["paramiko"], sys.modules["charset_normalizer"])
 """
 
 
 def test_a_process_without_ssh_engines_never_loads_paramiko(unix_host: str) -> None:
-    """The CLI forgoes docker-py's SSH transport when no engine needs it (7 MiB of memory):
-    the engine must still answer over the socket, and paramiko stay unloaded."""
+    """The CLI forgoes docker-py's SSH transport when no engine needs it (7 MiB of memory) and
+    requests' character-set detector (2 MiB): the engine must still answer over the socket."""
     done = subprocess.run(
         [sys.executable, "-c", PROCESS_WITHOUT_SSH, unix_host], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    version, paramiko = done.stdout.split()
+    version, paramiko, detector = done.stdout.split()
     assert version[0].isdigit()
     assert paramiko == "None"
+    assert detector == "None"
+    assert done.stderr == ""  # requests' "no character detection" warning is expected and silenced
 
 
 async def test_ssh_with_an_unknown_host_key_fails_closed(

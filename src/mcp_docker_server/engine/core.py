@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,7 +26,7 @@ from mcp_docker_server.settings import EngineTarget
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["Engine", "forgo_ssh", "lazy_module"]
+__all__ = ["Engine", "forgo_charset_detection", "forgo_ssh", "lazy_module"]
 
 T = TypeVar("T")
 
@@ -170,4 +171,20 @@ def forgo_ssh() -> bool:
     if "paramiko" in sys.modules:
         return sys.modules["paramiko"] is None
     sys.modules["paramiko"] = None  # type: ignore[assignment]  # Python's "do not import" marker
+    return True
+
+
+def forgo_charset_detection() -> bool:
+    """Keep requests (under docker-py) from loading a character-set detector (2 MiB).
+
+    The Engine API answers in JSON, which is UTF-8, and requests decodes JSON without guessing;
+    with no detector it treats any other body as UTF-8 too. Call before docker-py is imported;
+    returns whether it took effect.
+    """
+    if "requests" in sys.modules:
+        return False
+    for detector in ("chardet", "charset_normalizer"):
+        sys.modules.setdefault(detector, None)  # type: ignore[arg-type]  # "do not import"
+    # requests says, once, at import, that it found no detector: that is the point here.
+    warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
     return True
