@@ -10,6 +10,7 @@ rules as the tools that would show them), then tells the model which tools to ca
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -188,8 +189,10 @@ async def _logs(state: AppState, detail: ContainerDetail) -> str:
 
 
 async def _events(state: AppState, detail: ContainerDetail) -> str:
-    now = int(time.time())
-    rows, _ = await state.system.events(now - 3600, now, {"container": [detail.id]}, 20)
+    # The window ends at the next whole second: its events are over by then (a truncated
+    # "now" would miss what happened in the current second, often the very death to debug).
+    end = math.ceil(time.time())
+    rows, _ = await state.system.events(end - 3600, end, {"container": [detail.id]}, 20)
     if not rows:
         return "(none)"
     text = "\n".join(

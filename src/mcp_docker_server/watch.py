@@ -42,7 +42,13 @@ from mcp_docker_server.tools import EngineSet
 __all__ = ["LiveUpdates"]
 
 log = logging.getLogger(__name__)
-_SUBSCRIBE_TOOL = {"container": ("inspect-container", None), "compose": ("compose-stack", "ps")}
+# What a subscription would reveal, and the tool that shows the same: it must be exposed.
+_SUBSCRIBE_TOOL = {
+    "inspect": ("inspect-container", None),
+    "logs": ("container-logs", None),
+    "stats": ("container-stats", None),
+    "": ("compose-stack", "ps"),
+}
 
 
 class LiveUpdates:
@@ -134,7 +140,7 @@ class LiveUpdates:
                 "or docker://compose/{project}.",
             )  # fmt: skip
         state = self.engines.get(target.engine)
-        tool, action = _SUBSCRIBE_TOOL[target.kind]
+        tool, action = _SUBSCRIBE_TOOL[target.view]
         denied = refusal(state, tool, action)
         if denied is None and target.kind == "compose" and state.policy.label_scope:
             denied = PolicyDenied("label-scope", "Compose projects cannot be limited to a label scope")

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 LIFECYCLE_ACTIONS = frozenset({"start", "restart", "stop", "die", "oom", "health_status", "destroy"})
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 4.0
+# The first stream asks for events from a little before the feed was made: a change made just
+# after a client subscribed, while the stream was still opening, is replayed, not lost (and
+# a clock a little apart from the engine's costs at most a spurious update, never a miss).
+FIRST_LOOKBACK_NS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class EventFeed:
         self.scope_label = scope_label
         self.connected = anyio.Event()  # set at the first successful connection
         self.reconnects = 0
-        self._last_nano = 0
+        self._last_nano = time.time_ns() - FIRST_LOOKBACK_NS
         self._seen_at_last: set[tuple[str, str]] = set()
         self._prints: dict[str, str] = {}
         self._limiter = anyio.CapacityLimiter(2)
@@ -77,34 +81,33 @@ class EventFeed:
     ) -> None:
         """Deliver events until cancelled; never raises for engine trouble (it retries)."""
         delay = BACKOFF_FIRST
-        down_since: float | None = None
+        lost_at = time.monotonic()  # when the last stream ended
+        outage = False  # a reconnect failed: the engine is away, not just an idle stream ending
         while True:
             try:
                 stream = await self._open()
             except DockerServerError as exc:
-                if down_since is None:
-                    down_since = time.monotonic()
+                if not outage:
+                    outage = True
                     log.warning("event watcher for %s: %s; retrying", self.target.display, exc.message)
                 await anyio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
                 continue
             delay = BACKOFF_FIRST
-            if down_since is not None:
-                log.info(
-                    "event watcher for %s resumed after %.1f s",
-                    self.target.display,
-                    time.monotonic() - down_since,
-                )
+            if outage:
+                outage = False
+                down = time.monotonic() - lost_at
+                log.info("event watcher for %s resumed after %.1f s", self.target.display, down)
             try:
                 await self._resync(stream, watched(), deliver, first=not self.connected.is_set())
                 self.connected.set()
                 await self._pump(stream, deliver)
-                down_since = time.monotonic()  # the engine ended the stream
+                log.debug("event stream of %s ended; reconnecting", self.target.display)
             except DockerServerError as exc:
-                down_since = time.monotonic()
                 log.warning("event watcher for %s lost the engine: %s", self.target.display, exc.message)
             finally:
                 stream.close()
+            lost_at = time.monotonic()
             self.reconnects += 1
 
     async def _open(self) -> ops.Stream:
