@@ -195,6 +195,7 @@ def policy_lines(settings: Settings, source: str) -> list[Line]:
         f" {'allowed' if p.allow_sensitive_binds else 'refused'}"
         f" · docker socket {'allowed' if p.allow_socket_binds else 'refused'}",
         f"images: {_list(p.image_allowlist, 'any')}"
+        f" · digest only {_yn(p.require_digest)} · signature required {_yn(p.require_signature)}"
         f" · cap_add allowlist {_count(p.capability_allowlist, DEFAULT_CAPABILITIES)} capabilities",
         f"label scope: {p.label_scope or 'none'} · swarm join tokens "
         f"{'shown' if p.show_join_tokens else 'hidden'}",
