@@ -12,42 +12,41 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from mcp_docker_server.shaping import redact_secrets, truncate
+from mcp_docker_server.shaping import redact_secrets, secret_field, truncate
 
 __all__ = ["AuditLog", "argument_shape"]
 
 logger = logging.getLogger("mcp_docker_server.audit")
 
-# Values of these arguments are never written, only their keys (or that they were given).
-_SECRET_ARGS = frozenset({"auth", "environment", "build_args", "password", "token"})
+# Values of these arguments are never written, at any depth, only their keys (or that they
+# were given): environments, build arguments and secrets hold values by design.
+_SECRET_ARGS = frozenset(
+    {"auth", "environment", "env", "build_args", "password", "token", "secrets", "identitytoken"}
+)
 _TARGET_ARGS = ("container_id", "image", "name", "compose_file", "path", "tag")
 _SKIP = frozenset({"ctx", "confirmation"})
 
 
 def argument_shape(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments with secret values removed and long values cut."""
-    shape: dict[str, Any] = {}
-    for key, value in arguments.items():
-        if key in _SKIP or value is None:
-            continue
-        if key in _SECRET_ARGS:
-            shape[key] = sorted(value) if isinstance(value, Mapping) else "***"
-        else:
-            shape[key] = _plain(value)
-    return shape
+    """The arguments with secret values removed and long values cut: the value of an
+    environment, build-argument or secret field (by name, at any depth) is never written, only
+    its keys; other strings are redacted as results are."""
+    return {str(k): _plain(v, str(k)) for k, v in arguments.items() if k not in _SKIP and v is not None}
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, key: str = "") -> Any:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if key in _SECRET_ARGS or secret_field(key):
+        return sorted(str(k) for k in value) if isinstance(value, Mapping) else "***"
     if isinstance(value, str):
         return truncate(redact_secrets(value), 200)[0]
     if isinstance(value, bool | int | float):
         return value
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in list(value.items())[:20]}
+        return {str(k): _plain(v, str(k)) for k, v in list(value.items())[:20]}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in list(value)[:20]]
-    if hasattr(value, "model_dump"):
-        return _plain(value.model_dump(exclude_none=True))
     return type(value).__name__
 
 

@@ -63,7 +63,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         forgo_ssh()
     forgo_charset_detection()
 
-    server = build_server(settings)
+    try:
+        server = build_server(settings)  # checks the policy's tool names against the tools
+    except ConfigError as exc:
+        print(f"mcp-docker-server: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         if settings.transport == "http":
             run_http(server, settings.http)

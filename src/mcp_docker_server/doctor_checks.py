@@ -69,7 +69,11 @@ def registry_lines(registry: RegistrySettings, docker_config: Path, path_env: st
             _REGISTRY,
             "ok",
             "REGISTRY_USERNAME/REGISTRY_PASSWORD: "
-            + ("set (sent to every registry)" if registry.username and registry.password else "not set"),
+            + (
+                f"set, for {registry.server} only (REGISTRY_SERVER)"
+                if registry.username and registry.password
+                else "not set"
+            ),
         )
     ]
     if registry.auth_config is not None:

@@ -150,6 +150,8 @@ class LogsResult(_Out):
     lines: int = Field(description="Lines returned.")
     text: str
     truncated: bool = Field(default=False, description="True when older lines were cut to fit max_bytes.")
+    matched: int | None = Field(default=None, description="grep: matching lines found in what was searched.")
+    searched: str | None = Field(default=None, description="grep: exactly what was searched, and its limits.")
     note: str | None = Field(default=None, description="How to get more, when truncated.")
 
 
@@ -168,16 +170,18 @@ class StatsResult(_Out):
 
     id: str
     name: str
-    cpu_percent: float
-    memory_bytes: int
-    memory_limit_bytes: int
-    memory_percent: float
-    net_rx_bytes: int
-    net_tx_bytes: int
-    block_read_bytes: int
-    block_write_bytes: int
-    pids: int
+    state: str = Field(description="running, paused...: a container that is not running has no live sample.")
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
+    memory_limit_bytes: int | None = Field(default=None, description="0: no limit.")
+    memory_percent: float | None = None
+    net_rx_bytes: int | None = None
+    net_tx_bytes: int | None = None
+    block_read_bytes: int | None = None
+    block_write_bytes: int | None = None
+    pids: int | None = None
     processes: ProcessTable | None = Field(default=None, description="When processes=true.")
+    note: str | None = Field(default=None, description="What is missing, and why.")
 
 
 class ProcessTable(_Out):

@@ -65,6 +65,7 @@ class PruneCandidate(_Out):
     type: str
     name: str
     size_bytes: int = 0
+    kind: str | None = Field(default=None, description="volume: anonymous or named.")
 
 
 class PrunePlan(_Out):

@@ -25,7 +25,7 @@ from pydantic import Field
 from mcp_docker_server.access import check_read
 from mcp_docker_server.errors import DockerServerError, InvalidArgument
 from mcp_docker_server.models import ContainerDetail
-from mcp_docker_server.policy import check_bind_source
+from mcp_docker_server.policy import check_host_path
 from mcp_docker_server.project_scan import scan_project
 from mcp_docker_server.prompt_texts import containerize_text, disk_text, tool_line
 from mcp_docker_server.resources import delimited_logs, untrusted
@@ -68,13 +68,19 @@ def register_prompts(server: MCPServer[Any], engines: EngineSet, tools: Collecti
         path: Annotated[str, Field(description="Project folder on the server's machine.")],
     ) -> str:
         """Containerize a project folder: inspect it, propose a Dockerfile and compose file, build and run."""
-        real = await anyio.to_thread.run_sync(os.path.realpath, path)
-        if not await anyio.to_thread.run_sync(os.path.isdir, real):
-            raise MCPError(INVALID_PARAMS, f"{path} is not a folder on the server's machine.")
+        state = engines.get(None)
+        await state.learn_engine_root()
         try:
-            check_bind_source(engines.get(None).policy, real, local_resolver)
+            # The folder is read here and becomes a build context: the same host path rule.
+            real = await anyio.to_thread.run_sync(
+                lambda: check_host_path(
+                    state.policy, os.path.abspath(path), local_resolver, purpose="project folder"
+                )
+            )
         except DockerServerError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from exc
+        if not await anyio.to_thread.run_sync(os.path.isdir, real):
+            raise MCPError(INVALID_PARAMS, f"{path} is not a folder on the server's machine.")
         scan = await anyio.to_thread.run_sync(scan_project, real)
         return containerize_text(scan, tools)
 

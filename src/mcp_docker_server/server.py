@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import typing
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +15,7 @@ from mcp_docker_server import __version__
 from mcp_docker_server.engine import Engine
 from mcp_docker_server.extras import LiveUpdates, register_extras
 from mcp_docker_server.policy import Policy
+from mcp_docker_server.policy.load import check_exposure
 from mcp_docker_server.settings import Settings
 from mcp_docker_server.tools import (
     AppState,
@@ -69,7 +72,7 @@ def build_server(
         finally:
             engines.close()
 
-    guard = Guard(engines)
+    guard = _CatalogGuard(engines)
     register_containers(guard)
     register_images(guard)
     register_networks(guard)
@@ -77,6 +80,9 @@ def build_server(
     register_swarm(guard)
     register_system(guard)
     register_supply(guard)
+    for state in states:
+        # Only now is every tool known: a name the policy gives that none has stops start-up.
+        check_exposure(state.policy, guard.catalog, f"the policy of engine {state.name}")
     oauth = settings.http.oauth if settings.transport == "http" else None
     verifier, auth = None, None
     if oauth:  # PyJWT and its crypto cost 2 MiB: loaded only in OAuth mode
@@ -97,3 +103,37 @@ def build_server(
     )
     register_extras(server, engines, live, [tool.name for tool in guard.tools])
     return server
+
+
+class _CatalogGuard(Guard):
+    """The guard, noting every tool the code registers and its actions, exposed or not: the
+    operator's allow/deny lists are checked against that (one list, kept by the code itself)."""
+
+    def __init__(self, engines: EngineSet) -> None:
+        super().__init__(engines)
+        self.catalog: dict[str, frozenset[str]] = {}
+
+    def add(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        """Note the tool, then register it as the guard does."""
+        self.catalog[str(kwargs["name"])] = tool_actions(fn)
+        super().add(fn, *args, **kwargs)
+
+
+def tool_actions(fn: Any) -> frozenset[str]:
+    """The values of a tool's ``action`` parameter (its Literal), or none for a tool without."""
+    parameter = inspect.signature(fn, eval_str=True).parameters.get("action")
+    if parameter is None:
+        return frozenset()
+    found: set[str] = set()
+    pending = [parameter.annotation]
+    while pending:  # through Annotated[...], X | None and nested Literals
+        hint = pending.pop()
+        if typing.get_origin(hint) is typing.Literal:
+            found.update(str(a) for a in typing.get_args(hint))
+        else:
+            pending.extend(
+                typing.get_args(hint)[:1]
+                if typing.get_origin(hint) is typing.Annotated
+                else typing.get_args(hint)
+            )
+    return frozenset(found)

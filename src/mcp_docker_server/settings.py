@@ -10,6 +10,7 @@ CLI turns into exit code 2 and one line naming the setting and the fix.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +33,13 @@ __all__ = [
     "EngineTarget",
     "HttpSettings",
     "OAuthSettings",
+    "DOCKER_HUB",
     "Option",
     "RegistrySettings",
     "Settings",
     "TlsFiles",
     "load_settings",
+    "registry_host",
 ]
 
 
@@ -65,6 +68,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("DOCKER_CONFIG", "--docker-config", "Docker CLI config folder (default ~/.docker)."),
     Option("REGISTRY_USERNAME", "--registry-username", "Registry user for pull/push."),
     Option("REGISTRY_PASSWORD", "--registry-password", "Registry password or token."),
+    Option(
+        "REGISTRY_SERVER",
+        "--registry-server",
+        "Registry (host[:port]) REGISTRY_USERNAME/PASSWORD belong to (default docker.io).",
+    ),
     Option("REGISTRY_AUTH_CONFIG", "--registry-auth-config", "A docker config.json with auths."),
     Option(
         "MCP_DOCKER_ALLOW_INSECURE_TCP",
@@ -124,13 +132,40 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+# Docker Hub's names: `docker login` without a server logs in here.
+DOCKER_HUB = "docker.io"
+_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+_REGISTRY_HOST = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?"
+)
+
+
+def registry_host(name: str) -> str:
+    """A registry as one comparable name: ``https://index.docker.io/v1/`` and ``docker.io``
+    are ``docker.io``; the scheme and any path are dropped, the host is lower-cased, the port
+    kept (``127.0.0.1:5000``)."""
+    host = name.strip().removeprefix("https://").removeprefix("http://").split("/", 1)[0].lower()
+    return DOCKER_HUB if host in _HUB_ALIASES else host
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
-    """Where registry credentials come from; the password never leaves this object in output."""
+    """Where registry credentials come from; the password never leaves this object in output.
+
+    ``username``/``password`` are bound to ``server``: they are offered to that registry only.
+    """
 
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     auth_config: Path | None = None
+    server: str = DOCKER_HUB
+
+    def credentials_for(self, registry: str) -> tuple[str, str] | None:
+        """REGISTRY_USERNAME/REGISTRY_PASSWORD when ``registry`` is the one they were set for;
+        None for any other registry (its credentials then come from config.json, per registry)."""
+        if self.username and self.password and registry_host(registry) == self.server:
+            return self.username, self.password
+        return None
 
 
 @dataclass(frozen=True)
@@ -174,6 +209,9 @@ class Settings:
     # From an engines file; empty means the one engine above, named "default".
     engines: tuple[EngineConfig, ...] = ()
     default_engine: str = "default"
+    # The files this server reads its configuration and secrets from: the host path rule
+    # keeps binds, volumes, builds and scans away from them.
+    own_files: tuple[str, ...] = ()
 
     def engine_configs(self) -> tuple[EngineConfig, ...]:
         """Every engine this server drives, the default one included."""
@@ -231,7 +269,26 @@ def load_settings(env: Mapping[str, str], flags: Mapping[str, str | None] | None
         max_build_context_bytes=_megabytes(merged, "MCP_DOCKER_MAX_BUILD_CONTEXT_MB", 512),
         policy=policy,
         warnings=tuple(warnings),
+        own_files=_own_files(merged, docker_config, (*engines, EngineConfig(default_engine, engine, policy))),
     )
+
+
+def _own_files(
+    env: Mapping[str, str], docker_config: Path, engines: tuple[EngineConfig, ...]
+) -> tuple[str, ...]:
+    names = (
+        "MCP_DOCKER_POLICY_FILE", "MCP_DOCKER_ENGINES_FILE", "MCP_DOCKER_HTTP_TOKEN_FILE",
+        "MCP_DOCKER_OAUTH_PUBLIC_KEY_FILE", "REGISTRY_AUTH_CONFIG", "DOCKER_CERT_PATH",
+        "MCP_DOCKER_AUDIT_LOG",
+    )  # fmt: skip
+    found = [str(Path(env[n].strip()).expanduser().absolute()) for n in names if env.get(n, "").strip()]
+    found.append(str(docker_config.absolute()))
+    for config in engines:
+        if (tls := config.target.tls) is not None:
+            found.extend(str(f) for f in (tls.ca, tls.cert, tls.key) if f is not None)
+        if config.policy.audit_log:
+            found.append(config.policy.audit_log)
+    return tuple(dict.fromkeys(found))
 
 
 # --------------------------------------------------------------------------- registry, http
@@ -250,7 +307,21 @@ def _registry(env: Mapping[str, str]) -> RegistrySettings:
         username=user,
         password=password,
         auth_config=Path(auth_config).expanduser() if auth_config else None,
+        server=_registry_server(env.get("REGISTRY_SERVER", "")),
     )
+
+
+def _registry_server(raw: str) -> str:
+    if not raw.strip():
+        return DOCKER_HUB
+    host = registry_host(raw)
+    if not _REGISTRY_HOST.fullmatch(host):
+        raise ConfigError(
+            "REGISTRY_SERVER",
+            f"{raw!r} is not a registry address",
+            "give host[:port], e.g. 127.0.0.1:5000, ghcr.io or docker.io.",
+        )
+    return host
 
 
 def _http(env: Mapping[str, str]) -> HttpSettings:

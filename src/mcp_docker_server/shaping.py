@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from typing import TypeVar, cast
 
 __all__ = [
+    "CUT_MARKER",
     "BoundedTail",
     "clean_text",
+    "final_states",
     "format_ports",
     "health_from_status",
     "mask_env",
+    "newest",
+    "plain_text",
+    "redact_data",
     "redact_secrets",
+    "secret_field",
     "short_id",
     "status_without_health",
     "truncate",
@@ -21,19 +28,40 @@ __all__ = [
 # human reviewer or smuggle terminal commands, and they cost tokens.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+J = TypeVar("J")  # JSON-like data: redact_data gives back the same shape
 _SECRET_KEY = re.compile(
     r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|access[_-]?key|"
     r"session|cookie|signature|salt|dsn|connection[_-]?string",
     re.IGNORECASE,
 )
-# Strings that are secrets whatever field they sit in: private keys, cloud and forge tokens,
-# JWTs, and `password=...`-style assignments. A match is replaced, never shown. The leading
-# lookahead names every alternative's possible first character: positions that cannot start a
-# match are skipped at once, which makes redaction of long logs several times faster.
+# Words that make the value after them a secret: `password=...`, `"token": "..."`, `--secret x`.
+_SECRET_WORD = (
+    r"pass(?:word|wd)|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key"  # noqa: S105
+)
+# Strings that are secrets whatever field they sit in. Alternatives that keep a prefix (the key
+# of an assignment, the scheme of a header, a URL's user) capture it in their only group, and
+# the value after it is replaced; the others are replaced whole. A match is never shown.
+# The leading lookahead names every alternative's possible first two characters: positions that
+# cannot start a match are skipped at once, which makes redaction of long logs several times
+# faster. Keep it in step with the alternatives (a unit test checks every kind). \u017f (long
+# s) and \u212a (Kelvin sign) are what (?i) also matches as s and k.
 _SECRET_VALUE = re.compile(
-    r"(?=[-AaPpSsTtegx\u017f])(?:"  # \u017f: long s, which (?i) matches as s
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+    r"(?=-[-\w]|[\"'][\w.-]|://|[Aa][CcPpUuKkSsIi\u212a]|[Bb][Ee]|[Pp][AaRr]|[Ss\u017f][EeKkWwIi\u212a]"
+    r"|[Tt][Oo]|ey|g[hil]|xo)(?:"
+    # PEM private keys (PKCS#1/#8, OpenSSH, encrypted, PGP), up to their end or the text's.
+    r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+    r"(?:-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|$)"
+    # A JSON or Python string under a secret-named key, up to its closing quote (which stays).
+    rf"|([\"'][\w.-]*(?i:{_SECRET_WORD}|auth(?!or))[\w.-]*[\"'][ \t]*:[ \t]*(?P<q>[\"']))"
+    r"(?:(?!(?P=q))[^\\\n]|\\.)+(?=(?P=q))"
+    # HTTP authorization, with or without its header name.
+    r"|((?i:authorization)[ \t]*[=:][ \t]*(?:(?i:bearer|basic|token|digest)[ \t]+)?)[^\s'\",]+"
+    r"|((?i:bearer)[ \t]+)[A-Za-z0-9._~+/=-]{16,}"
+    # Credentials in a URL: scheme://user:password@host keeps the user.
+    r"|(://[^\s/:@'\"]*:)[^\s/@'\"]+(?=@)"
+    # Cloud and forge tokens.
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\bAIza[0-9A-Za-z_-]{35}"
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}\b"
     r"|\bgithub_pat_[A-Za-z0-9_]{40,}\b"
     r"|\bglpat-[A-Za-z0-9_-]{20,}\b"
@@ -41,10 +69,22 @@ _SECRET_VALUE = re.compile(
     r"|\bsk-[A-Za-z0-9_-]{20,}\b"
     r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
     r"|\bSWMTKN-1-[a-z0-9-]{20,}"
-    r"|(?i:(?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)[^\s'\"]{4,}"
+    # Azure SAS signatures.
+    r"|(\bsig=)[A-Za-z0-9%+/=]{16,}"
+    # Command-line flags and assignments: --password x, password=x, AccountKey=x, TOKEN: "x".
+    rf"|(--?(?i:{_SECRET_WORD})[ \t]+)[^\s'\"-][^\s'\"]*"
+    rf"|((?i:{_SECRET_WORD})[\w.-]*[ \t]*[=:][ \t]*)(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s'\"]{{2,}})"
     r")"
 )
+# A key whose string value is a secret, whatever it looks like: `password`, `db.password`,
+# `SecretAccessKey` and `AWS_SECRET_ACCESS_KEY` end with a secret word; `password_policy` does not.
+_SECRET_FIELD = re.compile(rf"(?:{_SECRET_WORD}|auth|credentials?)$", re.IGNORECASE)
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+# A line's states before its last carriage return (one followed by more text on the same line).
+# Anchored at line starts: one linear attempt per line, however long the line.
+_REWRITTEN = re.compile(r"(?m)^[^\n]*\r+(?=[^\r\n])")
+# Marks the start of a line cut to fit a byte budget (its older part is not shown).
+CUT_MARKER = "[…] "
 
 
 def short_id(identifier: str) -> str:
@@ -55,19 +95,72 @@ def short_id(identifier: str) -> str:
 def clean_text(text: str) -> str:
     """Drop terminal escapes and control characters, and redact secret-looking strings;
     keep tabs and newlines. Everything read from Docker passes through here."""
-    text = text.replace("\r\n", "\n")
-    return redact_secrets(_CONTROL.sub("", _ANSI.sub("", text)))
+    return redact_secrets(_CONTROL.sub("", _ANSI.sub("", final_states(text))))
+
+
+def final_states(text: str) -> str:
+    """Line ends normalised (``\\r\\n`` as ``\\n``), and each line rewritten with carriage returns
+    (a progress bar, a TTY's spinner) reduced to the state a terminal ends up showing: what
+    follows its last ``\\r``. The states are never run together."""
+    if "\r" not in text:
+        return text
+    return _REWRITTEN.sub("", text.replace("\r\n", "\n"))
+
+
+def plain_text(text: str) -> str:
+    """The text as a reader sees it (final line states, no escapes or controls), unredacted:
+    what a search matches against."""
+    return _CONTROL.sub("", _ANSI.sub("", final_states(text)))
 
 
 def redact_secrets(text: str) -> str:
-    """Replace secret-looking strings (keys, tokens, private-key blocks) with a marker."""
+    """Replace secret-looking strings with ``[redacted]``: private keys, cloud (AWS, GCP, Azure)
+    and forge tokens, JWTs, swarm join tokens, ``Authorization`` values, URL passwords, and the
+    values of secret-named keys in assignments, flags, JSON and YAML (the key is kept)."""
     return _SECRET_VALUE.sub(_redacted, text)
 
 
 def _redacted(match: re.Match[str]) -> str:
-    found = match.group(0)
-    assignment = re.match(r"(?i)((?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)", found)
-    return (assignment.group(1) if assignment else "") + "[redacted]"
+    kept = next((group for group in match.groups() if group), "")
+    return kept + "[redacted]"
+
+
+def secret_field(name: str) -> bool:
+    """Whether a field (a key, an argument, a label) of this name holds a secret value:
+    ``password``, ``db.token``, ``AWS_SECRET_ACCESS_KEY``, ``auth``..."""
+    return bool(_SECRET_FIELD.search(name))
+
+
+def redact_data(data: J, keep: Collection[str] = ()) -> J:
+    """``data`` (JSON-like: dicts, lists, strings, numbers) with every string redacted as by
+    :func:`redact_secrets`, and the string value of a secret-named key (``password``,
+    ``db.token``...) replaced whole. Keys in ``keep`` are passed through unchanged (for
+    values the operator chose to show). Returns new containers; ``data`` is not changed."""
+    memo: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = redact_secrets(value)
+        return found
+
+    def walk(node: object) -> object:
+        if isinstance(node, str):
+            return text(node)
+        if isinstance(node, dict):
+            return {
+                key: node_value
+                if key in keep
+                else "[redacted]"
+                if isinstance(node_value, str) and node_value and secret_field(str(key))
+                else walk(node_value)
+                for key, node_value in node.items()
+            }
+        if isinstance(node, list | tuple):
+            return [walk(item) for item in node]
+        return node
+
+    return cast(J, walk(data))
 
 
 def truncate(text: str, limit: int) -> tuple[str, bool]:
@@ -75,6 +168,14 @@ def truncate(text: str, limit: int) -> tuple[str, bool]:
     if len(text) <= limit:
         return text, False
     return text[: max(limit - 1, 0)] + "…", True
+
+
+def newest(text: str, limit: int) -> str:
+    """The last ``limit`` characters of output (its newest part), after :data:`CUT_MARKER`
+    when older text was cut: the end of a failing step's output is what explains it."""
+    if len(text) <= limit:
+        return text
+    return CUT_MARKER + text[len(text) - limit :]
 
 
 def mask_env(pairs: Iterable[str], *, show_values: bool) -> dict[str, str]:
@@ -126,6 +227,7 @@ class BoundedTail:
         self._chunks: list[bytes] = []
         self._size = 0
         self.dropped = False
+        self.cut_line = False
 
     def add(self, chunk: bytes) -> None:
         """Append a chunk, dropping the oldest bytes beyond the budget."""
@@ -143,11 +245,24 @@ class BoundedTail:
         self._size = len(joined)
 
     def text(self) -> str:
-        """The kept bytes as clean text, starting at a line boundary when anything was dropped."""
+        """The kept bytes as clean text. When older bytes were dropped, the cut first line goes
+        if newer text follows it; when it is all there is (one line longer than the budget),
+        its newest bytes stay, after :data:`CUT_MARKER`, and :attr:`cut_line` says so: a
+        bounded result is never empty because its newest line was long."""
         self._compact()
         joined = b"".join(self._chunks)
-        if self.dropped and b"\n" in joined:
-            joined = joined[joined.index(b"\n") + 1 :]
+        self.cut_line = False
+        if self.dropped:
+            _, newline, rest = joined.partition(b"\n")
+            if newline and rest.strip():
+                joined = rest
+            else:
+                # A cut may land inside a UTF-8 character: skip its continuation bytes.
+                start = 0
+                while start < min(len(joined), 3) and 0x80 <= joined[start] < 0xC0:
+                    start += 1
+                self.cut_line = True
+                return CUT_MARKER + clean_text(joined[start:].decode("utf-8", errors="replace"))
         return clean_text(joined.decode("utf-8", errors="replace"))
 
 

@@ -6,6 +6,7 @@ layer turns approved ones into Engine API calls, so both see exactly the same re
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 import shlex
@@ -34,8 +35,10 @@ __all__ = [
     "parse_ports",
     "parse_restart_policy",
     "parse_volumes",
+    "tmpfs_only",
     "validate_image_reference",
     "validate_name",
+    "volume_host_paths",
 ]
 
 # distribution/reference grammar, as the engine applies it (lower-case repository path).
@@ -58,12 +61,13 @@ Protocol = Literal["tcp", "udp", "sctp"]
 
 @dataclass(frozen=True)
 class PortBinding:
-    """One published port: container port/protocol to host address:port (None = any free port)."""
+    """One published port: container port/protocol to host address:port (None = any free port,
+    ``"8000-8010"`` = a free one in that range, as ``docker run -p 8000-8010:80`` asks)."""
 
     container_port: int
     protocol: Protocol
     host_ip: str
-    host_port: int | None
+    host_port: int | str | None
 
 
 @dataclass(frozen=True)
@@ -171,10 +175,57 @@ class VolumeSpec:
 def bind_device(driver_opts: Mapping[str, str]) -> str | None:
     """The host path a ``local`` volume really mounts when its options make it a bind mount
     (``type: none, o: bind, device: /path``): a host mount in disguise."""
-    options = {o.strip() for o in driver_opts.get("o", "").split(",")}
-    if "bind" in options or "rbind" in options:
+    if {"bind", "rbind"} & set(_mount_flags(driver_opts)):
         return driver_opts.get("device") or "/"
     return None
+
+
+# Options of a local tmpfs volume that mount nothing of the host's (moby's mount flags and
+# tmpfs's own keys). Anything else (bind, remount, propagation, suid, dev...) is not "tmpfs only".
+_TMPFS_FLAGS = frozenset(
+    {
+        "defaults", "ro", "rw", "nosuid", "nodev", "exec", "noexec", "sync", "async", "dirsync",
+        "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
+        "nostrictatime",
+    }
+)  # fmt: skip
+_TMPFS_KEYS = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "huge", "mpol"})
+
+
+def tmpfs_only(driver_opts: Mapping[str, str]) -> bool:
+    """Whether ``local`` driver options make a plain tmpfs: memory, no host path or device."""
+    if driver_opts.get("type", "").strip().lower() != "tmpfs" or set(driver_opts) - {"type", "o", "device"}:
+        return False
+    if driver_opts.get("device", "").strip().startswith("/"):
+        return False
+    return all(
+        flag in _TMPFS_FLAGS or ("=" in flag and flag.partition("=")[0] in _TMPFS_KEYS)
+        for flag in _mount_flags(driver_opts)
+    )
+
+
+def volume_host_paths(driver_opts: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The host folders ``local`` driver options mount, with what each is: a bind's device, an
+    overlay's layers. Block devices and network shares are not folders and are not listed."""
+    found: list[tuple[str, str]] = []
+    if (device := bind_device(driver_opts)) is not None:
+        found.append((device, "bind device"))
+    if driver_opts.get("type", "").strip().lower() == "overlay":
+        for flag in _mount_flags(driver_opts):
+            key, _, value = flag.partition("=")
+            if key in ("lowerdir", "upperdir", "workdir"):
+                found.extend((path, f"overlay {key}") for path in value.split(":") if path)
+    return found
+
+
+def _mount_flags(driver_opts: Mapping[str, str]) -> list[str]:
+    """The comma-separated ``o`` option, each trimmed, flags lower-cased (keys' values kept)."""
+    flags = []
+    for raw in driver_opts.get("o", "").split(","):
+        key, sep, value = raw.strip().partition("=")
+        if key:
+            flags.append(f"{key.lower()}{sep}{value}")
+    return flags
 
 
 @dataclass(frozen=True)
@@ -267,56 +318,134 @@ def parse_command(command: str | Sequence[str] | None, what: str = "command") ->
 
 
 def parse_ports(ports: Mapping[str, object] | None, default_host_ip: str) -> tuple[PortBinding, ...]:
-    """Read the docker CLI's port shapes.
+    """Read the port shapes ``docker run -p`` accepts.
 
-    Keys are container ports (``"80"``, ``"80/tcp"``, ``"53/udp"``); a value is a host port
-    (``8080`` or ``"8080"``), an address and port (``"127.0.0.1:8080"``, ``"[::1]:8080"``), an
-    address with any free port (``"127.0.0.1:"``), ``null`` for any free port, or a list of these.
+    Keys are container ports or ranges (``"80"``, ``"80/tcp"``, ``"53/udp"``, ``"8000-8010/tcp"``);
+    a value is a host port or range (``8080``, ``"8080"``, ``"8000-8010"``), an address and port
+    (``"127.0.0.1:8080"``, ``"[::1]:8080"``), an address with any free port (``"127.0.0.1:"``),
+    ``null`` for any free port, or a list of these. A container range maps to a host range of
+    the same length port by port; one container port with a host range gets a free port from it.
+
+    Raises:
+        InvalidArgument: naming the key or value and the accepted shapes.
     """
     bindings: list[PortBinding] = []
     for key, value in (ports or {}).items():
-        container_port, protocol = _container_port(str(key))
+        first, last, protocol = _container_ports(str(key))
         values = value if isinstance(value, list) else [value]
         if not values:
             raise InvalidArgument(f"Port {key!r} maps to an empty list.", hint="give a host port or null.")
         for item in values:
-            host_ip, host_port = _host_side(item, default_host_ip, key)
-            bindings.append(PortBinding(container_port, protocol, host_ip, host_port))
+            host_ip, host = _host_side(item, default_host_ip, key)
+            bindings.extend(_expand(key, item, first, last, protocol, host_ip, host))
+    if len(bindings) > _MAX_BINDINGS:
+        raise InvalidArgument(
+            f"{len(bindings)} published ports is more than {_MAX_BINDINGS}.",
+            hint="publish fewer or smaller ranges.",
+        )
     return tuple(bindings)
 
 
-def _container_port(key: str) -> tuple[int, Protocol]:
+_MAX_BINDINGS = 1024
+_PORT_KEY_HINT = 'use "80", "80/tcp", "53/udp" or a range such as "8000-8010/tcp" as the key.'
+_HOST_HINT = (
+    'use 8080, "8080", a range "8000-8010", "127.0.0.1:8080", "[::1]:8080", '
+    '"127.0.0.1:" (any free port) or null.'
+)
+
+
+def _port_range(text: str) -> tuple[int, int] | None:
+    """``"80"`` or ``"8000-8010"`` as (first, last); None when it is not one."""
+    low, dash, high = text.partition("-")
+    high = high if dash else low
+    if not (low.isdigit() and high.isdigit()):
+        return None
+    first, last = int(low), int(high)
+    if not 0 < first <= last < 65536:
+        return None
+    return first, last
+
+
+def _container_ports(key: str) -> tuple[int, int, Protocol]:
     number, _, proto = key.strip().partition("/")
     proto = proto.lower() or "tcp"
-    if proto not in ("tcp", "udp", "sctp") or not number.isdigit() or not 0 < int(number) < 65536:
+    ports = _port_range(number)
+    if proto not in ("tcp", "udp", "sctp") or ports is None:
         raise InvalidArgument(
-            f"Invalid container port {key!r}.", hint='use "80", "80/tcp" or "53/udp" as the key.'
+            f"Invalid container port {key!r}: ports are 1-65535 (or a range low-high), "
+            "protocols tcp, udp or sctp.",
+            hint=_PORT_KEY_HINT,
         )
-    return int(number), proto  # type: ignore[return-value]
+    return ports[0], ports[1], proto  # type: ignore[return-value]
 
 
-def _host_side(value: object, default_ip: str, key: str) -> tuple[str, int | None]:
+def _host_side(value: object, default_ip: str, key: str) -> tuple[str, tuple[int, int] | None]:
     if value is None:
         return default_ip, None
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidArgument(
-            f"Invalid host side {value!r} for port {key!r}.",
-            hint='use 8080, "8080", "127.0.0.1:8080", "127.0.0.1:" or null.',
-        )
+        raise InvalidArgument(f"Invalid host side {value!r} for port {key!r}.", hint=_HOST_HINT)
     text = str(value).strip()
     ip = default_ip
     if text.startswith("["):
-        ip, _, text = text[1:].partition("]")
+        ip, bracket, text = text[1:].partition("]")
+        if not bracket or (text and not text.startswith(":")):
+            raise InvalidArgument(f"Invalid host side {value!r} for port {key!r}.", hint=_HOST_HINT)
         text = text.removeprefix(":")
+        _check_address(ip, value, key, version=6)
     elif text.count(":") == 1:
         ip, _, text = text.partition(":")
+        _check_address(ip, value, key, version=4)
+    elif ":" in text:
+        raise InvalidArgument(
+            f"Invalid host side {value!r} for port {key!r}: an IPv6 address goes in brackets.",
+            hint='e.g. "[::1]:8080" or "[::]:8080".',
+        )
     if not text:
         return ip, None
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    ports = _port_range(text)
+    if ports is None:
         raise InvalidArgument(
-            f"Invalid host port {value!r} for port {key!r}.", hint="host ports are 1-65535."
+            f"Invalid host port {value!r} for port {key!r}: host ports are 1-65535, or a range low-high.",
+            hint=_HOST_HINT,
         )
-    return ip, int(text)
+    return ip, ports
+
+
+def _check_address(ip: str, value: object, key: str, *, version: int) -> None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        kind = "an IPv6 address" if version == 6 else "an IPv4 address (IPv6 goes in brackets)"
+        raise InvalidArgument(
+            f"Invalid host address {ip!r} in {value!r} for port {key!r}: expected {kind}.", hint=_HOST_HINT
+        )
+
+
+def _expand(
+    key: str,
+    value: object,
+    first: int,
+    last: int,
+    protocol: Protocol,
+    host_ip: str,
+    host: tuple[int, int] | None,
+) -> list[PortBinding]:
+    """The bindings of one key and host side, paired as the docker CLI pairs them."""
+    count = last - first + 1
+    if host is None:
+        return [PortBinding(port, protocol, host_ip, None) for port in range(first, last + 1)]
+    low, high = host
+    if count == 1:
+        return [PortBinding(first, protocol, host_ip, low if low == high else f"{low}-{high}")]
+    if high - low + 1 != count:
+        raise InvalidArgument(
+            f"Port {key!r} is a range of {count} ports but the host side {value!r} is not a range of "
+            f"{count}: a container range maps to a host range of the same length.",
+            hint=f'e.g. {{"{first}-{last}/{protocol}": "{first}-{last}"}}, or null for free ports.',
+        )
+    return [PortBinding(first + i, protocol, host_ip, low + i) for i in range(count)]
 
 
 def parse_volumes(volumes: Sequence[Mapping[str, object] | str] | None) -> tuple[MountSpec, ...]:

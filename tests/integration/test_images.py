@@ -389,7 +389,9 @@ async def test_push_needs_credentials_and_takes_them_from_every_source(
     assert PASSWORD not in str(pushed.content) + str(pushed.structured_content)
     assert progress
 
-    env_settings = settings_for(unix_host, REGISTRY_USERNAME=USER, REGISTRY_PASSWORD=PASSWORD)
+    env_settings = settings_for(
+        unix_host, REGISTRY_USERNAME=USER, REGISTRY_PASSWORD=PASSWORD, REGISTRY_SERVER=registry.host
+    )
     async with Client(build_server(env_settings), elicitation_callback=accept_all) as env_client:
         assert ok(await push(env_client, ref))["digest"].startswith("sha256:")
 

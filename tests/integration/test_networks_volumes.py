@@ -9,7 +9,9 @@ import docker
 import pytest
 from mcp import Client
 
-from tests.conftest import LABEL_KEY, RUN_ID, error_text, labelled, ok
+from mcp_docker_server.policy import Policy
+from mcp_docker_server.server import build_server
+from tests.conftest import LABEL_KEY, RUN_ID, accept_all, error_text, labelled, ok, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -201,7 +203,7 @@ async def test_volume_prune_keeps_mounted_and_unmatched_volumes(
     holder = f"{unique_name}-holder"
     try:
         await start(client, test_image, holder, run_labels, volumes=[f"{kept}:/k"])
-        pruned = await vol(client, name=f"{unique_name}-*", action="prune")
+        pruned = await vol(client, name=f"{unique_name}-*", action="prune", all=True)  # named ones too
         assert pruned["removed"] == [gone]
     finally:
         await drop(client, holder)
@@ -254,14 +256,21 @@ async def test_existing_bind_style_volume_cannot_smuggle_a_host_path_into_a_cont
         docker_client.volumes.get(unique_name).remove()
 
 
-async def test_bind_style_volume_of_a_plain_folder_is_allowed(
-    client: Client, unique_name: str, tmp_path: Path
+async def test_bind_style_volume_of_a_plain_folder_is_allowed_when_the_operator_allows_volume_mounts(
+    unix_host: str, unique_name: str, tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
-    created = await vol(
-        client,
-        name=unique_name,
-        action="create",
-        options={"type": "none", "o": "bind", "device": str(tmp_path)},
-    )
-    assert created["volume"]["options"]["device"] == str(tmp_path)
-    await vol(client, name=unique_name, action="remove")
+    options = {"type": "none", "o": "bind", "device": str(tmp_path)}
+    allowed = build_server(settings_for(unix_host), policy=Policy(allow_volume_mounts=True))
+    async with Client(allowed, elicitation_callback=accept_all) as client:
+        created = await vol(client, name=unique_name, action="create", options=options)
+        assert created["volume"]["options"]["device"] == str(tmp_path)
+        await vol(client, name=unique_name, action="remove")
+    async with Client(build_server(settings_for(unix_host)), elicitation_callback=accept_all) as client:
+        text = error_text(
+            await client.call_tool(
+                "volume-management", {"name": unique_name, "action": "create", "options": options}
+            )
+        )
+    assert "policy rule 'volume-mount'" in text
+    assert "allow_volume_mounts = true" in text
+    assert not [v for v in docker_client.volumes.list() if v.name == unique_name]

@@ -117,7 +117,9 @@ async def test_prune_reports_then_asks_then_removes_only_what_it_reported(
     async with Client(
         build_server(settings_for(unix_host), policy=policy), elicitation_callback=yes
     ) as client:
-        plan = (await system(client, action="prune", targets=targets, dry_run=True))["prune"]
+        # The volume is a named one: a prune takes it only when asked (docker volume prune --all).
+        asked_for = {"targets": targets, "named_volumes": True}
+        plan = (await system(client, action="prune", dry_run=True, **asked_for))["prune"]
         assert isinstance(plan, dict)
         found = {(c["type"], c["name"]) for c in plan["candidates"]}
         assert found == {
@@ -128,7 +130,7 @@ async def test_prune_reports_then_asks_then_removes_only_what_it_reported(
         assert plan["removed"] is False
         assert not asked
         docker_client.containers.get(prunable["container"])  # the dry run removed nothing
-        done = (await system(client, action="prune", targets=targets))["prune"]
+        done = (await system(client, action="prune", **asked_for))["prune"]
     assert isinstance(done, dict)
     assert done["removed"] is True
     assert done["failed"] == []

@@ -135,7 +135,11 @@ def test_volume_creation_with_bind_options_is_judged_as_a_bind(tmp_path: Path) -
         )
     assert caught.value.rule == "sensitive-bind"
     ok = VolumeSpec("v", driver_opts={"type": "none", "o": "bind", "device": str(tmp_path)})
-    assert admit_volume(POLICY, ok, local_resolver).unwrap() == ok
+    with pytest.raises(PolicyDenied) as caught:  # a plain folder still needs the operator's key
+        admit_volume(POLICY, ok, local_resolver)
+    assert caught.value.rule == "volume-mount"
+    allowed = Policy(allow_volume_mounts=True)
+    assert admit_volume(allowed, ok, local_resolver).unwrap() == ok
 
 
 def test_operator_flags_widen_exactly_what_they_name() -> None:

@@ -93,7 +93,7 @@ def test_dockerfile_stages_and_buildkit_features() -> None:
 
 
 def plan(**changes: object) -> ComposePlan:
-    return ComposePlan(**{"file": Path("/p/compose.yaml"), "project": "demo", "action": "ps", **changes})  # type: ignore[arg-type]
+    return ComposePlan(**{"files": (Path("/p/compose.yaml"),), "project": "demo", "action": "ps", **changes})  # type: ignore[arg-type]
 
 
 def test_compose_argv_per_action() -> None:

@@ -19,6 +19,9 @@ from mcp_docker_server.specs import ContainerSpec, MountSpec, VolumeSpec
 __all__ = [
     "ComposePlan",
     "compose_argv",
+    "create_argv",
+    "raw_config_argv",
+    "stack_config",
     "parse_ps",
     "project_requests",
     "validate_project_name",
@@ -30,17 +33,26 @@ _SERVICE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 @dataclass(frozen=True)
 class ComposePlan:
-    """One compose invocation: which file, which project, what to do."""
+    """One compose invocation: which files (merged in order, as repeated ``-f``), which
+    project, which profiles, what to do. ``project_directory`` is given when the files are a
+    rendered copy in a private folder, so no ``.env`` of the user's folder is read again."""
 
-    file: Path
+    files: tuple[Path, ...]
     project: str | None
     action: str
     services: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
     build: bool = False
     wait: bool = True
     remove_volumes: bool = False
     tail: int = 100
     timeout: float = 300
+    project_directory: Path | None = None
+
+    @property
+    def file(self) -> Path:
+        """The first (main) compose file."""
+        return self.files[0]
 
 
 @dataclass(frozen=True)
@@ -68,9 +80,9 @@ def compose_argv(plan: ComposePlan) -> list[str]:
     services = list(plan.services)
     action = plan.action
     if action in ("config", "validate"):
-        return [*base, "config", "--format", "json"]
-    if action == "up":
-        # Only an admitted plan may start containers: see up_argv.
+        return [*base, "config", "--format", "json", *services]
+    if action in ("up", "create"):
+        # Only an admitted plan may create or start containers: see up_argv.
         raise RuntimeError("compose up needs a plan admitted by the policy guard")
     if action == "down":
         return [*base, "down", "--remove-orphans", *(["--volumes"] if plan.remove_volumes else [])]
@@ -89,17 +101,65 @@ def _global_args(plan: ComposePlan) -> list[str]:
             raise InvalidArgument(
                 f"Invalid service name {service!r}.", hint="use the names in the compose file."
             )
-    args = ["--ansi", "never", "-f", str(plan.file)]
+    for profile in plan.profiles:
+        if not _SERVICE.fullmatch(profile) and profile != "*":
+            raise InvalidArgument(
+                f"Invalid profile name {profile!r}.", hint="use the profile names in the compose file."
+            )
+    args = ["--ansi", "never"]
+    for file in plan.files:
+        args += ["-f", str(file)]
+    if plan.project_directory is not None:
+        args += ["--project-directory", str(plan.project_directory)]
+    for profile in plan.profiles:
+        args += ["--profile", profile]
     return [*args, "-p", plan.project] if plan.project else args
 
 
+def raw_config_argv(plan: ComposePlan) -> list[str]:
+    """`config` without interpolation or env-file resolution: shows the env files the project
+    reads (the interpolated render has their contents inlined already)."""
+    return [*_global_args(plan), "config", "--format", "json", "--no-interpolate", "--no-env-resolution",
+            *plan.services]  # fmt: skip
+
+
+def create_argv(admitted: Admitted[ComposePlan]) -> list[str]:
+    """`up --no-start`: create (and build) what the plan needs, start nothing, so the created
+    containers can be judged before anything runs."""
+    plan = admitted.unwrap()
+    return [*_global_args(plan), "up", "--no-start", *(["--build"] if plan.build else []), *plan.services]
+
+
 def up_argv(admitted: Admitted[ComposePlan]) -> list[str]:
-    """`up --detach` for a plan whose resolved configuration passed the policy guard."""
+    """`up --detach` for a plan whose resolved configuration passed the policy guard (after
+    :func:`create_argv` the containers exist and are not recreated: the file is the same)."""
     plan = admitted.unwrap()
     extra = ["--build"] if plan.build else []
     if plan.wait:
         extra += ["--wait", "--wait-timeout", str(int(plan.timeout))]
     return [*_global_args(plan), "up", "--detach", *extra, *plan.services]
+
+
+def stack_config(config: Mapping[str, Any], stack: str) -> dict[str, Any]:
+    """A project Compose rendered under the project name ``stack``, as `docker stack deploy`'s
+    loader reads it: no nulls (its schema wants strings), no top-level ``name``, and no names
+    Compose generated (``<stack>_<key>``), so the stack namespaces its networks, volumes,
+    secrets and configs itself, as it does for the same file given directly."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    out: dict[str, Any] = strip(config)
+    out.pop("name", None)
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        for key, entry in (out.get(kind) or {}).items():
+            if isinstance(entry, dict) and entry.get("name") == f"{stack}_{key}":
+                del entry["name"]
+    return out
 
 
 def parse_ps(stdout: str) -> list[ComposeService]:

@@ -1,5 +1,6 @@
 """The only layer that talks to docker-py (imported lazily, on the first call)."""
 
+from mcp_docker_server.engine.admission import Admission
 from mcp_docker_server.engine.catalog import Catalog
 from mcp_docker_server.engine.containers import Containers
 from mcp_docker_server.engine.core import Engine
@@ -10,6 +11,7 @@ from mcp_docker_server.engine.swarm import Swarm
 from mcp_docker_server.engine.system import System
 
 __all__ = [
+    "Admission",
     "Catalog",
     "ContainerEvent",
     "Containers",

@@ -11,7 +11,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import docker
@@ -20,7 +20,15 @@ import docker.types
 import requests.exceptions
 
 from mcp_docker_server import shaping
-from mcp_docker_server.engine._logs_sync import BoundedLogs, log_params, read_logs
+from mcp_docker_server.engine._admission_sync import absent_volumes, describe_container, remove_volumes
+from mcp_docker_server.engine._logs_sync import (
+    GREP_SECONDS,
+    LOG_SCAN_LIMIT,
+    BoundedLogs,
+    LogScan,
+    log_params,
+    read_logs,
+)
 from mcp_docker_server.errors import (
     EngineAPIError,
     EngineUnavailable,
@@ -42,6 +50,7 @@ from mcp_docker_server.models import (
     StatsResult,
 )
 from mcp_docker_server.policy import Admitted
+from mcp_docker_server.policy.admission import ContainerDescription
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, Healthcheck
 from mcp_docker_server.timewindow import parse_moment
 
@@ -67,10 +76,19 @@ def list_containers(
     if labels:
         filters["label"] = labels
     if name:
-        filters["name"] = [name]
+        # The engine reads a name filter as a regular expression; the tool promises a substring.
+        filters["name"] = [_literal_regex(name)]
     raw: list[Raw] = client.api.containers(all=include_stopped or bool(status), filters=filters)
+    if name:
+        raw = [item for item in raw if any(name in str(n).lstrip("/") for n in item.get("Names") or [])]
     rows = [_row(item) for item in raw[:limit]]
     return ContainerList(containers=rows, total=len(raw), truncated=len(raw) > limit)
+
+
+def _literal_regex(text: str) -> str:
+    """``text`` as a Go regular expression that matches it literally (a backslash before any
+    ASCII punctuation or space is literal in Go's syntax)."""
+    return re.sub(r"([ -/:-@\[-^`{-~])", r"\\\1", text)
 
 
 def _row(item: Raw) -> ContainerRow:
@@ -171,21 +189,86 @@ def container_logs(
     pattern: re.Pattern[str] | None,
     max_bytes: int,
 ) -> LogsResult:
-    """A bounded slice of the logs in one request, filtered here, newest lines kept."""
-    params = log_params(
-        tail, timestamps=timestamps, since=parse_time(since, "since"), until=parse_time(until, "until")
-    )
-    kept = BoundedLogs(max_bytes, pattern)
-    for payload in read_logs(client.api, "containers", ref, params):
+    """A bounded slice of the logs in one request, newest lines kept. With ``pattern`` the
+    whole log (within since/until) is searched, bounded by bytes read and time, and the
+    newest ``tail`` matching lines are kept; the result says what was searched."""
+    start, end = parse_time(since, "since"), parse_time(until, "until")
+    scan = LogScan()
+    if pattern is None:
+        kept = BoundedLogs(max_bytes)
+        params = log_params(tail, timestamps=timestamps, since=start, until=end)
+        for payload in read_logs(client.api, "containers", ref, params, scan=scan):
+            kept.add(payload)
+        text, shown, dropped = kept.result()
+        return LogsResult(
+            container=ref, lines=shown, text=text, truncated=dropped or not scan.complete,
+            note=_logs_note(kept, shown, dropped, max_bytes, scan),
+        )  # fmt: skip
+    # The engine's timestamps tell how far a search got, so a stopped one can say where to go on.
+    kept = BoundedLogs(max_bytes, pattern, keep=tail, timestamped=True, show_timestamps=timestamps)
+    params = log_params("all", timestamps=True, since=start, until=end)
+    for payload in read_logs(client.api, "containers", ref, params, scan=scan, seconds=GREP_SECONDS):
         kept.add(payload)
+    if not scan.complete:
+        kept.drop_partial()  # searched again by a call that goes on from the last whole line
     text, shown, dropped = kept.result()
-    note = None
+    return LogsResult(
+        container=ref, lines=shown, text=text, truncated=dropped or not scan.complete,
+        matched=kept.matched, searched=_searched(kept, scan, since, until),
+        note=_grep_note(kept, shown, tail, max_bytes),
+    )  # fmt: skip
+
+
+def _logs_note(kept: BoundedLogs, shown: int, dropped: bool, max_bytes: int, scan: LogScan) -> str | None:
+    if not scan.complete:
+        return (
+            f"Reading stopped at {shaping.human_size(scan.bytes_read)} (the limit) before the newest "
+            "lines: lower tail, or narrow with since/until."
+        )
+    if kept.cut_line:
+        return (
+            f"The newest line is longer than max_bytes: only its last {max_bytes} bytes are shown, "
+            f"after {shaping.CUT_MARKER.strip()}. Raise max_bytes to see more of it."
+        )
     if dropped:
-        note = (
+        return (
             f"Showing the newest {shown} lines ({max_bytes} bytes). For older lines, "
             "narrow with until/since or grep, or raise max_bytes."
         )
-    return LogsResult(container=ref, lines=shown, text=text, truncated=dropped, note=note)
+    return None
+
+
+def _searched(kept: BoundedLogs, scan: LogScan, since: str | None, until: str | None) -> str:
+    read = f"{kept.lines_searched} lines, {shaping.human_size(scan.bytes_read)}"
+    start = f"the log since {since}" if since else "the log from its start"
+    if scan.complete:
+        whole = "the whole log" if not (since or until) else start + (f" until {until}" if until else "")
+        return f"{whole} ({read})"
+    limit = (
+        f"the {shaping.human_size(LOG_SCAN_LIMIT)} read limit"
+        if scan.stopped_by == "bytes"
+        else f"the {GREP_SECONDS:g} s time limit"
+    )
+    if kept.last_time is None:
+        return f"{start}, partly ({read}): stopped at {limit}; narrow with since/until"
+    return (
+        f"{start} up to {kept.last_time} only ({read}): stopped at {limit}; "
+        f"search on with since={kept.last_time}"
+    )
+
+
+def _grep_note(kept: BoundedLogs, shown: int, tail: int, max_bytes: int) -> str | None:
+    if kept.cut_line:
+        return (
+            f"The newest matching line is longer than max_bytes: only its last {max_bytes} bytes are "
+            f"shown, after {shaping.CUT_MARKER.strip()}."
+        )
+    if kept.matched > shown:
+        return (
+            f"{kept.matched} lines matched; showing the newest {shown} (tail={tail}, max_bytes={max_bytes}). "
+            "For older matches, raise tail or max_bytes, or narrow with until."
+        )
+    return None
 
 
 def parse_time(value: str | None, what: str) -> float | None:
@@ -196,7 +279,14 @@ def parse_time(value: str | None, what: str) -> float | None:
 
 
 def container_stats(client: docker.DockerClient, ref: str) -> StatsResult:
-    """One sample (the engine takes two readings about a second apart for CPU %)."""
+    """One sample (the engine takes two readings about a second apart for CPU %). A container
+    that is not running has none: its state, memory limit and a note instead of zeros."""
+    # The engine answers a stopped container with an all-zero "sample" that looks live: the
+    # state is read first (and a stopped container costs no sampling second).
+    info: Raw = client.api.inspect_container(ref)
+    status = str((info.get("State") or {}).get("Status") or "")
+    if not (info.get("State") or {}).get("Running"):
+        return _idle_stats(info)
     raw: Raw = client.api.stats(ref, stream=False)
     cpu: Raw = raw.get("cpu_stats") or {}
     pre: Raw = raw.get("precpu_stats") or {}
@@ -214,6 +304,7 @@ def container_stats(client: docker.DockerClient, ref: str) -> StatsResult:
     return StatsResult(
         id=shaping.short_id(str(raw.get("id", ""))),
         name=str(raw.get("name", "")).lstrip("/"),
+        state=status,
         cpu_percent=round(cpu_percent, 2),
         memory_bytes=used,
         memory_limit_bytes=limit,
@@ -223,6 +314,21 @@ def container_stats(client: docker.DockerClient, ref: str) -> StatsResult:
         block_read_bytes=sum(int(b.get("value") or 0) for b in blkio if str(b.get("op")).lower() == "read"),
         block_write_bytes=sum(int(b.get("value") or 0) for b in blkio if str(b.get("op")).lower() == "write"),
         pids=int((raw.get("pids_stats") or {}).get("current") or 0),
+    )
+
+
+def _idle_stats(info: Raw) -> StatsResult:
+    state = _state(info.get("State") or {})
+    host: Raw = info.get("HostConfig") or {}
+    since = f" since {state.finished_at}" if state.finished_at else ""
+    code = f" (exit code {state.exit_code})" if state.exit_code is not None else ""
+    return StatsResult(
+        id=shaping.short_id(str(info.get("Id", ""))),
+        name=str(info.get("Name", "")).lstrip("/"),
+        state=state.status,
+        memory_limit_bytes=int(host.get("Memory") or 0),
+        note=f"The container is {state.status}{code}{since}: no CPU, memory, network or process "
+        "figures exist until it runs again. Its logs are still there (container-logs).",
     )
 
 
@@ -293,21 +399,28 @@ def run_container(
     wait_timeout: float,
     max_bytes: int,
     auth_config: Mapping[str, str] | None,
+    judge: Callable[[ContainerDescription], None],
 ) -> RunResult:
-    """Create and start a container; with ``detach=False`` wait for it and return its output.
+    """Create, judge, then start a container; with ``detach=False`` wait for it and return its
+    output. ``judge`` sees the engine's own description of the created container (its inspect)
+    and raises to refuse it.
 
-    Nothing is left behind on failure: a container that was created but could not start is
-    removed before the error is raised.
+    Nothing is left behind on failure or refusal: a container that was created but was refused
+    or could not start is removed, with the named volumes its creation made, before the error
+    is raised.
     """
     spec = admitted.unwrap()
     api = client.api
     pulled = ensure_image(client, spec.image, pull=pull, deadline=pull_deadline, auth_config=auth_config)
+    new_volumes = absent_volumes(client, [m.source for m in spec.mounts if m.kind == "volume"])
     created: Raw = api.create_container(**_create_kwargs(api, spec, detach=detach))
     cid = str(created["Id"])
     try:
+        judge(describe_container(client, cid))
         api.start(cid)
     except BaseException:
         _discard(api, cid)
+        remove_volumes(client, new_volumes)
         raise
     if detach:
         info: Raw = api.inspect_container(cid)

@@ -25,15 +25,15 @@ import docker.auth
 import docker.credentials
 import docker.errors
 import docker.utils
-import docker.utils.build
 import requests
-from docker.api.build import process_dockerfile
 
 from mcp_docker_server import shaping
+from mcp_docker_server.build_context import ContextPlan, plan_context, secret_files_refused, write_context
 from mcp_docker_server.dockerfile import read_dockerfile
 from mcp_docker_server.errors import EngineAPIError, InvalidArgument, NotFound
 from mcp_docker_server.models import BuildResult, HistoryRow, ImageDetail, ImageResult, ImageRow
 from mcp_docker_server.progress import Progress
+from mcp_docker_server.settings import RegistrySettings
 from mcp_docker_server.specs import BuildSpec
 
 Raw = dict[str, Any]
@@ -84,24 +84,22 @@ def _shut(response: requests.Response) -> None:
 
 
 def resolve_auth(
-    registry: str,
-    explicit: Mapping[str, str] | None,
-    username: str | None,
-    password: str | None,
-    auth_config: Path | None,
+    registry: str, explicit: Mapping[str, str] | None, settings: RegistrySettings
 ) -> dict[str, str] | None:
-    """Credentials the way the docker CLI finds them: the call's own, then REGISTRY_USERNAME /
-    REGISTRY_PASSWORD, then REGISTRY_AUTH_CONFIG or ~/.docker/config.json (auths, credHelpers,
-    credsStore). Returned only to be sent to the engine; never shown."""
+    """Credentials for ``registry`` the way the docker CLI finds them: the call's own, then
+    REGISTRY_USERNAME / REGISTRY_PASSWORD if they belong to this registry (REGISTRY_SERVER,
+    Docker Hub by default), then REGISTRY_AUTH_CONFIG or ~/.docker/config.json (auths,
+    credHelpers, credsStore: per registry). Returned only to be sent to the engine for this
+    registry; never shown."""
     if explicit:
         if "identitytoken" in explicit:
             return {"identitytoken": explicit["identitytoken"], "serveraddress": registry}
         if not explicit.get("username") or not explicit.get("password"):
             raise InvalidArgument("auth needs username and password (or identitytoken).")
         return {"username": explicit["username"], "password": explicit["password"], "serveraddress": registry}
-    if username and password:
-        return {"username": username, "password": password, "serveraddress": registry}
-    config_path = str(auth_config) if auth_config else None
+    if bound := settings.credentials_for(registry):
+        return {"username": bound[0], "password": bound[1], "serveraddress": registry}
+    config_path = str(settings.auth_config) if settings.auth_config else None
     if config_path and not os.access(config_path, os.R_OK):
         raise InvalidArgument(
             f"REGISTRY_AUTH_CONFIG points at {config_path}, which cannot be read.", hint="fix the path."
@@ -373,10 +371,14 @@ def _messages(api: Any, response: requests.Response, handle: StreamHandle) -> It
 
 def prepare_build(
     path: str, dockerfile: str | None, target: str | None, max_context_bytes: int
-) -> tuple[Path, str, list[str]]:
+) -> ContextPlan:
     """Check everything that can fail before any work: context, Dockerfile, target, BuildKit-only
-    features, context size. Returns the context, the Dockerfile's absolute path, and the
-    .dockerignore patterns."""
+    features, context size. Returns what the build will send (:func:`plan_context`): the
+    context as the Docker CLI makes it, with .dockerignore applied and links kept as links.
+
+    Raises:
+        InvalidArgument: naming what is wrong and how to fix it.
+    """
     context = Path(path).expanduser()
     if not context.is_absolute():
         context = Path.cwd() / context
@@ -401,39 +403,15 @@ def prepare_build(
             f"Unknown target {target!r}: {file.name} has stages {', '.join(named) or '(none named)'}.",
             hint="use one of those, or omit target to build the last stage.",
         )
-    patterns = _dockerignore(context)
-    relative = os.path.relpath(file, context)
-    size, biggest = _context_size(context, patterns, relative)
-    if size > max_context_bytes:
-        heavy = ", ".join(f"{n} ({s // _MiB} MiB)" for n, s in biggest)
+    plan = plan_context(context, file)
+    if plan.total_bytes > max_context_bytes:
+        heavy = ", ".join(f"{n} ({s // _MiB} MiB)" for n, s in plan.by_folder)
         raise InvalidArgument(
-            f"Build context {context} is {size // _MiB} MiB (limit {max_context_bytes // _MiB} MiB); "
-            f"biggest entries: {heavy}.",
+            f"Build context {context} is {plan.total_bytes // _MiB} MiB "
+            f"(limit {max_context_bytes // _MiB} MiB); biggest entries: {heavy}.",
             hint="add what the image does not need to .dockerignore, or point path at a smaller folder.",
         )
-    return context, str(file), patterns
-
-
-def _dockerignore(context: Path) -> list[str]:
-    ignore = context / ".dockerignore"
-    if not ignore.is_file():
-        return []
-    return [
-        line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")
-    ]
-
-
-def _context_size(context: Path, patterns: list[str], dockerfile: str) -> tuple[int, list[tuple[str, int]]]:
-    total = 0
-    per_top: dict[str, int] = {}
-    for relative in docker.utils.build.exclude_paths(str(context), patterns, dockerfile=dockerfile):
-        full = context / relative
-        if full.is_file() and not full.is_symlink():
-            size = full.stat().st_size
-            total += size
-            top = relative.split("/", 1)[0]
-            per_top[top] = per_top.get(top, 0) + size
-    return total, sorted(per_top.items(), key=lambda kv: kv[1], reverse=True)[:3]
+    return plan
 
 
 @dataclass
@@ -472,19 +450,25 @@ def build_image(
     progress: Progress,
     handle: StreamHandle,
     log: BuildLog,
+    allow_secret_files: bool = False,
 ) -> BuildResult:
-    """Build with the classic builder, step progress, and a precise error for a failing step."""
+    """Build with the classic builder, step progress, and a precise error for a failing step.
+
+    Raises:
+        InvalidArgument: the context or Dockerfile is wrong (before any work).
+        PolicyDenied: the context holds files that look like secrets and the call did not
+            say they belong in the image.
+        EngineAPIError: the build failed (naming the step and its output).
+    """
     api = _protected(client)
     started = time.monotonic()
-    root, file, ignore = prepare_build(
-        request.path, request.dockerfile, request.target, request.max_context_bytes
-    )
-    # A Dockerfile outside the context travels inside the tar under a generated name.
-    dockerfile = process_dockerfile(file, str(root))
-    context = docker.utils.tar(root, exclude=ignore, dockerfile=dockerfile)
+    plan = prepare_build(request.path, request.dockerfile, request.target, request.max_context_bytes)
+    if plan.secrets and not allow_secret_files:
+        raise secret_files_refused(plan)
+    context = write_context(plan)
     params: Raw = {
         "t": request.tag,
-        "dockerfile": dockerfile[0],
+        "dockerfile": plan.dockerfile_in_tar,
         "rm": True,
         "forcerm": True,
         "nocache": request.no_cache,
@@ -524,7 +508,7 @@ def build_image(
         steps=log.total,
         cached_steps=log.cached,
         seconds=round(time.monotonic() - started, 2),
-        log_tail="\n".join(log.tail[-10:]),
+        log_tail=shaping.newest("\n".join(log.tail[-10:]), 2000),
     )
 
 
@@ -533,7 +517,7 @@ def _build_failed(log: BuildLog, error: str) -> EngineAPIError:
     where = f"step {log.step}/{log.total} ({log.command})" if log.step else "before the first step"
     text = f"Build failed at {where}: {shaping.truncate(shaping.clean_text(error), 400)[0]}"
     if output:
-        text += f"\nLast output of that step:\n{shaping.truncate(output, 1500)[0]}"
+        text += f"\nLast output of that step:\n{shaping.newest(output, 1500)}"
     return EngineAPIError(
         text, hint="fix that instruction (or its inputs) and build again; earlier steps are cached."
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import docker
 import docker.errors
 import docker.types
+import docker.utils
 
 from mcp_docker_server import shaping
 from mcp_docker_server.errors import Conflict, EngineAPIError, InvalidArgument, NotFound
@@ -24,6 +26,11 @@ from mcp_docker_server.specs import NetworkSpec, VolumeSpec
 
 Raw = dict[str, Any]
 _PREDEFINED = frozenset({"bridge", "host", "none"})
+# Engines from API 1.42 mark the volumes they create without a name (`docker run -v /data`);
+# their `volume prune` removes only those unless asked for all. Older engines mark nothing:
+# there an anonymous volume is known by its generated name, 64 hex digits.
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+_GENERATED_NAME = re.compile(r"[0-9a-f]{64}")
 
 
 # --------------------------------------------------------------------------- networks
@@ -273,20 +280,44 @@ def remove_volume(client: docker.DockerClient, name: str, *, force: bool) -> Vol
     return VolumeResult(action="remove", removed=[name])
 
 
-def prune_volumes(client: docker.DockerClient, pattern: str) -> VolumeResult:
-    """Remove volumes no container mounts whose name matches ``pattern``."""
+def volume_kind(volume: Mapping[str, Any], api_version: str) -> Literal["anonymous", "named"]:
+    """Whether a volume (a row of ``GET /volumes`` or ``/system/df``) is anonymous, as the
+    engine's own prune decides on API 1.42 and later, or by its generated name on older ones."""
+    if ANONYMOUS_LABEL in (volume.get("Labels") or {}):
+        return "anonymous"
+    legacy = docker.utils.version_lt(api_version, "1.42")
+    if legacy and _GENERATED_NAME.fullmatch(str(volume.get("Name", ""))):
+        return "anonymous"
+    return "named"
+
+
+def prune_volumes(client: docker.DockerClient, pattern: str, *, include_named: bool) -> VolumeResult:
+    """Remove volumes no container mounts whose name matches ``pattern``: anonymous ones only,
+    as ``docker volume prune`` does since API 1.42 on every engine, named ones too when
+    ``include_named`` (``docker volume prune --all``)."""
     users = _volumes_in_use(client)
-    removed = []
+    removed: list[str] = []
+    kept_named: list[str] = []
     for volume in client.api.volumes().get("Volumes") or []:
         name = str(volume.get("Name", ""))
         if name in users or not _matches(name, pattern, substring=False):
+            continue
+        if not include_named and volume_kind(volume, client.api.api_version) == "named":
+            kept_named.append(name)
             continue
         try:
             client.api.remove_volume(name)
             removed.append(name)
         except docker.errors.APIError:
             continue  # mounted meanwhile: not unused after all
-    return VolumeResult(action="prune", removed=sorted(removed))
+    note = None
+    if kept_named:
+        shown = ", ".join(sorted(kept_named)[:10]) + (", ..." if len(kept_named) > 10 else "")
+        note = (
+            f"Only anonymous volumes are pruned by default; {len(kept_named)} unused named volume(s) "
+            f"kept: {shown}. all=true removes named ones too (their data is lost)."
+        )
+    return VolumeResult(action="prune", removed=sorted(removed), note=note)
 
 
 def _matches(name: str, pattern: str, *, substring: bool = True) -> bool:

@@ -11,6 +11,7 @@ import docker
 import docker.errors
 
 from mcp_docker_server import shaping
+from mcp_docker_server.engine._networks_sync import volume_kind
 from mcp_docker_server.models_system import (
     DiskUsage,
     DiskUsageRow,
@@ -44,6 +45,12 @@ def version(client: docker.DockerClient) -> dict[str, str]:
         if name in ("containerd", "runc", "docker-init"):
             out[name] = str(component.get("Version", ""))
     return out
+
+
+def data_root(client: docker.DockerClient) -> str:
+    """`docker info`'s DockerRootDir (empty when the engine does not say)."""
+    raw: Raw = client.api.info()
+    return str(raw.get("DockerRootDir") or "")
 
 
 def info(client: docker.DockerClient) -> dict[str, str | int | bool | list[str]]:
@@ -127,8 +134,11 @@ def events(
     return rows, total > limit
 
 
-def prune_plan(client: docker.DockerClient, targets: list[str], scope_label: str | None) -> PrunePlan:
-    """What a prune of ``targets`` would remove now, with sizes."""
+def prune_plan(
+    client: docker.DockerClient, targets: list[str], scope_label: str | None, *, named_volumes: bool = False
+) -> PrunePlan:
+    """What a prune of ``targets`` would remove now, with sizes. Volumes: anonymous ones only,
+    as ``docker volume prune`` since API 1.42 (on every engine), named ones too when asked."""
     raw: Raw = client.api.df()
     candidates: list[PruneCandidate] = []
     if "containers" in targets:
@@ -147,8 +157,9 @@ def prune_plan(client: docker.DockerClient, targets: list[str], scope_label: str
         ]
     if "volumes" in targets:
         candidates += [
-            PruneCandidate(type="volume", name=str(v.get("Name", "")), size_bytes=_volume_size(v))
+            PruneCandidate(type="volume", name=str(v.get("Name", "")), size_bytes=_volume_size(v), kind=kind)
             for v in raw.get("Volumes") or []
+            if (kind := volume_kind(v, client.api.api_version)) == "anonymous" or named_volumes
             if _volume_refs(v) == 0 and _in_scope(v.get("Labels"), scope_label)
         ]
     if "networks" in targets:
@@ -174,9 +185,11 @@ def prune_plan(client: docker.DockerClient, targets: list[str], scope_label: str
     )
 
 
-def prune(client: docker.DockerClient, targets: list[str], scope_label: str | None) -> PrunePlan:
+def prune(
+    client: docker.DockerClient, targets: list[str], scope_label: str | None, *, named_volumes: bool = False
+) -> PrunePlan:
     """Remove exactly what :func:`prune_plan` finds now; what could not go is listed, not fatal."""
-    plan = prune_plan(client, targets, scope_label)
+    plan = prune_plan(client, targets, scope_label, named_volumes=named_volumes)
     failed: list[str] = []
     removers: dict[str, Callable[[str], object]] = {
         "container": lambda name: client.api.remove_container(name, v=False),
@@ -279,3 +292,17 @@ def labels_of(client: docker.DockerClient, kind: str, ref: str) -> dict[str, str
     else:
         labels = (api.inspect_service(ref).get("Spec") or {}).get("Labels")
     return {str(k): str(v) for k, v in (labels or {}).items()}
+
+
+def labelled_names(client: docker.DockerClient, kind: str, label: str) -> frozenset[str]:
+    """The names of the networks, volumes or services carrying ``label`` (``key`` or
+    ``key=value``), as the engine's own label filter finds them (one request)."""
+    api: Any = client.api
+    if kind == "network":
+        rows = api.networks(filters={"label": [label]})
+        return frozenset(str(n.get("Name", "")) for n in rows)
+    if kind == "volume":
+        rows = api.volumes(filters={"label": [label]}).get("Volumes") or []
+        return frozenset(str(v.get("Name", "")) for v in rows)
+    rows = api.services(filters={"label": [label]})
+    return frozenset(str((s.get("Spec") or {}).get("Name", "")) for s in rows)

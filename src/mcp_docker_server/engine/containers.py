@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
@@ -18,6 +18,7 @@ from mcp_docker_server.models import (
     StatsResult,
 )
 from mcp_docker_server.policy import Admitted
+from mcp_docker_server.policy.admission import ContainerDescription
 from mcp_docker_server.specs import ContainerSpec, ExecSpec
 
 if TYPE_CHECKING:
@@ -120,9 +121,12 @@ class Containers:
         pull: str,
         wait_timeout: float,
         max_bytes: int,
+        judge: Callable[[ContainerDescription], None],
         auth_config: Mapping[str, str] | None = None,
     ) -> RunResult:
-        """Create and start (pulling first if needed); wait when not detached."""
+        """Create, judge (``judge`` raises to refuse the engine's description of the created
+        container, which is then removed), start (pulling first if needed); wait when not
+        detached."""
         spec = admitted.request
         budget = self._engine.target.timeout
         return await self._engine.run(
@@ -135,6 +139,7 @@ class Containers:
                 wait_timeout=wait_timeout,
                 max_bytes=max_bytes,
                 auth_config=auth_config,
+                judge=judge,
             ),
             kind="container",
             ref=spec.name or spec.image,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import anyio
 
+from mcp_docker_server.build_context import ContextPlan
 from mcp_docker_server.engine.core import Engine, lazy_module
 from mcp_docker_server.models import BuildResult, ImageResult
+from mcp_docker_server.models_build import BuildPreview, ContextEntry
 from mcp_docker_server.progress import Progress
+from mcp_docker_server.settings import RegistrySettings
 from mcp_docker_server.specs import BuildSpec
 
 if TYPE_CHECKING:
@@ -52,20 +54,13 @@ class Images:
         return await self._engine.run(ops.prune_images, kind="image")
 
     async def auth_for(
-        self,
-        ref: str,
-        explicit: Mapping[str, str] | None,
-        username: str | None,
-        password: str | None,
-        auth_config: str | None,
+        self, ref: str, explicit: Mapping[str, str] | None, settings: RegistrySettings
     ) -> dict[str, str] | None:
-        """Registry credentials for ``ref`` (never returned to the model). Runs in a thread:
-        a credential helper is a subprocess."""
+        """Registry credentials for the registry ``ref`` lives on, and only for it (never
+        returned to the model). Runs in a thread: a credential helper is a subprocess."""
 
         def work() -> dict[str, str] | None:
-            registry = ops.registry_of(ref)
-            config = Path(auth_config) if auth_config else None
-            return ops.resolve_auth(registry, explicit, username, password, config)
+            return ops.resolve_auth(ops.registry_of(ref), explicit, settings)
 
         return await anyio.to_thread.run_sync(work)
 
@@ -87,13 +82,29 @@ class Images:
             on_cancel=handle.cancel,
         )
 
-    async def build(self, request: BuildSpec, progress: Progress, timeout: float) -> BuildResult:
-        """Build; on cancellation or deadline, stop it and remove the layers it committed."""
+    async def preview(self, request: BuildSpec) -> BuildPreview:
+        """What the build would send (read here, in a worker thread; the engine is not asked).
+
+        Raises:
+            InvalidArgument: the context or Dockerfile is wrong.
+        """
+
+        def work() -> BuildPreview:
+            plan = ops.prepare_build(request.path, request.dockerfile, request.target, 2**62)
+            return _preview(plan, request.max_context_bytes)
+
+        return await anyio.to_thread.run_sync(work)
+
+    async def build(
+        self, request: BuildSpec, progress: Progress, timeout: float, *, allow_secret_files: bool = False
+    ) -> BuildResult:
+        """Build; on cancellation or deadline, stop it and remove the layers it committed.
+        A context with files that look like secrets is refused unless ``allow_secret_files``."""
         handle = ops.StreamHandle()
         log = ops.BuildLog()
         try:
             return await self._engine.run(
-                lambda c: ops.build_image(c, request, progress, handle, log),
+                lambda c: ops.build_image(c, request, progress, handle, log, allow_secret_files),
                 kind="image",
                 ref=request.tag,
                 timeout=timeout,
@@ -108,3 +119,26 @@ class Images:
                     await self._engine.run(
                         lambda c: ops.discard_build_layers(c, list(log.layers)), kind="image"
                     )
+
+
+def _preview(plan: ContextPlan, limit: int) -> BuildPreview:
+    notes = ["nothing was built"]
+    if plan.total_bytes > limit:
+        notes.append(f"the context is over the {limit // 2**20} MiB limit: a build would be refused")
+    if plan.secrets:
+        notes.append(
+            "a build would be refused for the secret-looking files unless .dockerignore lists them "
+            "or the call sets allow_secret_files to true"
+        )
+    return BuildPreview(
+        context=str(plan.root),
+        dockerfile=str(plan.dockerfile),
+        files=plan.files,
+        symlinks=plan.links,
+        total_bytes=plan.total_bytes,
+        limit_bytes=limit,
+        largest=[ContextEntry(path=p, size_bytes=s) for p, s in plan.largest],
+        secret_files=list(plan.secrets[:50]),
+        dockerignore=list(plan.patterns[:50]),
+        note="; ".join(notes) + ".",
+    )

@@ -84,6 +84,9 @@ class Volumes:
             lambda c: ops.remove_volume(c, name, force=force), kind="volume", ref=name
         )
 
-    async def prune(self, pattern: str) -> VolumeResult:
-        """Remove volumes no container mounts, matching a glob."""
-        return await self._engine.run(lambda c: ops.prune_volumes(c, pattern), kind="volume")
+    async def prune(self, pattern: str, *, include_named: bool = False) -> VolumeResult:
+        """Remove volumes no container mounts, matching a glob: anonymous ones unless
+        ``include_named``."""
+        return await self._engine.run(
+            lambda c: ops.prune_volumes(c, pattern, include_named=include_named), kind="volume"
+        )

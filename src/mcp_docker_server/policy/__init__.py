@@ -6,6 +6,7 @@ from mcp_docker_server.policy.containers import (
     admit_volume,
     check_image,
     check_pinned,
+    check_volume_options,
     digest_pinned,
     in_scope,
     label_matches,
@@ -13,7 +14,7 @@ from mcp_docker_server.policy.containers import (
 )
 from mcp_docker_server.policy.load import CONFIRM_MODES, load_policy
 from mcp_docker_server.policy.model import Admitted, PathInfo, PathResolver, Policy, admit
-from mcp_docker_server.policy.paths import check_bind_source, lexical_resolver
+from mcp_docker_server.policy.paths import check_bind_source, check_host_path, lexical_resolver
 from mcp_docker_server.policy.services import admit_service, admit_service_patch
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "admit_service_patch",
     "admit_volume",
     "check_bind_source",
+    "check_host_path",
+    "check_volume_options",
     "in_scope",
     "label_matches",
     "scope_labels",

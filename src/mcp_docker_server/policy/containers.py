@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
-from mcp_docker_server.policy.paths import check_bind_source
-from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec, bind_device
+from mcp_docker_server.policy.paths import check_bind_source, check_host_path
+from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec, tmpfs_only, volume_host_paths
 
 __all__ = [
     "admit_container",
@@ -18,6 +18,7 @@ __all__ = [
     "admit_volume",
     "check_image",
     "check_pinned",
+    "check_volume_options",
     "digest_pinned",
     "with_defaults",
 ]
@@ -36,7 +37,8 @@ def admit_container(
     """Approve a container spec or raise on the first rule it breaks.
 
     ``volume_options`` holds the driver options of the existing named volumes the spec mounts:
-    a volume whose options make it a bind mount is judged as a bind of its device.
+    they are judged like a new volume's (:func:`check_volume_options`). Bind sources are
+    replaced by their resolved real path, so a symlink swapped after the check changes nothing.
 
     Raises:
         PolicyDenied: naming the rule, what was asked, and what to do instead.
@@ -67,13 +69,16 @@ def admit_container(
             setting="capability_allowlist",
         )
     for opt in spec.security_opt:
-        if opt.replace(" ", "").lower() in _UNCONFINED and not policy.allow_unconfined:
+        # Every spelling the engine accepts: key=value, the legacy key:value, any spacing.
+        spelled = re.sub(r"\s+", "", opt).lower().replace(":", "=", 1)
+        if spelled in _UNCONFINED and not policy.allow_unconfined:
             raise PolicyDenied(
                 "unconfined",
                 f"security_opt {opt!r} disables a kernel confinement",
                 hint="drop that security_opt.",
                 setting="allow_unconfined = true",
             )
+    mounts = []
     for mount in spec.mounts:
         if mount.propagation in ("shared", "rshared") and not policy.allow_sensitive_binds:
             raise PolicyDenied(
@@ -83,12 +88,11 @@ def admit_container(
                 setting="allow_sensitive_binds = true",
             )
         if mount.kind == "bind":
-            check_bind_source(policy, mount.source, resolve)
-        elif mount.kind == "volume":
-            device = bind_device((volume_options or {}).get(mount.source, {}))
-            if device is not None:
-                check_bind_source(policy, device, resolve)
-    return admit(with_defaults(policy, spec))
+            mount = replace(mount, source=check_bind_source(policy, mount.source, resolve))
+        elif mount.kind == "volume" and (options := (volume_options or {}).get(mount.source)):
+            check_volume_options(policy, f"existing volume {mount.source}", "local", options, resolve)
+        mounts.append(mount)
+    return admit(with_defaults(policy, replace(spec, mounts=tuple(mounts))))
 
 
 def check_image(policy: Policy, image: str) -> None:
@@ -168,14 +172,49 @@ def label_matches(selector: str, labels: object) -> bool:
 
 
 def admit_volume(policy: Policy, spec: VolumeSpec, resolve: PathResolver) -> Admitted[VolumeSpec]:
-    """Approve a volume; bind-style driver options are judged as a bind mount of their device.
+    """Approve a volume: its driver and driver options pass :func:`check_volume_options`.
 
     Raises:
-        PolicyDenied: the device is a path a bind mount may not expose.
+        PolicyDenied: naming the driver or option, and the key that would allow it.
     """
-    if (device := bind_device(spec.driver_opts)) is not None:
-        check_bind_source(policy, device, resolve)
+    check_volume_options(policy, f"volume {spec.name}", spec.driver, spec.driver_opts, resolve)
     return admit(replace(spec, labels=scope_labels(policy, spec.labels)))
+
+
+def check_volume_options(
+    policy: Policy, what: str, driver: str, options: Mapping[str, str], resolve: PathResolver
+) -> None:
+    """Refuse a volume that mounts something of the host's (fail closed).
+
+    A plugin driver is refused unless ``allowed_volume_drivers`` names it. A ``local`` volume
+    with driver options mounts whatever ``type``/``o``/``device`` say (a bind of a folder, an
+    overlay over /etc, a disk, an NFS share): refused unless it is a plain ``tmpfs`` or the
+    operator set ``allow_volume_mounts``. Folders it names (a bind device, overlay layers) pass
+    the host path rule either way.
+
+    Raises:
+        PolicyDenied: naming the driver or option, and the key that would allow it.
+    """
+    name = (driver or "local").strip()
+    if name != "local" and name not in policy.allowed_volume_drivers:
+        raise PolicyDenied(
+            "volume-driver",
+            f"{what} uses the volume driver {name!r}, which this policy does not allow",
+            hint="use the local driver (a plain named volume).",
+            setting="allowed_volume_drivers",
+        )
+    if name != "local" or not options:
+        return
+    for path, purpose in volume_host_paths(options):
+        check_host_path(policy, path, resolve, purpose=f"{what} {purpose}")
+    if not policy.allow_volume_mounts and not tmpfs_only(options):
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+        raise PolicyDenied(
+            "volume-mount",
+            f"{what} has driver options ({shown}) that make the engine mount something of the host's",
+            hint="use a plain named volume (no options), or type=tmpfs.",
+            setting="allow_volume_mounts = true",
+        )
 
 
 def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:

@@ -6,8 +6,9 @@ or a wrongly typed value stops start-up (a typo must not silently leave a rule a
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ from typing import Any
 from mcp_docker_server.errors import ConfigError
 from mcp_docker_server.policy.model import Policy
 
-__all__ = ["CONFIRM_MODES", "load_policy"]
+__all__ = ["CONFIRM_MODES", "check_exposure", "load_policy"]
 
 CONFIRM_MODES = ("elicit", "client-approval")
+# Keys whose values are host folders, judged as absolute paths.
+_ABSOLUTE_PATHS = frozenset({"sensitive_paths", "allowed_bind_roots"})
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*(?:=[^\s]*)?")
 _SIZES = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -60,12 +64,15 @@ def _read(path: Path) -> dict[str, Any]:
             "MCP_DOCKER_POLICY_FILE", f"{path} is not valid TOML ({exc})", "fix the file."
         ) from exc
     # Sections are for the reader only: [exposure], [containers], [defaults], [audit]...
+    # A key given twice (in two sections) is refused: neither value may silently win.
     flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat[key] = value
+    for section, value in data.items():
+        for key, item in value.items() if isinstance(value, dict) else [(section, value)]:
+            if key in flat:
+                raise ConfigError(
+                    "MCP_DOCKER_POLICY_FILE", f"{key!r} is set twice in {path}", "keep one of them."
+                )
+            flat[key] = item
     return flat
 
 
@@ -84,7 +91,7 @@ def _build(values: Mapping[str, Any], source: str) -> Policy:
     changes: dict[str, Any] = {}
     for raw_key, value in values.items():
         key = aliases.get(raw_key, raw_key)
-        if key not in known:
+        if key not in known or raw_key in aliases.values():  # internal names are not keys
             raise ConfigError(
                 "MCP_DOCKER_POLICY_FILE",
                 f"unknown key {raw_key!r} in {source}",
@@ -136,16 +143,67 @@ def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
             raise wrong("true or false")
         return value
     if isinstance(default, tuple | frozenset):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise wrong("a list of strings")
-        return frozenset(v.upper() for v in value) if isinstance(default, frozenset) else tuple(value)
+        return _strings(key, value, default, wrong)
     if key == "default_pids_limit":
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise wrong("a positive whole number")
         return value
     if not isinstance(value, str):
         raise wrong("a string")
+    if key == "label_scope" and value and not _LABEL.fullmatch(value):
+        raise wrong('a label key or key=value, e.g. "mcp.scope=team-a"')
     return value
+
+
+def _strings(key: str, value: Any, default: Any, wrong: Any) -> tuple[str, ...] | frozenset[str]:
+    """A list key, kept as written (only capability names are read the engine's way)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise wrong("a list of strings")
+    _check_items(key, value, wrong)
+    if key == "capability_allowlist":
+        # The engine reads capability names in any case, with or without CAP_: so does this.
+        return frozenset(v.upper().removeprefix("CAP_") for v in value)
+    return frozenset(value) if isinstance(default, frozenset) else tuple(value)
+
+
+def _check_items(key: str, values: list[str], wrong: Any) -> None:
+    """Values kept as written must mean what they say: folders that are absolute, credential
+    folders that are relative to a home folder (a ``/`` in front would never match)."""
+    if key in _ABSOLUTE_PATHS and not all(v.startswith("/") for v in values):
+        raise wrong("a list of absolute paths")
+    if key == "credential_dirs" and not all(
+        v and not v.startswith("/") and ".." not in v.split("/") for v in values
+    ):
+        raise wrong('a list of folders relative to a home folder, e.g. [".ssh", ".config/gcloud"]')
+
+
+def check_exposure(policy: Policy, tools: Mapping[str, Collection[str]], source: str) -> None:
+    """Every tool named in ``allow_tools``/``deny_tools`` and every ``tool:action`` in
+    ``deny_actions`` must exist: a typo must not leave a tool the operator meant to close open.
+    ``tools`` maps each tool the server has to its actions (empty for a tool without).
+
+    Raises:
+        ConfigError: naming the entry and listing the valid ones.
+    """
+    names = ", ".join(sorted(tools))
+    for key in ("allow_tools", "deny_tools"):
+        unknown = [t for t in getattr(policy, key) if t not in tools]
+        if unknown:
+            raise ConfigError(
+                key, f"unknown tool {', '.join(map(repr, unknown))} in {source}", f"the tools are: {names}."
+            )
+    for entry in policy.deny_actions:
+        tool, sep, action = entry.partition(":")
+        if tool not in tools:
+            raise ConfigError(
+                "deny_actions", f"unknown tool in {entry!r} in {source}", f"the tools are: {names}."
+            )
+        actions = sorted(tools[tool])
+        if not sep or (action != "*" and action not in actions):
+            valid = ", ".join([*(f"{tool}:{a}" for a in actions), f"{tool}:*"])
+            raise ConfigError(
+                "deny_actions", f"{entry!r} in {source} names no action of {tool}", f"use one of: {valid}."
+            )
 
 
 def _size(value: Any, wrong: Any) -> int:

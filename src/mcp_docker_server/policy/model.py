@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["DEFAULT_CAPABILITIES", "Admitted", "PathInfo", "PathResolver", "Policy"]
+__all__ = ["DEFAULT_CAPABILITIES", "HOME_STARTUP_FILES", "Admitted", "PathInfo", "PathResolver", "Policy"]
 
 T = TypeVar("T")
 
@@ -29,10 +29,27 @@ DEFAULT_CAPABILITIES = frozenset(
 SENSITIVE_PATHS = (
     "/", "/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/lib", "/lib32", "/lib64",
     "/bin", "/sbin", "/var/run", "/run", "/var/lib/docker", "/var/lib/containerd", "/root",
+    # Places whose contents the host runs: crontabs, at jobs, systemd's state, the kubelet.
+    "/var/spool/cron", "/var/spool/anacron", "/var/spool/at", "/var/lib/systemd", "/var/lib/kubelet",
 )  # fmt: skip
 
-# Folders in a home directory that hold credentials.
-CREDENTIAL_DIRS = frozenset({".ssh", ".docker", ".kube", ".aws", ".gnupg", ".config/gcloud", ".azure"})
+# Folders and files that hold credentials, wherever they are (matched by path segments).
+CREDENTIAL_DIRS = frozenset(
+    {
+        ".ssh", ".docker", ".kube", ".aws", ".gnupg", ".config/gcloud", ".azure", ".netrc",
+        ".git-credentials", ".npmrc", ".pypirc", ".pgpass", ".password-store", ".vault-token",
+        ".config/gh", ".terraform.d",
+    }
+)  # fmt: skip
+
+# What a home folder (/home/<user>/...) runs at login or on use: writing one is running code as
+# that user. /root is in SENSITIVE_PATHS whole.
+HOME_STARTUP_FILES = (
+    ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv",
+    ".zprofile", ".zlogin", ".zlogout", ".cshrc", ".tcshrc", ".login", ".kshrc", ".xprofile",
+    ".xinitrc", ".xsession", ".pam_environment", ".gitconfig", ".config/git", ".config/fish",
+    ".config/autostart", ".config/systemd", ".config/environment.d", ".local/bin",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,9 @@ class Policy:
 
     # Exposure: which tools exist and which of their actions may run.
     read_only: bool = False
+    # With read_only: image-security may still contact registries (resolve-digest of an image not
+    # here, verify, scan downloading its database). Off: a read-only server reads nothing remote.
+    read_only_registry_reads: bool = False
     allow_tools: tuple[str, ...] = ()
     deny_tools: tuple[str, ...] = ()
     deny_actions: tuple[str, ...] = ()  # "tool:action" or "tool:*"
@@ -76,6 +96,18 @@ class Policy:
     credential_dirs: frozenset[str] = CREDENTIAL_DIRS
     # Empty: any host path that is not sensitive may be bound.
     allowed_bind_roots: tuple[str, ...] = field(default=())
+    # Host paths no bind, volume, build or scan may expose, on top of sensitive_paths. The
+    # server adds its own configuration (policy, engines and token files, TLS and registry
+    # credentials, the audit log) at start-up; a policy file may add more.
+    protected_paths: tuple[str, ...] = ()
+    # The engine's data root as `docker info` reports it (DockerRootDir); filled in by the
+    # server the first time it reaches the engine.
+    engine_data_root: str | None = None
+    # Volumes whose driver options mount something (a device, an overlay, NFS, a bind): refused
+    # unless this is set (type tmpfs is always allowed; o=bind devices still pass the path rule).
+    allow_volume_mounts: bool = False
+    # Volume drivers other than "local" (plugins), allowed by name.
+    allowed_volume_drivers: tuple[str, ...] = ()
     # Empty: any image. Otherwise globs such as "127.0.0.1:5000/*" or "busybox:*".
     image_allowlist: tuple[str, ...] = ()
     # "key" or "key=value": the server acts only on resources carrying this label, and puts it
@@ -95,6 +127,15 @@ class Policy:
     # A vulnerability database folder for trivy (its cache dir) or grype (its DB cache dir),
     # used offline: image-security scan then never downloads one.
     vulnerability_db: str | None = None
+    # Containers this policy would not admit (made outside this server, or before the policy
+    # changed) may still be exec'd into, started, restarted, unpaused or updated.
+    allow_foreign_containers: bool = False
+    # Container fields (as the Engine API names them, e.g. "HostConfig.Sysctls",
+    # "HostConfig.Runtime") that are refused by default or unknown to this server, opened by name.
+    allow_container_fields: tuple[str, ...] = ()
+    # Compose keys refused by default (they run host programs, hand out the engine, or are
+    # unknown to this server), opened by name, e.g. "post_start" or "provider".
+    allow_compose_keys: tuple[str, ...] = ()
     # Injected into every container the server creates, unless the request sets them.
     no_new_privileges: bool = True
     default_memory_bytes: int | None = None

@@ -1,72 +1,152 @@
-"""Host path checks for bind mounts (pure; the caller supplies the path resolver)."""
+"""The one rule for host paths the server or the engine reads: bind sources, volume devices,
+build contexts, Dockerfiles, compose files and the files they name, image-security targets.
+
+Pure: the caller supplies the path resolver (the local filesystem for an engine on this
+machine, lexical normalisation for one elsewhere).
+"""
 
 from __future__ import annotations
 
 import posixpath
 
 from mcp_docker_server.errors import PolicyDenied
-from mcp_docker_server.policy.model import PathInfo, PathResolver, Policy
+from mcp_docker_server.policy.model import (
+    HOME_STARTUP_FILES,
+    PathInfo,
+    PathResolver,
+    Policy,
+)
 
-__all__ = ["check_bind_source", "lexical_resolver"]
+__all__ = ["check_bind_source", "check_host_path", "lexical_resolver"]
+
+_SENSITIVE = "allow_sensitive_binds = true"
 
 
 def lexical_resolver(path: str) -> PathInfo:
     """Normalise without touching a filesystem (for engines on another host, where symlinks
     cannot be followed from here)."""
-    normal = posixpath.normpath("/" + path.lstrip("/"))
+    normal = _normal(path)
     return PathInfo(real_path=normal, is_socket=normal.endswith(".sock"))
 
 
-def check_bind_source(policy: Policy, source: str, resolve: PathResolver) -> None:
-    """Refuse a bind of a sensitive host path, a socket, or a path outside the allowed roots.
-
-    Defense in depth: the check runs on the resolved real path (symlinks, ``..``, doubled and
-    trailing slashes) and compares case-insensitively, so spelling cannot dodge it.
+def check_bind_source(policy: Policy, source: str, resolve: PathResolver) -> str:
+    """:func:`check_host_path` for the source of a bind mount. Returns the resolved path.
 
     Raises:
-        PolicyDenied: naming the rule and the path.
+        PolicyDenied: naming the rule, the path and the policy key.
     """
-    info = resolve(source)
+    return check_host_path(policy, source, resolve, purpose="bind source")
+
+
+def check_host_path(policy: Policy, path: str, resolve: PathResolver, *, purpose: str) -> str:
+    """Refuse a host path that would hand out the host, its credentials or the server itself.
+
+    ``path`` is absolute (a relative one is taken from ``/``: make it absolute first). ``purpose``
+    says what the path is for ("bind source", "build context", "Dockerfile", "env_file"...), for
+    the message. Both the path as written (normalised) and its resolved real
+    path are judged, case-insensitively, so neither a symlink nor a spelling can dodge the rule:
+    sockets; the operator's ``sensitive_paths`` (the path is one, lies under one, or contains
+    one); credential folders and files anywhere (``credential_dirs``); a home folder itself and
+    the shell start-up files in it; this server's own configuration (``protected_paths``); the
+    engine's data root; and, when set, ``allowed_bind_roots`` (judged on the real path).
+
+    Returns:
+        The resolved real path: hand that, not the path as written, to whatever reads it, so a
+        symlink swapped after the check changes nothing.
+
+    Raises:
+        PolicyDenied: naming the rule, the path and the policy key that would allow it.
+    """
+    info = resolve(path)
     real = info.real_path
-    folded = real.lower()
-    shown = source if source == real else f"{source} (resolves to {real})"
-    if (info.is_socket or folded.endswith(".sock")) and not policy.allow_socket_binds:
+    written = _normal(path)
+    shown = path if real == written else f"{path} (resolves to {real})"
+    label = f"{purpose} {shown}"
+    if (info.is_socket or real.lower().endswith(".sock")) and not policy.allow_socket_binds:
         raise PolicyDenied(
             "socket-bind",
-            f"binding the socket {shown} would hand the container control of that daemon",
-            hint="mount a folder with the data the container needs instead.",
+            f"{label} is a socket, which would hand over control of that daemon",
+            hint="use a folder with the data that is needed instead.",
             setting="allow_socket_binds = true",
         )
-    if policy.allow_sensitive_binds:
-        return
-    for sensitive in policy.sensitive_paths:
-        exposed = (
-            folded == "/" if sensitive == "/" else (_within(folded, sensitive) or _within(sensitive, folded))
-        )
-        if exposed:
-            raise PolicyDenied(
-                "sensitive-bind",
-                f"{shown} is or contains the host's {sensitive}",
-                hint="mount a project or data folder instead.",
-                setting="allow_sensitive_binds = true",
-            )
-    parts = folded.strip("/").split("/")
-    for cred in policy.credential_dirs:
-        cred_parts = cred.split("/")
-        if any(parts[i : i + len(cred_parts)] == cred_parts for i in range(len(parts))):
-            raise PolicyDenied(
-                "credential-bind",
-                f"{shown} is a credential folder ({cred})",
-                hint="pass the one secret the container needs another way.",
-                setting="allow_sensitive_binds = true",
-            )
+    if not policy.allow_sensitive_binds:
+        for candidate in dict.fromkeys((real, written)):
+            _check_sensitive(policy, candidate.lower(), label)
     if policy.allowed_bind_roots and not any(_within(real, r) for r in policy.allowed_bind_roots):
         raise PolicyDenied(
             "bind-root",
-            f"{shown} is outside the allowed bind roots ({', '.join(policy.allowed_bind_roots)})",
+            f"{label} is outside the allowed roots ({', '.join(policy.allowed_bind_roots)})",
             hint="use a path under one of them.",
             setting="allowed_bind_roots",
         )
+    return real
+
+
+def _check_sensitive(policy: Policy, folded: str, label: str) -> None:
+    for sensitive in policy.sensitive_paths:
+        if _exposes(folded, sensitive.lower()):
+            raise PolicyDenied(
+                "sensitive-bind",
+                f"{label} is or contains the host's {sensitive}",
+                hint="use a project or data folder instead.",
+                setting=_SENSITIVE,
+            )
+    parts = folded.strip("/").split("/")
+    for cred in sorted(policy.credential_dirs):
+        # The loader may hand these over in another case: compare folded, like the path.
+        cred_parts = cred.lower().strip("/").split("/")
+        if any(parts[i : i + len(cred_parts)] == cred_parts for i in range(len(parts))):
+            raise PolicyDenied(
+                "credential-bind",
+                f"{label} is a credential folder or file ({cred})",
+                hint="pass the one secret that is needed another way.",
+                setting=_SENSITIVE,
+            )
+    if len(parts) <= 2 and parts[0] == "home":
+        raise PolicyDenied(
+            "home-folder",
+            f"{label} is or contains a home folder, with its credentials and shell start-up files",
+            hint="use a project folder inside it instead.",
+            setting=_SENSITIVE,
+        )
+    if len(parts) >= 3 and parts[0] == "home":
+        inner = "/".join(parts[2:])
+        for startup in HOME_STARTUP_FILES:
+            if _within(inner, startup):
+                raise PolicyDenied(
+                    "startup-file",
+                    f"{label} is {startup} in a home folder, which runs code at the next login",
+                    hint="use a project folder instead.",
+                    setting=_SENSITIVE,
+                )
+    for protected in policy.protected_paths:
+        if _exposes(folded, _normal(protected).lower()):
+            raise PolicyDenied(
+                "server-file",
+                f"{label} is or contains {protected}, part of this server's own configuration",
+                hint="use a folder that holds none of the server's settings, tokens or keys.",
+                setting=_SENSITIVE,
+            )
+    if policy.engine_data_root and _exposes(folded, _normal(policy.engine_data_root).lower()):
+        raise PolicyDenied(
+            "engine-data-root",
+            f"{label} is or contains the engine's data root {policy.engine_data_root}, "
+            "which holds every container's and image's files",
+            hint="use a project or data folder instead.",
+            setting=_SENSITIVE,
+        )
+
+
+def _normal(path: str) -> str:
+    """The path as written, made absolute and normalised (``..``, doubled and trailing slashes)."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def _exposes(path: str, sensitive: str) -> bool:
+    """``path`` is ``sensitive``, lies under it, or contains it ("/" contains everything)."""
+    if sensitive == "/":
+        return path == "/"
+    return _within(path, sensitive) or _within(sensitive, path)
 
 
 def _within(path: str, root: str) -> bool:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ParamSpec, TypeVar
 
 from mcp.types import ToolAnnotations
 
 from mcp_docker_server.compose import ComposeRunner, compose_env
-from mcp_docker_server.engine import Containers, Engine, Images, Networks, Swarm, System, Volumes
-from mcp_docker_server.errors import InvalidArgument
+from mcp_docker_server.engine import Admission, Containers, Engine, Images, Networks, Swarm, System, Volumes
+from mcp_docker_server.errors import DockerServerError, InvalidArgument
 from mcp_docker_server.policy import (
     PathInfo,
     PathResolver,
@@ -55,6 +56,27 @@ class AppState:
     engine: Engine
     policy: Policy
     name: str = "default"
+
+    def __post_init__(self) -> None:
+        # The host path rule keeps binds, builds and scans away from the server's own files.
+        own = tuple(f for f in self.settings.own_files if f not in self.policy.protected_paths)
+        if own:
+            self.policy = replace(self.policy, protected_paths=(*self.policy.protected_paths, *own))
+
+    async def learn_engine_root(self) -> None:
+        """Add the engine's data root (`docker info` DockerRootDir) to the policy, once: a bind
+        or build of it would hand out every container's files. A failure leaves it for the
+        next call (the call itself reports an unreachable engine)."""
+        if self.policy.engine_data_root is not None:
+            return
+        with contextlib.suppress(DockerServerError):
+            root = await self.system.data_root()
+            self.policy = replace(self.policy, engine_data_root=root or "")
+
+    @property
+    def admission(self) -> Admission:
+        """The engine's own descriptions of what it runs, for the guard to judge."""
+        return Admission(self.engine)
 
     @property
     def containers(self) -> Containers:

@@ -26,6 +26,7 @@ __all__ = [
     "confirm_network",
     "confirm_volume",
     "ensure_confirmed",
+    "push_destination",
 ]
 
 
@@ -85,13 +86,43 @@ async def confirm_manage(
 
 
 async def confirm_image(
-    image: str, action: str, ctx: Context[Any], engine: str | None = None
+    image: str, action: str, ctx: Context[Any], engine: str | None = None, registry: str | None = None
 ) -> Confirm | Elicit[Confirm]:
-    """remove, prune and push ask first."""
+    """remove, prune and push ask first; a push names where the image goes."""
     if action == "prune":
         return ask(ctx, "image-operations", action, "prune dangling images", engine)
-    question = f"{action} image {image}" if action in ("remove", "push") else None
+    question = None
+    if action == "remove":
+        question = f"remove image {image}"
+    elif action == "push":
+        host, repository, tag = push_destination(image, registry)
+        question = f"push image {image} to registry {host}, repository {repository}, tag {tag}"
     return ask(ctx, "image-operations", action, question, engine)
+
+
+def push_destination(image: str, registry: str | None) -> tuple[str, str, str]:
+    """Where a push of ``image`` (with the call's ``registry``) goes, as the engine reads the
+    reference: (registry host, repository, tag). ``app`` is docker.io, library/app, latest;
+    ``127.0.0.1:5000/team/app:v2`` is 127.0.0.1:5000, team/app, v2."""
+    ref = image.strip()
+    if registry:
+        host = registry.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
+        if not ref.startswith(host + "/"):
+            ref = f"{host}/{ref}"
+    name, _, digest = ref.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    tag = name[colon + 1 :] if colon > slash else ""
+    name = name[:colon] if colon > slash else name
+    first, sep, rest = name.partition("/")
+    # The distribution rule: a first component with a dot or a port, or localhost, is a registry.
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        host, path = first.lower(), rest
+    else:
+        host, path = "docker.io", name
+    if host in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+        host = "docker.io"
+        path = path if "/" in path else f"library/{path}"
+    return host, path, tag or (f"@{digest}" if digest else "latest")
 
 
 async def confirm_network(

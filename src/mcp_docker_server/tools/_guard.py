@@ -18,8 +18,9 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -40,11 +41,20 @@ from mcp_docker_server.policy import (
     admit_volume,
     check_image,
 )
+from mcp_docker_server.policy.admission import ContainerDescription, judge_container, judge_task_template
+from mcp_docker_server.policy.compose import judge_compose_config
+from mcp_docker_server.shaping import redact_secrets
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
 from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
+from mcp_docker_server.tools._arguments import ArgumentCheckedTool
 from mcp_docker_server.tools._base import AppState, EngineSet
-from mcp_docker_server.tools._output import compact_result, slim_schema
-from mcp_docker_server.tools._scope import check_scope, scoped_arguments
+from mcp_docker_server.tools._output import (
+    compact_result,
+    offered_actions,
+    read_only_annotations,
+    slim_schema,
+)
+from mcp_docker_server.tools._scope import check_scope, scoped_arguments, scoped_result
 
 __all__ = ["Guard"]
 
@@ -81,6 +91,81 @@ class Guard:
         admitted = admit_container(self.state.policy, spec, self.state.resolver, options)
         await self._signed([spec.image])
         return admitted
+
+    def container_judge(
+        self, built_images: frozenset[str] = frozenset()
+    ) -> Callable[[ContainerDescription], None]:
+        """The judge of the engine's description of a container this call created (run before
+        it starts, in the engine's worker thread), bound to this call's engine policy."""
+        policy, resolver = self.state.policy, self.state.resolver
+
+        def judge(desc: ContainerDescription) -> None:
+            judge_container(policy, replace(desc, built_images=desc.built_images | built_images), resolver)
+
+        return judge
+
+    async def admit_existing(self, ref: str, action: str) -> None:
+        """Before acting on an existing container (exec, start, restart, unpause), judge it as if
+        it were being created now: a container made outside this server, or before the policy
+        changed, gets nothing through this server that a new one could not.
+
+        Raises:
+            PolicyDenied: naming the container, the field, and the keys that would allow it.
+        """
+        if self.state.policy.allow_foreign_containers:
+            return
+        try:
+            self.container_judge()(await self.state.admission.container(ref))
+        except PolicyDenied as exc:
+            raise _foreign(exc, f"{action} on {ref}") from exc
+
+    async def admit_existing_service(self, ref: str, action: str) -> None:
+        """Before changing an existing swarm service, judge its task template as stored.
+
+        Raises:
+            PolicyDenied: naming the service, the field, and the keys that would allow it.
+        """
+        if self.state.policy.allow_foreign_containers:
+            return
+        try:
+            await self.judge_service(ref)
+        except PolicyDenied as exc:
+            raise _foreign(exc, f"{action} of service {ref}") from exc
+
+    async def judge_service(self, ref: str) -> None:
+        """Judge a swarm service as the engine stores it (after create, or before an update).
+
+        Raises:
+            PolicyDenied: naming the service and the field.
+        """
+        name, template, networks, volumes = await self.state.admission.service(ref)
+        judge_task_template(self.state.policy, name, template, networks, volumes, self.state.resolver)
+
+    def admit_compose_config(
+        self, config: Mapping[str, Any], env_files: Mapping[str, list[str]]
+    ) -> Admitted[Mapping[str, Any]]:
+        """Approve a rendered Compose project's keys and the host paths it reads
+        (``policy.compose``), then its services as containers and its volumes
+        (:meth:`admit_compose`'s rules). The created containers are judged again on the
+        engine's description before they start (:meth:`judge_project`).
+
+        Raises:
+            PolicyDenied: naming the service, the key or field, and the policy key.
+        """
+        judge_compose_config(self.state.policy, config, self.state.resolver, env_files=env_files)
+        return admit(config)
+
+    async def judge_project(
+        self, project: str, services: Iterable[str], built_images: frozenset[str]
+    ) -> None:
+        """Judge every container of ``services`` in a Compose project, as the engine describes it.
+
+        Raises:
+            PolicyDenied: naming the container, its service and the field.
+        """
+        judge = self.container_judge(built_images)
+        for desc in await self.state.admission.project_containers(project, services, built_images):
+            judge(desc)
 
     async def admit_compose(self, plan: ComposePlan, requests: ProjectRequests) -> Admitted[ComposePlan]:
         """Approve a compose project: its resolved configuration passes the same checks as a
@@ -125,12 +210,14 @@ class Guard:
 
             await require_signatures(self.state, images)
 
-    def admit_service_patch(self, patch: ServicePatch) -> Admitted[ServicePatch]:
-        """Approve a change to a service.
+    async def admit_service_patch(self, name: str, patch: ServicePatch) -> Admitted[ServicePatch]:
+        """Approve a change to service ``name``: the service as stored must be one this policy
+        admits, and the change must keep it so.
 
         Raises:
-            PolicyDenied: its image is outside the allowlist.
+            PolicyDenied: the service breaks a rule, or the new image is outside the allowlist.
         """
+        await self.admit_existing_service(name, "update")
         return admit_service_patch(self.state.policy, patch)
 
     def admit_volume(self, spec: VolumeSpec) -> Admitted[VolumeSpec]:
@@ -148,6 +235,7 @@ class Guard:
         Raises:
             PolicyDenied: the exec breaks a rule.
         """
+        await self.admit_existing(spec.container, "exec")
         default_user = ""
         if not self.state.policy.allow_root_exec and not spec.user:
             default_user = await self.state.containers.default_user(spec.container)
@@ -210,7 +298,7 @@ class Guard:
         wrapped = self._wrap(name, fn, frozenset(read_actions), bool(annotations.read_only_hint))
         # structured_output=False: no output schema is generated (see below); results are
         # CallToolResults with structured content, which the SDK passes through as they are.
-        tool = Tool.from_function(
+        tool = ArgumentCheckedTool.from_function(
             wrapped, name=name, title=title, annotations=annotations, structured_output=False
         )
         tool.description = " ".join(tool.description.split())  # docstring indentation costs tokens
@@ -220,6 +308,18 @@ class Guard:
         # are not published at all: they were more than half the list's bytes, and results
         # still carry structured content (the text block is its compact JSON).
         tool.parameters = self._engine_schema(slim_schema(tool.parameters))
+        # The list shows what the policy lets a client do: gated actions are not offered, and a
+        # tool left with only read actions is annotated read-only.
+        offered = offered_actions(
+            tool.parameters, name, read_actions, bool(annotations.read_only_hint),
+            [s.policy for s in self.engines.states.values()],
+        )  # fmt: skip
+        if offered is not None:
+            if not offered:
+                return
+            tool.parameters["properties"]["action"]["enum"] = offered
+            if set(offered) <= set(read_actions):
+                tool.annotations = read_only_annotations(annotations)
         self.tools.append(tool)
 
     def _engine_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -263,7 +363,9 @@ class Guard:
                     self.gate(name, action, read_actions, read_only_tool)
                     await check_scope(name, action, kwargs, self.state)
                     scoped_arguments(name, kwargs, self.state.policy)
-                    result = await fn(*args, **kwargs)
+                    if mutating:  # the host path rule needs the engine's data root
+                        await self.state.learn_engine_root()
+                    result = await scoped_result(name, action, await fn(*args, **kwargs), self.state)
                 finally:
                     self._current.reset(token)
             except DockerServerError as exc:
@@ -276,12 +378,23 @@ class Guard:
                     started=started,
                     mutating=mutating,
                 )
-                raise ToolError(str(exc)) from exc
+                raise ToolError(redact_secrets(str(exc))) from exc  # engine and registry texts too
             audit.record(name, recorded, decision="allowed", outcome="ok", started=started, mutating=mutating)
             return compact_result(result) if isinstance(result, BaseModel) else result
 
         _add_engine_parameter(guarded, fn)
         return guarded
+
+
+def _foreign(exc: PolicyDenied, what: str) -> PolicyDenied:
+    """A refusal to act on an existing container or service this policy would not create."""
+    setting = "allow_foreign_containers = true" + (f", or {exc.setting}" if exc.setting else "")
+    return PolicyDenied(
+        exc.rule,
+        f"{what} refused, because this policy would not create it: {exc.reason}",
+        hint="act on containers this policy admits, or ask the operator.",
+        setting=setting,
+    )
 
 
 def _add_engine_parameter(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> None:

@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
+from mcp_docker_server.policy import Policy
 from mcp_docker_server.progress import Progress
+from mcp_docker_server.shaping import redact_data
 
-__all__ = ["compact_result", "line_progress", "slim_schema", "with_progress"]
+__all__ = [
+    "compact_result",
+    "inline_refs",
+    "line_progress",
+    "offered_actions",
+    "read_only_annotations",
+    "slim_schema",
+    "with_progress",
+]
 
 R = TypeVar("R")
 
 
+# Fields the operator chose to show as they are (show_join_tokens): never redacted.
+_SHOWN_AS_IS = frozenset({"join_tokens"})
+
+
 def compact_result(model: BaseModel) -> CallToolResult:
     """Structured content in full; the text the model reads is one line of JSON without the
-    nulls, empty lists and default flags (the SDK's own rendering is indented and complete)."""
-    text = model.model_dump_json(exclude_none=True, exclude_defaults=True)
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=model.model_dump(mode="json"),
+    nulls, empty lists and default flags (the SDK's own rendering is indented and complete).
+    This is where every tool result leaves the server: both are redacted here
+    (:func:`shaping.redact_data`), whatever the tool read and however it shaped it."""
+    full, brief = redact_data(
+        [
+            model.model_dump(mode="json"),
+            model.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
+        ],
+        keep=_SHOWN_AS_IS,
     )
+    text = json.dumps(brief, separators=(",", ":"), ensure_ascii=False)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=full)
 
 
 def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +55,10 @@ def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
     (what an absent key means anyway), no string length bounds (names and references the model
     writes are far inside them), and ``anyOf [X, null]`` written as X. An optional argument is
     simply not required; the server still accepts an explicit null. Only the published copy
-    changes: arguments are still validated against the full model."""
+    changes: arguments are still validated against the full model.
+
+    The result is self-contained, as every client can read it: ``$ref``s are replaced by the
+    definitions they point to and ``$defs`` dropped, and an array always says its ``items``."""
 
     def walk(node: Any) -> Any:
         if isinstance(node, list):
@@ -49,6 +73,8 @@ def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
             and not (k == "additionalProperties" and v is True)  # JSON Schema's default
             and not (k in ("minLength", "maxLength") and isinstance(v, int))
         }
+        if out.get("type") == "array" and "items" not in out:
+            out["items"] = {}
         options = out.get("anyOf")
         if isinstance(options, list) and {"type": "null"} in options:
             rest = [o for o in options if o != {"type": "null"}]
@@ -59,8 +85,71 @@ def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 out["anyOf"] = rest
         return out
 
-    result: dict[str, Any] = walk(schema)
+    result: dict[str, Any] = walk(inline_refs(schema))
     return result
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every local ``$ref`` replaced by a copy of its definition (keywords beside
+    the ``$ref``, such as a description, win) and no ``$defs``. A definition that refers to
+    itself is cut to a plain object at its second appearance, so the result is finite.
+
+    Raises:
+        KeyError: a ``$ref`` names a definition the schema does not have.
+    """
+    definitions: dict[str, Any] = schema.get("$defs", {})
+
+    def resolve(node: Any, open_refs: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [resolve(item, open_refs) for item in node]
+        if not isinstance(node, dict):
+            return node
+        rest = {k: resolve(v, open_refs) for k, v in node.items() if k not in ("$ref", "$defs")}
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+            return rest
+        name = ref.removeprefix("#/$defs/")
+        if name in open_refs:
+            return {"type": "object", **rest}
+        return {**resolve(definitions[name], open_refs | {name}), **rest}
+
+    result: dict[str, Any] = resolve(schema, frozenset())
+    return result
+
+
+def offered_actions(
+    schema: dict[str, Any],
+    tool: str,
+    read_actions: Collection[str],
+    read_only_tool: bool,
+    policies: Iterable[Policy],
+) -> list[str] | None:
+    """The actions of an action-routed tool that some engine's policy allows (read-only mode,
+    ``deny_actions``, ``allow_tools``/``deny_tools``), in the schema's order; None for a tool
+    without an ``action`` enum. The guard still judges each call on its own engine."""
+    action = schema.get("properties", {}).get("action")
+    if not isinstance(action, dict) or not isinstance(action.get("enum"), list):
+        return None
+    allowed: set[str] = set()
+    for policy in policies:
+        if tool in policy.deny_tools or (policy.allow_tools and tool not in policy.allow_tools):
+            continue
+        if f"{tool}:*" in policy.deny_actions:
+            continue
+        allowed.update(
+            a
+            for a in action["enum"]
+            if f"{tool}:{a}" not in policy.deny_actions
+            and not (policy.read_only and not read_only_tool and a not in read_actions)
+        )
+    return [a for a in action["enum"] if a in allowed]
+
+
+def read_only_annotations(annotations: ToolAnnotations) -> ToolAnnotations:
+    """The annotations of a tool the policy has left with only read actions."""
+    return annotations.model_copy(
+        update={"read_only_hint": True, "destructive_hint": False, "idempotent_hint": None}
+    )
 
 
 async def with_progress(ctx: Context[Any], progress: Progress, work: Awaitable[R]) -> R:

@@ -1,27 +1,53 @@
-"""compose-stack: multi-container applications on the real Docker Compose v2."""
+"""compose-stack: multi-container applications on the real Docker Compose v2.
+
+Every action that changes something renders the project once with Compose itself (the call's
+files, profiles and services), judges what was rendered, and runs Compose on that rendered file
+from a private folder. `up` creates without starting, judges each created container as the
+engine describes it, and only then starts them.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+import tempfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import Field
 
-from mcp_docker_server.compose import ComposePlan, compose_argv, parse_ps, project_requests
-from mcp_docker_server.compose.plan import compose_failure, tail_lines, up_argv, validate_project_name
+from mcp_docker_server.compose import (
+    CompletedCompose,
+    ComposePlan,
+    ProjectRequests,
+    compose_argv,
+    parse_ps,
+    project_requests,
+)
+from mcp_docker_server.compose.plan import (
+    compose_failure,
+    create_argv,
+    raw_config_argv,
+    tail_lines,
+    up_argv,
+    validate_project_name,
+)
+from mcp_docker_server.compose.runner import ProgressCallback
 from mcp_docker_server.errors import ComposeError, InvalidArgument
-from mcp_docker_server.models import ComposeResult
+from mcp_docker_server.models import ComposeResult, ComposeService
+from mcp_docker_server.policy.compose import pin_paths
 from mcp_docker_server.shaping import BoundedTail
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress
 
-__all__ = ["compose_file_path", "load_config", "register"]
+__all__ = ["ComposeSession", "Rendered", "compose_file_path", "compose_files", "load_config", "register"]
 
 Action = Literal[
     "up", "down", "start", "stop", "restart", "ps", "logs", "pull", "build", "config", "validate"
@@ -33,7 +59,9 @@ def register(guard: Guard) -> None:
     """Add compose-stack to the guard's tool list."""
 
     async def compose_stack(
-        compose_file: Annotated[str, Field(min_length=1, description="Path to the compose file.")],
+        compose_file: Annotated[
+            str, Field(min_length=1, description="Compose file, or a folder (found as docker compose does).")
+        ],
         action: Action,
         ctx: Context[Any],
         confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_compose)],
@@ -41,6 +69,10 @@ def register(guard: Guard) -> None:
             str | None, Field(description="Project name (default: the folder's).")
         ] = None,
         services: Annotated[list[str] | None, Field(description="Only these services.")] = None,
+        profiles: Annotated[list[str] | None, Field(description="Profiles to enable (--profile).")] = None,
+        extra_files: Annotated[
+            list[str] | None, Field(description="More compose files merged over it, in order (-f).")
+        ] = None,
         build: Annotated[bool, Field(description="up: build images first.")] = False,
         remove_volumes: Annotated[
             bool, Field(description="down: also delete the project's volumes.")
@@ -54,43 +86,20 @@ def register(guard: Guard) -> None:
         """Run Docker Compose v2: up, down, start, stop, restart, ps, logs, pull, build, config."""
         ensure_confirmed(confirmation)
         plan = ComposePlan(
-            file=compose_file_path(compose_file),
+            files=compose_files(compose_file, extra_files or ()),
             project=validate_project_name(project_name) if project_name else None,
             action=action,
             services=tuple(services or ()),
+            profiles=tuple(profiles or ()),
             build=build,
             wait=wait,
             remove_volumes=remove_volumes,
             tail=tail,
             timeout=timeout,
         )
-        runner = guard.state.compose
-        progress = line_progress(ctx)
-
-        async def run(step: ComposePlan, argv: list[str] | None = None) -> tuple[str, str]:
-            done = await runner.run(
-                argv or compose_argv(step), cwd=plan.file.parent, timeout=plan.timeout, on_progress=progress
-            )
-            if done.returncode != 0:
-                raise compose_failure(step, done.argv, done.returncode, done.stderr)
-            return done.stdout, done.stderr
-
-        async def states() -> list[Any]:
-            stdout, _ = await run(replace(plan, action="ps"))
-            return parse_ps(stdout)
-
-        if action in ("config", "validate", "up"):
-            stdout, _ = await run(replace(plan, action="config"))
-            config = load_config(stdout, plan.file)
-            if action == "up":
-                admitted = await guard.admit_compose(plan, project_requests(config))
-                _, said = await run(plan, up_argv(admitted))
-                return ComposeResult(
-                    action=action,
-                    project=config.get("name"),
-                    services=await states(),
-                    output=tail_lines(said, 5) or None,
-                )
+        session = ComposeSession(guard, plan, line_progress(ctx))
+        if action in ("config", "validate"):
+            config = await session.render()
             return ComposeResult(
                 action=action,
                 project=config.get("name"),
@@ -101,11 +110,11 @@ def register(guard: Guard) -> None:
                 networks=sorted(config.get("networks") or {}),
             )
         if action == "ps":
-            return ComposeResult(action=action, project=plan.project, services=await states())
+            return ComposeResult(action=action, project=plan.project, services=await session.states(plan))
         if action == "logs":
-            stdout, _ = await run(plan)
+            done = await session.run(plan, compose_argv(plan))
             kept = BoundedTail(_LOG_CAP)
-            kept.add(stdout.encode())
+            kept.add(done.stdout.encode())
             return ComposeResult(
                 action=action,
                 project=plan.project,
@@ -113,11 +122,25 @@ def register(guard: Guard) -> None:
                 truncated=kept.dropped,
                 note="Older lines were cut; lower tail or name services." if kept.dropped else None,
             )
-        _, said = await run(plan)
-        rows = [] if action == "down" else await states() if action in ("start", "stop", "restart") else None
-        return ComposeResult(
-            action=action, project=plan.project, services=rows, output=tail_lines(said, 5) or None
-        )
+        async with session.rendered() as rendered:
+            if action == "up":
+                return await session.up(rendered)
+            if action in ("start", "restart"):
+                await guard.judge_project(rendered.project, rendered.services, rendered.built_images)
+            done = await session.run(rendered.plan, compose_argv(rendered.plan))
+            rows = (
+                []
+                if action == "down"
+                else await session.states(rendered.plan)
+                if action in ("start", "stop", "restart")
+                else None
+            )
+            return ComposeResult(
+                action=action,
+                project=rendered.project,
+                services=rows,
+                output=tail_lines(done.stderr, 5) or None,
+            )
 
     guard.add(
         compose_stack,
@@ -128,10 +151,227 @@ def register(guard: Guard) -> None:
     )
 
 
-def compose_file_path(raw: str) -> Path:
+@dataclass(frozen=True)
+class Rendered:
+    """A project as Compose rendered it, judged, in a private folder: ``plan`` runs Compose on
+    that exact file, so a compose file changed after the check changes nothing."""
+
+    config: dict[str, Any]
+    pinned: dict[str, Any]
+    project: str
+    plan: ComposePlan
+    services: tuple[str, ...]
+    built_images: frozenset[str]
+
+
+class ComposeSession:
+    """One compose-stack call: render, judge, run on the rendered file."""
+
+    def __init__(self, guard: Guard, plan: ComposePlan, progress: ProgressCallback) -> None:
+        self.guard = guard
+        self.plan = plan
+        self.progress = progress
+
+    async def run(self, step: ComposePlan, argv: list[str], *, check: bool = True) -> CompletedCompose:
+        """Run Compose; a failure raises a readable error unless ``check`` is false.
+
+        Raises:
+            ComposeError: Compose failed, is missing, or ran past the deadline.
+        """
+        done = await self.guard.state.compose.run(
+            argv, cwd=self.plan.file.parent, timeout=self.plan.timeout, on_progress=self.progress
+        )
+        if check and done.returncode != 0:
+            raise compose_failure(step, done.argv, done.returncode, done.stderr)
+        return done
+
+    async def states(self, plan: ComposePlan) -> list[ComposeService]:
+        """`ps` rows of the project."""
+        done = await self.run(replace(plan, action="ps"), compose_argv(replace(plan, action="ps")))
+        return parse_ps(done.stdout)
+
+    async def render(self) -> dict[str, Any]:
+        """`config --format json` with the call's files, profiles and services.
+
+        Raises:
+            ComposeError: Compose could not render the project.
+        """
+        step = replace(self.plan, action="config")
+        return load_config((await self.run(step, compose_argv(step))).stdout, self.plan.file)
+
+    @asynccontextmanager
+    async def rendered(self) -> AsyncIterator[Rendered]:
+        """Render the project, judge it (request rules, then every key and host path), and
+        write what was judged to a private folder that lives as long as the block.
+
+        Raises:
+            PolicyDenied: naming the service, the key or field, and the policy key.
+            ComposeError: Compose could not render the project.
+        """
+        step = replace(self.plan, action="config")
+        raw = load_config((await self.run(step, raw_config_argv(step))).stdout, self.plan.file)
+        config = await self.render()
+        project = str(config.get("name") or self.plan.project or "")
+        await self.guard.admit_compose(self.plan, project_requests(config))
+        self.guard.admit_compose_config(config, env_files_of(raw))
+        state = self.guard.state
+        pinned = pin_paths(config, state.resolver) if state.engine.target.scheme == "unix" else config
+        with tempfile.TemporaryDirectory(prefix="mcpd-compose-") as private:
+            folder = Path(private)
+            file = folder / "compose.json"
+            file.write_text(json.dumps(pinned))
+            yield Rendered(
+                config=config,
+                pinned=pinned,
+                project=project,
+                plan=replace(self.plan, files=(file,), project=project, project_directory=folder),
+                services=tuple(config.get("services") or ()),
+                built_images=built_images(config, project),
+            )
+
+    async def up(self, rendered: Rendered) -> ComposeResult:
+        """Create without starting, judge every created container as the engine describes it,
+        then start. A refusal (or a failed create) removes everything this call created.
+
+        Raises:
+            PolicyDenied: a created container breaks a rule (nothing of this call is left).
+            ComposeError: Compose failed; for unhealthy services, with their last probe output.
+        """
+        admitted = await self.guard.admit_compose(rendered.plan, ProjectRequests(containers=(), volumes=()))
+        admission = self.guard.state.admission
+        before = await admission.project(rendered.project)
+        try:
+            await self.run(rendered.plan, create_argv(admitted))
+            await self.guard.judge_project(rendered.project, rendered.services, rendered.built_images)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                # Compose returns on the first error while other creations may still be in
+                # flight in the engine: sweep twice.
+                for pause in (0.0, 0.5):
+                    await anyio.sleep(pause)
+                    await admission.remove((await admission.project(rendered.project)).minus(before))
+            raise
+        done = await self.run(rendered.plan, up_argv(admitted), check=False)
+        rows = await self.states(rendered.plan)
+        note = None
+        if done.returncode != 0:
+            note = await self._failed_up(rendered, done, rows)
+        return ComposeResult(
+            action="up",
+            project=rendered.project,
+            services=rows,
+            output=tail_lines(done.stderr, 5) or None,
+            note=note,
+        )
+
+    async def _failed_up(self, rendered: Rendered, done: CompletedCompose, rows: list[ComposeService]) -> str:
+        """`up --wait` failed: a one-shot service that exited 0 (a migration, a seeder) is a
+        success, as `docker compose up` sees it; anything else raises with each unhealthy
+        service's last probe output.
+
+        Raises:
+            ComposeError: naming the services that failed and why.
+        """
+        failed = [r for r in rows if not _settled(r)]
+        if rows and not failed:
+            finished = sorted({r.service for r in rows if r.state == "exited"})
+            return f"{', '.join(finished)} ran to completion (exit 0)."
+        said = []
+        for row in failed:
+            why = f"{row.service} ({row.name}) is {row.state}"
+            if row.exit_code:
+                why += f" with exit code {row.exit_code}"
+            if row.health == "unhealthy":
+                detail = await self.guard.state.containers.inspect(row.name)
+                probe = detail.state.health.last_output if detail.state.health else None
+                why += f", unhealthy; last probe said: {probe or '(nothing)'}"
+            said.append(why)
+        error = compose_failure(rendered.plan, done.argv, done.returncode, done.stderr)
+        raise ComposeError(
+            f"{error} Services: {'; '.join(said) or 'none created'}.",
+            hint="read the service's logs (action=logs) and fix what they say; the project is left as it is.",
+        )
+
+
+def _settled(row: ComposeService) -> bool:
+    """Running (and healthy where it has a healthcheck), or finished with exit code 0."""
+    if row.state == "exited":
+        return row.exit_code == 0
+    return row.state == "running" and row.health in (None, "", "healthy")
+
+
+def built_images(config: Mapping[str, Any], project: str) -> frozenset[str]:
+    """The images a project's ``build:`` services make: their ``image``, else Compose's default
+    name ``<project>-<service>``; the image allowlist does not apply to them."""
+    names: set[str] = set()
+    for service, spec in (config.get("services") or {}).items():
+        if (spec or {}).get("build") is not None:
+            name = str(spec.get("image") or f"{project}-{service}")
+            names |= {name, name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"}
+    return frozenset(names)
+
+
+def env_files_of(raw: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The env and label files each service reads, from a render without env resolution."""
+    files: dict[str, list[str]] = {}
+    for service, spec in (raw.get("services") or {}).items():
+        for key in ("env_file", "label_file"):
+            value = (spec or {}).get(key)
+            items = value if isinstance(value, list) else [value] if value else []
+            for item in items:
+                path = item.get("path") if isinstance(item, Mapping) else item
+                if path:
+                    files.setdefault(str(service), []).append(str(path))
+    return files
+
+
+# Compose's own discovery (compose-go cli/options.go): the first default file in a folder, then
+# the first override file found next to it.
+_DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+_OVERRIDE_FILES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
+
+
+def compose_files(raw: str, extra: Sequence[str]) -> tuple[Path, ...]:
+    """The files Compose merges, as `docker compose` finds them: a folder gives its default
+    file, and a default-named file (or a folder) brings the first override file beside it;
+    ``extra`` files follow, in order.
+
+    Raises:
+        InvalidArgument: a file or folder does not exist, or a folder has no compose file.
+    """
+    path = _absolute(raw)
+    if path.is_dir():
+        found = [path / name for name in _DEFAULT_FILES if (path / name).is_file()]
+        if not found:
+            raise InvalidArgument(
+                f"No compose file in {path}.",
+                hint=f"add one of {', '.join(_DEFAULT_FILES)}, or give the file's path.",
+            )
+        path = found[0]
+    files = [compose_file_path(str(path))]
+    if path.name in _DEFAULT_FILES:
+        files += [path.parent / name for name in _OVERRIDE_FILES if (path.parent / name).is_file()][:1]
+    files += [compose_file_path(f) for f in extra]
+    return tuple(files)
+
+
+def _absolute(raw: str) -> Path:
     path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = Path(os.getcwd()) / path
+    return path if path.is_absolute() else Path(os.getcwd()) / path
+
+
+def compose_file_path(raw: str) -> Path:
+    """An existing compose file's absolute path (relative paths are the server's working dir's).
+
+    Raises:
+        InvalidArgument: there is no such file.
+    """
+    path = _absolute(raw)
     if not path.is_file():
         raise InvalidArgument(
             f"Compose file not found: {path}.",
@@ -141,6 +381,11 @@ def compose_file_path(raw: str) -> Path:
 
 
 def load_config(stdout: str, file: Path) -> dict[str, Any]:
+    """Compose's `config --format json` output as a dict.
+
+    Raises:
+        ComposeError: the output is not a JSON object.
+    """
     try:
         config = json.loads(stdout)
     except ValueError as exc:

@@ -137,6 +137,7 @@ def register(guard: Guard) -> None:
         admitted = await guard.admit_container(spec)
         return await guard.state.containers.run(
             admitted,
+            judge=guard.container_judge(),
             detach=detach,
             pull=pull,
             wait_timeout=timeout or guard.state.engine.target.timeout,
@@ -157,6 +158,8 @@ def register(guard: Guard) -> None:
     ) -> ManageResult:
         """Start, stop, restart, remove, kill, pause or unpause a container."""
         ensure_confirmed(confirmation)
+        if action in ("start", "restart", "unpause"):
+            await guard.admit_existing(container_id, action)
         return await guard.state.containers.manage(
             container_id, action=action, force=force, timeout=timeout, signal=signal
         )
@@ -182,14 +185,19 @@ def register(guard: Guard) -> None:
 
     async def container_logs(
         container_id: ContainerRef,
-        tail: Annotated[int, Field(ge=1, le=10000, description="Lines from the end to read.")] = 100,
+        tail: Annotated[
+            int, Field(ge=1, le=10000, description="Newest lines to return (with grep: matching lines).")
+        ] = 100,
         since: Annotated[str | None, Field(description='"10m", "2h", unix time or RFC 3339.')] = None,
         until: str | None = None,
         timestamps: bool = False,
-        grep: Annotated[str | None, Field(max_length=200, description="Regex; keep matching lines.")] = None,
+        grep: Annotated[
+            str | None, Field(max_length=200, description="Regex searched in the whole log.")
+        ] = None,
         max_bytes: Annotated[int, Field(ge=512, le=262144)] = 16384,
     ) -> LogsResult:
-        """Read a container's logs (untrusted output), newest lines kept within max_bytes."""
+        """Read a container's logs (untrusted output), newest lines kept within max_bytes; grep
+        searches the whole log (bounded by bytes and time, reported in `searched`)."""
         try:
             pattern = re.compile(grep) if grep else None
         except re.error as exc:
@@ -210,7 +218,7 @@ def register(guard: Guard) -> None:
     ) -> StatsResult:
         """One sample of CPU %, memory, network and block I/O; optionally the process list."""
         stats = await guard.state.containers.stats(container_id)
-        if not processes:
+        if not processes or stats.note is not None:  # a container that is not running has none
             return stats
         table = await guard.state.containers.top(container_id, ps_args=None, limit=100)
         return stats.model_copy(update={"processes": table})

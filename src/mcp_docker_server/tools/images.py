@@ -3,6 +3,7 @@ the engine's work when the client cancels."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
@@ -10,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.models import BuildResult, ImageResult
+from mcp_docker_server.models_build import BuildPreview
+from mcp_docker_server.policy import Policy, check_host_path
 from mcp_docker_server.progress import Progress
 from mcp_docker_server.specs import BuildSpec, validate_image_reference
-from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN
+from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, local_resolver
 from mcp_docker_server.tools._confirm import Confirm, confirm_image, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import with_progress
@@ -45,11 +48,14 @@ def register(guard: Guard) -> None:
         pull: Annotated[bool, Field(description="Refresh base images.")] = False,
         platform: Annotated[str | None, Field(description="e.g. linux/amd64.")] = None,
         timeout: Annotated[float, Field(gt=0, le=7200)] = 900,
-    ) -> BuildResult:
+        dry_run: Annotated[bool, Field(description="Only preview the context.")] = False,
+        allow_secret_files: Annotated[bool, Field(description="Send .env, keys... anyway.")] = False,
+    ) -> BuildResult | BuildPreview:
         """Build an image from a Dockerfile (classic builder); step progress, clear step errors."""
+        root, file = _build_paths(guard.state.policy, path, dockerfile)
         request = BuildSpec(
-            path=path,
-            dockerfile=dockerfile,
+            path=root,
+            dockerfile=file,
             tag=validate_image_reference(tag),
             build_args=build_args or {},
             target=target,
@@ -59,8 +65,9 @@ def register(guard: Guard) -> None:
             platform=platform,
             max_context_bytes=settings.max_build_context_bytes,
         )
-        progress = Progress(f"building {tag}")
-        return await with_progress(ctx, progress, guard.state.images.build(request, progress, timeout))
+        return await _build(
+            guard, ctx, request, timeout, dry_run=dry_run, allow_secret_files=allow_secret_files
+        )
 
     async def image_operations(
         image: Annotated[
@@ -103,14 +110,7 @@ def register(guard: Guard) -> None:
                 raise InvalidArgument("tag needs new_tag.", hint='e.g. new_tag="127.0.0.1:5000/app:v2".')
             return await guard.state.images.tag(ref, validate_image_reference(new_tag))
         explicit = auth.model_dump(exclude_none=True) if auth else None
-        registry_auth = settings.registry
-        credentials = await guard.state.images.auth_for(
-            ref,
-            explicit,
-            registry_auth.username,
-            registry_auth.password,
-            str(registry_auth.auth_config) if registry_auth.auth_config else None,
-        )
+        credentials = await guard.state.images.auth_for(ref, explicit, settings.registry)
         progress = Progress(f"{action} {ref}")
         if action == "pull":
             guard.check_image(ref)
@@ -134,6 +134,32 @@ def register(guard: Guard) -> None:
         annotations=DESTRUCTIVE,
         read_actions=("list", "inspect", "history"),
     )
+
+
+async def _build(
+    guard: Guard,
+    ctx: Context[Any],
+    request: BuildSpec,
+    timeout: float,
+    *,
+    dry_run: bool,
+    allow_secret_files: bool,
+) -> BuildResult | BuildPreview:
+    if dry_run:
+        return await guard.state.images.preview(request)
+    progress = Progress(f"building {request.tag}")
+    build = guard.state.images.build(request, progress, timeout, allow_secret_files=allow_secret_files)
+    return await with_progress(ctx, progress, build)
+
+
+def _build_paths(policy: Policy, path: str, dockerfile: str | None) -> tuple[str, str]:
+    """The context folder and the Dockerfile, through the host path rule, resolved. They are
+    read on this machine (whichever engine builds), so they are resolved here."""
+    context = Path(path).expanduser()
+    root = check_host_path(policy, str(Path.cwd() / context), local_resolver, purpose="build context")
+    name = Path(dockerfile or "Dockerfile").expanduser()
+    file = check_host_path(policy, str(Path(root) / name), local_resolver, purpose="Dockerfile")
+    return root, file
 
 
 def _with_registry(ref: str, registry: str | None) -> str:

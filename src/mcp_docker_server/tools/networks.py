@@ -104,6 +104,9 @@ def _add_volume_tool(guard: Guard) -> None:
         ] = None,
         labels: dict[str, str] | None = None,
         force: Annotated[bool, Field(description="remove: force the driver to forget it.")] = False,
+        all: Annotated[
+            bool, Field(description="prune: named volumes too (default: anonymous only, like docker).")
+        ] = False,
     ) -> VolumeResult:
         """Create, remove, list, inspect or prune volumes (data persists across containers)."""
         ensure_confirmed(confirmation)
@@ -112,7 +115,7 @@ def _add_volume_tool(guard: Guard) -> None:
         if action == "inspect":
             return await guard.state.volumes.inspect(name)
         if action == "prune":
-            return await guard.state.volumes.prune(name)
+            return await guard.state.volumes.prune(name, include_named=all)
         if action == "remove":
             return await guard.state.volumes.remove(name, force=force)
         spec = VolumeSpec(

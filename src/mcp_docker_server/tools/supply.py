@@ -23,7 +23,7 @@ from mcp_docker_server.compose import compose_env
 from mcp_docker_server.compose.external import find_tool, run_tool
 from mcp_docker_server.engine.images_fs import ImageContents
 from mcp_docker_server.errors import ComposeError, DockerServerError, InvalidArgument, NotFound, PolicyDenied
-from mcp_docker_server.policy import check_bind_source, digest_pinned
+from mcp_docker_server.policy import Policy, check_host_path, digest_pinned
 from mcp_docker_server.specs import validate_image_reference
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
 from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
@@ -68,7 +68,7 @@ def register(guard: Guard) -> None:
         """Lint a Dockerfile (hadolint); audit, SBOM, vulnerability-scan, resolve-digest or
         cosign-verify a local image. Findings ranked, each with a fix."""
         if action == "lint":
-            return await lint_dockerfile(target, timeout)
+            return await lint_dockerfile(guard.state, target, timeout)
         ref = validate_image_reference(target)
         state = guard.state
         if action == "audit":
@@ -90,10 +90,12 @@ def register(guard: Guard) -> None:
 # --------------------------------------------------------------------------- lint
 
 
-def dockerfile_path(given: str) -> Path:
-    """The Dockerfile to lint: ``given`` itself, or the Dockerfile inside a folder.
+def dockerfile_path(given: str, policy: Policy) -> Path:
+    """The Dockerfile to lint: ``given`` itself, or the Dockerfile inside a folder, through the
+    host path rule and resolved (hadolint is given the file that was judged).
 
     Raises:
+        PolicyDenied: the host path rule refuses the path.
         InvalidArgument: no such file, not a Dockerfile name, or too big.
     """
     path = Path(given).expanduser()
@@ -101,12 +103,9 @@ def dockerfile_path(given: str) -> Path:
         path = Path.cwd() / path
     if path.is_dir():
         path = path / "Dockerfile"
-    if not _DOCKERFILE_NAME.match(path.name):
-        raise InvalidArgument(
-            f"{path.name[:80]!r} is not a Dockerfile name; lint reads only files named like Dockerfile, "
-            "Containerfile, app.dockerfile or Dockerfile.prod.",
-            hint="give the Dockerfile's path, or the folder that holds it.",
-        )
+    _check_dockerfile_name(path)
+    path = Path(check_host_path(policy, str(path), local_resolver, purpose="Dockerfile to lint"))
+    _check_dockerfile_name(path)  # a link named Dockerfile may lead to any file
     if not path.is_file():
         raise InvalidArgument(f"Dockerfile not found: {path}.", hint="give an existing file's path.")
     if path.stat().st_size > _DOCKERFILE_BYTES:
@@ -114,15 +113,26 @@ def dockerfile_path(given: str) -> Path:
     return path
 
 
-async def lint_dockerfile(given: str, timeout: float) -> SupplyResult:
+def _check_dockerfile_name(path: Path) -> None:
+    if not _DOCKERFILE_NAME.match(path.name):
+        raise InvalidArgument(
+            f"{path.name[:80]!r} is not a Dockerfile name; lint reads only files named like Dockerfile, "
+            "Containerfile, app.dockerfile or Dockerfile.prod.",
+            hint="give the Dockerfile's path, or the folder that holds it.",
+        )
+
+
+async def lint_dockerfile(state: AppState, given: str, timeout: float) -> SupplyResult:
     """hadolint's findings (each given a fix) and this server's own, most severe first.
 
     Raises:
+        PolicyDenied: the host path rule refuses the path.
         InvalidArgument: the file cannot be linted.
         ComposeError: hadolint is missing, failed, or ran out of time.
     """
+    await state.learn_engine_root()
     try:
-        path = dockerfile_path(given)
+        path = dockerfile_path(given, state.policy)
     except (OSError, ValueError) as exc:  # a name too long for the OS, a NUL byte...
         raise InvalidArgument(f"Cannot read that path ({type(exc).__name__}).", hint="check it.") from exc
     hadolint = find_tool("hadolint")
@@ -180,6 +190,21 @@ async def audit(state: AppState, ref: str) -> SupplyResult:
 # --------------------------------------------------------------------------- digests, signatures
 
 
+def check_registry_read(policy: Policy, what: str) -> None:
+    """A read-only server contacts no registry unless the operator allows it.
+
+    Raises:
+        PolicyDenied: naming read_only_registry_reads.
+    """
+    if policy.read_only and not policy.read_only_registry_reads:
+        raise PolicyDenied(
+            "read-only",
+            f"{what} would contact a registry, and this server is read-only",
+            hint="lint, audit and sbom of local images still work.",
+            setting="read_only_registry_reads = true",
+        )
+
+
 async def resolve_digest(state: AppState, ref: str) -> tuple[str, str]:
     """The digest ``ref`` names: given in it, recorded locally at pull or push, or the
     registry's current one (asked through the engine's distribution endpoint; nothing pulled).
@@ -195,14 +220,8 @@ async def resolve_digest(state: AppState, ref: str) -> tuple[str, str]:
             return local, "local"
     except NotFound:
         pass  # not here: the registry may still know it
-    registry = state.settings.registry
-    auth = await state.images.auth_for(
-        ref,
-        None,
-        registry.username,
-        registry.password,
-        str(registry.auth_config) if registry.auth_config else None,
-    )
+    check_registry_read(state.policy, f"resolving the digest of {ref}, which is not here,")
+    auth = await state.images.auth_for(ref, None, state.settings.registry)
     return await contents.registry_digest(ref, auth), "registry"
 
 
@@ -213,6 +232,7 @@ async def cosign_verify(state: AppState, ref: str, timeout: float) -> tuple[bool
         ComposeError: cosign is not installed, or ran out of time.
         InvalidArgument: the operator configured no key or identity.
     """
+    check_registry_read(state.policy, f"verifying {ref} (cosign reads its signature from the registry)")
     cosign = find_tool("cosign")
     if cosign is None:
         raise ComposeError(
@@ -289,11 +309,13 @@ def sbom_target(output: str, state: AppState) -> Path:
             f"output must be an absolute path ending in .json, not {output[:200]!r}.",
             hint="e.g. /tmp/app-sbom.json.",
         )
+    # The folder passes the host path rule: no /etc, /root, credential folders, the server's
+    # own files, sockets, and only below allowed_bind_roots when the operator set them. The file
+    # is made in the folder that was judged.
+    folder = check_host_path(state.policy, str(path.parent), local_resolver, purpose="SBOM output folder")
+    path = Path(folder) / path.name
     if not path.parent.is_dir():
         raise InvalidArgument(f"Folder {path.parent} does not exist.", hint="give an existing folder.")
-    # The folder passes the rules a bind mount of it would: no /etc, /root, credential folders,
-    # sockets, and only below allowed_bind_roots when the operator set them.
-    check_bind_source(state.policy, str(path.parent), local_resolver)
     if path.exists() or path.is_symlink():
         raise InvalidArgument(
             f"{path} already exists; the SBOM is never written over a file.", hint="pick a new name."
@@ -306,6 +328,8 @@ async def sbom(state: AppState, ref: str, output: str | None, timeout: float) ->
     # cyclonedx-python-lib costs 60 ms of every start-up when imported with the tools.
     from mcp_docker_server.supply.sbom import build_bom, summarize_bom
 
+    if output:
+        await state.learn_engine_root()
     target = sbom_target(output, state) if output else None
     contents = ImageContents(state.engine)
     facts = await contents.facts(ref)  # a missing image fails here, before any export
@@ -356,6 +380,8 @@ async def scan(state: AppState, ref: str, timeout: float) -> SupplyResult:
         )
     await ImageContents(state.engine).facts(ref)  # a missing image is named as such, not as a scan failure
     name, binary = found
+    if not state.policy.vulnerability_db:
+        check_registry_read(state.policy, f"scanning with {name} (it downloads its database)")
     argv, extra = scanner_command(name, binary, ref, state.policy.vulnerability_db)
     done = await run_tool(argv, timeout=timeout, env={**env, **extra})
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -9,11 +10,11 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from pydantic import Field
 
-from mcp_docker_server.compose import ComposePlan, compose_argv, project_requests
-from mcp_docker_server.compose.plan import compose_failure, tail_lines
+from mcp_docker_server.compose import ComposePlan
+from mcp_docker_server.compose.plan import stack_config, tail_lines
 from mcp_docker_server.compose.runner import ProgressCallback
 from mcp_docker_server.engine import Swarm
-from mcp_docker_server.errors import ComposeError, InvalidArgument
+from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
 from mcp_docker_server.models_swarm import ServiceResult, StackResult, StackRow, SwarmResult
 from mcp_docker_server.specs import (
     ContainerSpec,
@@ -34,7 +35,7 @@ from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, ask, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress
-from mcp_docker_server.tools.compose import compose_file_path, load_config
+from mcp_docker_server.tools.compose import ComposeSession, compose_file_path
 from mcp_docker_server.tools.containers import HealthcheckArg, VolumeArg
 
 __all__ = ["register"]
@@ -194,9 +195,11 @@ def _add_service_tool(guard: Guard) -> None:
                 update=parse_update_policy(update_config),
             )
             await swarm.create_service(await guard.admit_service(spec))
+            await _judge_created(guard, [name])
         elif action == "scale":
             if replicas is None:
                 raise InvalidArgument("scale needs replicas")
+            await guard.admit_existing_service(name, "scale")
             await swarm.scale(name, replicas)
         elif action == "update":
             patch = ServicePatch(
@@ -213,8 +216,9 @@ def _add_service_tool(guard: Guard) -> None:
                     "update names nothing to change",
                     hint="pass image, env, replicas, cpus, memory, update_config or force=true.",
                 )
-            await swarm.update(name, guard.admit_service_patch(patch))
+            await swarm.update(name, await guard.admit_service_patch(name, patch))
         else:
+            await guard.admit_existing_service(name, "rollback")
             await swarm.rollback(name)
         return await _settled(swarm, action, name, wait=wait, timeout=timeout)
 
@@ -337,26 +341,58 @@ def _add_stack_tool(guard: Guard) -> None:
 async def _deploy(
     guard: Guard, name: str, file: Path, resolve_image: str, timeout: float, progress: ProgressCallback
 ) -> str:
-    """Judge the compose file as Compose resolves it, service by service, then hand it to
-    `docker stack deploy`; the CLI's output."""
-    runner = guard.state.compose
-    plan = ComposePlan(file=file, project=None, action="config", timeout=timeout)
-    judged = await runner.run(compose_argv(plan), cwd=file.parent, timeout=timeout)
-    if judged.returncode != 0:
-        raise compose_failure(plan, judged.argv, judged.returncode, judged.stderr)
-    await guard.admit_compose(plan, project_requests(load_config(judged.stdout, file)))
-    done = await runner.run_docker(
-        ["stack", "deploy", "--compose-file", str(file), "--resolve-image", resolve_image, name],
-        cwd=file.parent,
-        timeout=timeout,
-        on_progress=progress,
-    )
+    """Render the compose file with Compose under the stack's name, judge it as compose-stack
+    does, and deploy exactly what was judged (`docker stack deploy` reads its own files
+    differently, `.env` included); then judge each service as the swarm stored it. A refused
+    service is removed, and a stack this call created is removed whole.
+
+    Raises:
+        PolicyDenied: naming the service, the key or field, and the policy key.
+        ComposeError: Compose could not render the file, or the deploy failed.
+    """
+    plan = ComposePlan(files=(file,), project=name, action="deploy", timeout=timeout)
+    swarm = guard.state.swarm
+    async with ComposeSession(guard, plan, progress).rendered() as rendered:
+        stack_file = rendered.plan.file.with_name("stack.json")
+        stack_file.write_text(json.dumps(stack_config(rendered.pinned, name)))
+        existed = {s.name for s in await swarm.stack_services(name)}
+        done = await guard.state.compose.run_docker(
+            ["stack", "deploy", "--compose-file", str(stack_file), "--resolve-image", resolve_image, name],
+            cwd=file.parent,
+            timeout=timeout,
+            on_progress=progress,
+        )
     if done.returncode != 0:
         raise ComposeError(
             f"docker stack deploy failed (exit {done.returncode}): {tail_lines(done.stderr, 8)}",
             hint="fix the compose file; stack files need images (no build) and swarm-mode keys.",
         )
+    services = [s.name for s in await swarm.stack_services(name)]
+    try:
+        await _judge_created(guard, services)
+    except PolicyDenied:
+        if not existed:
+            await _remove_stack(guard, name, timeout, progress)
+        raise
     return done.stdout
+
+
+async def _judge_created(guard: Guard, services: list[str]) -> None:
+    """Judge services as the swarm stored them; remove every one refused (services start as
+    they are created, so this is the backstop behind the judgment of the request).
+
+    Raises:
+        PolicyDenied: the first refusal, after the refused services were removed.
+    """
+    refusal: PolicyDenied | None = None
+    for service in services:
+        try:
+            await guard.judge_service(service)
+        except PolicyDenied as exc:
+            refusal = refusal or exc
+            await guard.state.swarm.remove(service)
+    if refusal is not None:
+        raise refusal
 
 
 async def _wait_for_stack(swarm: Swarm, name: str, timeout: float) -> str | None:

@@ -29,7 +29,7 @@ _READ_ACTIONS = ("engines", "info", "version", "df", "events")
 
 async def confirm_prune(
     action: str, ctx: Context[Any], targets: list[PruneTarget] | None = None, dry_run: bool = False,
-    engine: str | None = None,
+    engine: str | None = None, named_volumes: bool = False,
 ) -> Confirm | Elicit[Confirm]:  # fmt: skip
     """A prune asks first, with what it would remove and free."""
     if action != "prune" or dry_run:
@@ -40,7 +40,9 @@ async def confirm_prune(
         question = None  # refused by the guard right after
     else:
         state = engines.get(engine)
-        plan = await state.system.prune_plan(list(targets or DEFAULT_PRUNE), state.policy.label_scope)
+        plan = await state.system.prune_plan(
+            list(targets or DEFAULT_PRUNE), state.policy.label_scope, named_volumes=named_volumes
+        )
         if not plan.candidates and not plan.build_cache_bytes:
             question = None  # nothing to remove: nothing to ask
         else:
@@ -65,6 +67,9 @@ def register(guard: Guard) -> None:
             Field(description="prune: what to remove (default all but volumes)."),
         ] = None,
         dry_run: Annotated[bool, Field(description="prune: only report what would go.")] = False,
+        named_volumes: Annotated[
+            bool, Field(description="prune volumes: named ones too (default: anonymous only, like docker).")
+        ] = False,
         since: Annotated[
             str | None, Field(max_length=40, description="events: '10m' ago (default), unix or ISO time.")
         ] = None,
@@ -93,13 +98,18 @@ def register(guard: Guard) -> None:
             rows, truncated = await state.system.events(start, end, _event_filters(filters), limit)
             return SystemResult(action=action, events=rows, events_truncated=truncated)
         chosen: list[str] = list(targets or DEFAULT_PRUNE)
+        note = (
+            "Only anonymous volumes are pruned; named_volumes=true includes named ones (their data is lost)."
+            if "volumes" in chosen and not named_volumes
+            else None
+        )
+        scope = state.policy.label_scope
         if dry_run:
-            return SystemResult(
-                action=action, prune=await state.system.prune_plan(chosen, state.policy.label_scope)
-            )
+            plan = await state.system.prune_plan(chosen, scope, named_volumes=named_volumes)
+            return SystemResult(action=action, prune=plan, note=note)
         ensure_confirmed(confirmation)
-        plan = await state.system.prune(chosen, state.policy.label_scope)
-        return SystemResult(action=action, prune=plan)
+        plan = await state.system.prune(chosen, scope, named_volumes=named_volumes)
+        return SystemResult(action=action, prune=plan, note=note)
 
     guard.add(
         docker_system, name="docker-system", title="Docker system", annotations=DESTRUCTIVE,

@@ -1,0 +1,350 @@
+"""The build context as `docker build` makes it, read on this machine (never the engine's).
+
+``.dockerignore`` is read and matched the way the Docker CLI does (moby's ``ignorefile`` and
+``patternmatcher``): a UTF-8 byte-order mark is dropped, ``#`` lines are comments, ``**``
+spans folders, ``!`` re-includes, matching is case-sensitive, and the Dockerfile and the
+``.dockerignore`` itself are always sent. Symbolic links are sent as links: never followed,
+so nothing outside the context travels with it. The same walk gives the file list that is sent,
+the preview a dry run shows, and the files that look like secrets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import io
+import os
+import posixpath
+import re
+import secrets
+import stat
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from mcp_docker_server.errors import InvalidArgument, PolicyDenied
+
+__all__ = [
+    "ContextPlan",
+    "PatternMatcher",
+    "looks_secret",
+    "plan_context",
+    "read_dockerignore",
+    "secret_files_refused",
+    "write_context",
+]
+
+_BOM = "\ufeff"
+# Files whose name says they hold a credential or a private key (matched on the base name).
+_SECRET_NAMES = re.compile(
+    r"""(
+        \.env(\..+)?                                   # .env, .env.production
+      | .+\.(pem|key|p12|pfx|jks|keystore|ppk|kdbx|tfstate|tfstate\.backup)
+      | id_(rsa|dsa|ecdsa|ed25519)                     # SSH private keys (.pub is public)
+      | \.netrc | \.git-credentials | \.pgpass | \.pypirc | \.vault-token | \.htpasswd
+      | (client_)?secrets?(\.(txt|json|ya?ml|env|toml|ini|conf|cfg|properties))? | .+\.secret
+      | credentials\.json | application_default_credentials\.json
+      | service[-_]account.*\.json
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Harmless templates of the above (they document variables, they hold no values).
+_TEMPLATES = re.compile(r".*\.(example|sample|template|dist|tmpl)$", re.IGNORECASE)
+# Files that are secrets by the folder they are in.
+_SECRET_PATHS = (
+    ".aws/credentials", ".aws/config", ".docker/config.json", ".kube/config", ".config/gcloud",
+    ".azure", ".ssh", ".gnupg", ".config/gh/hosts.yml",
+)  # fmt: skip
+# Package manager files that are secrets only when they carry a token.
+_TOKEN_FILES = {".npmrc", ".yarnrc", ".yarnrc.yml", "pip.conf", ".pip.conf", "settings.xml"}
+_TOKEN = re.compile(rb"(_authToken|_auth\s*=|_password|npmAuthToken|<password>|://[^/\s:@]+:[^/\s@]+@)")
+
+
+def read_dockerignore(text: str) -> list[str]:
+    """Patterns of a ``.dockerignore`` as the Docker CLI reads them.
+
+    The byte-order mark is dropped from the first line; a line starting with ``#`` is a
+    comment; patterns are trimmed and cleaned (``..``, ``.``, doubled slashes); a leading ``/``
+    is dropped; ``!`` keeps its meaning, with any space after it removed.
+    """
+    patterns: list[str] = []
+    for number, raw in enumerate(text.splitlines()):
+        line = raw.removeprefix(_BOM) if number == 0 else raw
+        if line.startswith("#"):
+            continue
+        line = line.strip()
+        if not line:
+            continue
+        invert = line.startswith("!")
+        if invert:
+            line = line[1:].strip()
+        if line:
+            line = posixpath.normpath(line)
+            if len(line) > 1 and line.startswith("/"):
+                line = line[1:]
+        patterns.append(f"!{line}" if invert else line)
+    return patterns
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    text: str
+    exclusion: bool
+    regex: re.Pattern[str]
+
+
+class PatternMatcher:
+    """moby's patternmatcher: the last pattern that matches a path or one of its parents wins."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.patterns: list[_Pattern] = []
+        for raw in patterns:
+            text = raw.strip()
+            if not text:
+                continue
+            exclusion = text.startswith("!")
+            if exclusion:
+                text = text[1:]
+            text = posixpath.normpath(text) if text else text
+            if not text:
+                continue
+            try:
+                regex = re.compile(_translate(text))
+            except re.error as exc:
+                raise InvalidArgument(
+                    f".dockerignore pattern {raw!r} is not valid ({exc})", hint="fix or remove that line."
+                ) from exc
+            self.patterns.append(_Pattern(text, exclusion, regex))
+        self.exclusions = any(p.exclusion for p in self.patterns)
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` (relative, ``/``-separated) is excluded."""
+        parents = path.split("/")[:-1]
+        prefixes = ["/".join(parents[: i + 1]) for i in range(len(parents))]
+        matched = False
+        for pattern in self.patterns:
+            if pattern.exclusion != matched:
+                continue  # an include that already matched, or an exclusion with nothing to undo
+            if pattern.regex.match(path) or any(pattern.regex.match(p) for p in prefixes):
+                matched = not pattern.exclusion
+        return matched
+
+    def may_reinclude_under(self, folder: str) -> bool:
+        """Whether an exclusion pattern could re-include something under an excluded folder
+        (moby's test, kept as it is: a folder it rules out is not walked)."""
+        prefix = folder + "/"
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)
+
+
+def _translate(pattern: str) -> str:
+    """A pattern as a regular expression, the way moby's patternmatcher compiles it."""
+    out = "^"
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        i += 1
+        if char == "*":
+            if i < len(pattern) and pattern[i] == "*":
+                i += 1
+                if i < len(pattern) and pattern[i] == "/":
+                    i += 1
+                out += ".*" if i >= len(pattern) else "(.*/)?"
+            else:
+                out += "[^/]*"
+        elif char == "?":
+            out += "[^/]"
+        elif char == "\\":
+            if i < len(pattern):
+                out += re.escape(pattern[i])
+                i += 1
+            else:
+                out += "\\\\"
+        elif char in "[]":
+            out += char
+        else:
+            out += re.escape(char)
+    return out + "$"
+
+
+def looks_secret(relative: str, full: Path | None = None) -> bool:
+    """Whether a context file looks like a credential or a private key, by its name or folder
+    (package manager files only when ``full`` shows a token in them)."""
+    name = relative.rsplit("/", 1)[-1]
+    if _TEMPLATES.match(name):
+        return False
+    if _SECRET_NAMES.fullmatch(name):
+        return True
+    lowered = "/" + relative.lower()
+    if any(f"/{p}/" in lowered + "/" for p in _SECRET_PATHS):
+        return not name.endswith(".pub") and name not in ("known_hosts", "authorized_keys")
+    if name.lower() in _TOKEN_FILES and full is not None:
+        with contextlib.suppress(OSError), open(full, "rb") as handle:
+            return bool(_TOKEN.search(handle.read(256 * 1024)))
+    return False
+
+
+@dataclass(frozen=True)
+class ContextPlan:
+    """What a build will send: every entry (files, folders, links) relative to ``root``, in
+    order, and what a preview shows of it."""
+
+    root: Path
+    dockerfile: Path
+    dockerfile_in_tar: str
+    dockerfile_outside: bool
+    patterns: tuple[str, ...]
+    entries: tuple[str, ...]
+    files: int
+    links: int
+    total_bytes: int
+    largest: tuple[tuple[str, int], ...]
+    by_folder: tuple[tuple[str, int], ...]
+    secrets: tuple[str, ...]
+
+
+def plan_context(root: Path, dockerfile: Path) -> ContextPlan:
+    """Walk ``root`` as `docker build` would, honouring its ``.dockerignore``.
+
+    ``root`` and ``dockerfile`` are resolved real paths (the host path rule passed them).
+    """
+    ignore = root / ".dockerignore"
+    text = ""
+    if ignore.is_file():
+        text = ignore.read_bytes().decode("utf-8", errors="replace")
+    patterns = read_dockerignore(text)
+    relative = os.path.relpath(dockerfile, root)
+    outside = relative == ".." or relative.startswith("../")
+    in_tar = f".dockerfile.{secrets.token_hex(10)}" if outside else relative
+    # The CLI always sends these two: the daemon reads them.
+    matcher = PatternMatcher([*patterns, "!.dockerignore", *([] if outside else [f"!{relative}"])])
+    entries: list[str] = []
+    sizes: list[tuple[int, str]] = []
+    by_folder: dict[str, int] = {}
+    secret_files: list[str] = []
+    links = 0
+    for rel, info in _walk(root, matcher):
+        entries.append(rel)
+        if stat.S_ISLNK(info.st_mode):
+            links += 1
+        elif stat.S_ISREG(info.st_mode):
+            sizes.append((info.st_size, rel))
+            top = rel.split("/", 1)[0]
+            by_folder[top] = by_folder.get(top, 0) + info.st_size
+            if looks_secret(rel, root / rel):
+                secret_files.append(rel)
+    return ContextPlan(
+        root=root,
+        dockerfile=dockerfile,
+        dockerfile_in_tar=in_tar,
+        dockerfile_outside=outside,
+        patterns=tuple(patterns),
+        entries=tuple(entries),
+        files=len(sizes),
+        links=links,
+        total_bytes=sum(size for size, _ in sizes),
+        largest=tuple((rel, size) for size, rel in heapq.nlargest(5, sizes)),
+        by_folder=tuple(sorted(by_folder.items(), key=lambda kv: kv[1], reverse=True)[:3]),
+        secrets=tuple(secret_files),
+    )
+
+
+def secret_files_refused(plan: ContextPlan) -> PolicyDenied:
+    """The refusal of a build whose context would send files that look like secrets."""
+    shown = ", ".join(plan.secrets[:10])
+    if len(plan.secrets) > 10:
+        shown += f" and {len(plan.secrets) - 10} more"
+    return PolicyDenied(
+        "secret-files",
+        f"the build context {plan.root} would send files that look like secrets ({shown}), "
+        "and whatever is sent can end up in the image",
+        hint=f"list them in {plan.root}/.dockerignore, one pattern per line (for example "
+        f"{', '.join(plan.secrets[:3])}), or repeat the call with allow_secret_files set to true "
+        "if the image really needs them; dry_run shows what the context holds.",
+    )
+
+
+def _walk(root: Path, matcher: PatternMatcher) -> list[tuple[str, os.stat_result]]:
+    """Entries not excluded, sorted, without following a single symbolic link."""
+    found: list[tuple[str, os.stat_result]] = []
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(root / folder if folder else root) as listing:
+            children = sorted(listing, key=lambda e: e.name)
+        for child in children:
+            rel = f"{folder}/{child.name}" if folder else child.name
+            info = child.stat(follow_symlinks=False)
+            is_dir = stat.S_ISDIR(info.st_mode)
+            if matcher.matches(rel):
+                if is_dir and matcher.exclusions and matcher.may_reinclude_under(rel):
+                    pending.append(rel)
+                continue
+            found.append((rel, info))
+            if is_dir:
+                pending.append(rel)
+    found.sort(key=lambda pair: pair[0])
+    return found
+
+
+def write_context(plan: ContextPlan) -> IO[bytes]:
+    """The context tar, in a temporary file (rewound). Links are stored as links; a file that
+    turned into a link (or anything else) since the walk is stored as what it is now, never
+    read through."""
+    out = tempfile.NamedTemporaryFile()  # noqa: SIM115  # the caller streams and closes it
+    with tarfile.open(mode="w", fileobj=out) as tar:
+        for rel in plan.entries:
+            if not (plan.dockerfile_outside and rel == ".dockerignore"):
+                _add(tar, plan.root, rel)
+        if plan.dockerfile_outside:
+            # As the CLI does: the Dockerfile travels under a generated name, and a
+            # .dockerignore naming it keeps it out of the image's COPY . (the daemon reads it).
+            _add_bytes(tar, plan.dockerfile_in_tar, plan.dockerfile.read_bytes())
+            ignore = "\n".join([*plan.patterns, plan.dockerfile_in_tar, ".dockerignore"]) + "\n"
+            _add_bytes(tar, ".dockerignore", ignore.encode())
+    out.seek(0)
+    return out
+
+
+def _add(tar: tarfile.TarFile, root: Path, rel: str) -> None:
+    full = root / rel
+    try:
+        before = os.lstat(full)
+    except OSError:
+        return  # gone since the walk
+    if not stat.S_ISREG(before.st_mode):
+        info = tar.gettarinfo(str(full), arcname=rel)  # lstat: a link is stored as a link
+        if info is not None:  # None: a socket, which the CLI skips too
+            info.mtime = int(info.mtime)
+            tar.addfile(info)
+        return
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return  # turned into a link (or vanished) since the walk: not read through
+    with os.fdopen(fd, "rb") as handle:
+        if not _opened_inside(handle.fileno(), before, str(full)):
+            return
+        info = tar.gettarinfo(arcname=rel, fileobj=handle)
+        info.mtime = int(info.mtime)
+        tar.addfile(info, handle)
+
+
+def _opened_inside(fd: int, before: os.stat_result, expected: str) -> bool:
+    """Whether the open file is the one the walk saw, at the path it saw (a folder swapped for
+    a link in between would lead elsewhere)."""
+    now = os.fstat(fd)
+    if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino):
+        return False
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == expected
+    except OSError:  # no /proc: the resolved path tells the same, a moment later
+        return os.path.realpath(expected) == expected
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))

@@ -1,0 +1,165 @@
+"""The engine's own description of a container or service, for the policy to judge (blocking).
+
+What is judged is what the engine reports it will run (an inspect after create, before start),
+not the request that led there: fields a request model does not know still show up here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import docker
+import docker.errors
+
+from mcp_docker_server.policy.admission import ContainerDescription, VolumeInfo
+
+__all__ = [
+    "ProjectResources",
+    "absent_volumes",
+    "cgroup_version",
+    "describe_container",
+    "describe_project",
+    "describe_service",
+    "project_resources",
+    "remove_resources",
+    "remove_volumes",
+]
+
+Raw = dict[str, Any]
+
+
+def cgroup_version(client: docker.DockerClient) -> str:
+    """The engine's cgroup version, "1" or "2" (API 1.40+ reports it; older engines ran v1)."""
+    info: Raw = client.api.info()
+    return str(info.get("CgroupVersion") or "1")
+
+
+def describe_container(
+    client: docker.DockerClient, ref: str, *, built_images: frozenset[str] = frozenset()
+) -> ContainerDescription:
+    """Inspect ``ref`` and the named volumes it mounts: the description the policy judges."""
+    raw: Raw = client.api.inspect_container(ref)
+    networks: Raw = (raw.get("NetworkSettings") or {}).get("Networks") or {}
+    names = {str(m["Name"]) for m in raw.get("Mounts") or [] if m.get("Type") == "volume" and m.get("Name")}
+    return ContainerDescription(
+        name=str(raw.get("Name") or ref).lstrip("/"),
+        config=raw.get("Config") or {},
+        host_config=raw.get("HostConfig") or {},
+        networks=networks,
+        volumes=volume_infos(client, names),
+        cgroup_version=cgroup_version(client),
+        built_images=built_images,
+    )
+
+
+def volume_infos(client: docker.DockerClient, names: Iterable[str]) -> dict[str, VolumeInfo]:
+    """Driver and options of each named volume that exists (absent ones are left out)."""
+    infos: dict[str, VolumeInfo] = {}
+    for name in sorted(set(names)):
+        try:
+            raw: Raw = client.api.inspect_volume(name)
+        except docker.errors.NotFound:
+            continue
+        infos[name] = VolumeInfo(
+            driver=str(raw.get("Driver") or "local"),
+            options={str(k): str(v) for k, v in (raw.get("Options") or {}).items()},
+        )
+    return infos
+
+
+def describe_service(
+    client: docker.DockerClient, ref: str
+) -> tuple[str, Raw, list[str], dict[str, VolumeInfo]]:
+    """A service as the swarm stores it: (name, task template, its networks' names, the named
+    volumes its mounts use). Network ids are resolved to names (``host`` matters)."""
+    raw: Raw = client.api.inspect_service(ref)  # type: ignore[no-untyped-call]
+    spec: Raw = raw.get("Spec") or {}
+    template: Raw = spec.get("TaskTemplate") or {}
+    network_names = []
+    for attachment in template.get("Networks") or spec.get("Networks") or []:
+        target = str(attachment.get("Target") or "")
+        try:
+            network_names.append(str(client.api.inspect_network(target).get("Name") or target))
+        except docker.errors.NotFound:
+            network_names.append(target)
+    mounts = (template.get("ContainerSpec") or {}).get("Mounts") or []
+    names = [str(m["Source"]) for m in mounts if m.get("Type") == "volume" and m.get("Source")]
+    return str(spec.get("Name") or ref), template, network_names, volume_infos(client, names)
+
+
+def absent_volumes(client: docker.DockerClient, names: Iterable[str]) -> list[str]:
+    """The named volumes in ``names`` that do not exist yet (a create would make them)."""
+    return [n for n in sorted(set(names)) if n not in volume_infos(client, [n])]
+
+
+def remove_volumes(client: docker.DockerClient, names: Iterable[str]) -> None:
+    """Remove volumes a refused call made; best effort, the refusal is what the caller needs."""
+    for name in names:
+        with contextlib.suppress(docker.errors.DockerException):
+            client.api.remove_volume(name)
+
+
+_PROJECT = "com.docker.compose.project"
+_SERVICE = "com.docker.compose.service"
+
+
+@dataclass(frozen=True)
+class ProjectResources:
+    """What a Compose project has on the engine: container ids, network and volume names."""
+
+    containers: frozenset[str] = frozenset()
+    networks: frozenset[str] = frozenset()
+    volumes: frozenset[str] = frozenset()
+
+    def minus(self, before: ProjectResources) -> ProjectResources:
+        """What exists now and did not exist ``before``."""
+        return ProjectResources(
+            self.containers - before.containers,
+            self.networks - before.networks,
+            self.volumes - before.volumes,
+        )
+
+
+def project_resources(client: docker.DockerClient, project: str) -> ProjectResources:
+    """The project's containers, networks and volumes, found by Compose's own labels."""
+    label = {"label": [f"{_PROJECT}={project}"]}
+    api = client.api
+    volumes: Raw = api.volumes(filters=label) or {}
+    return ProjectResources(
+        containers=frozenset(str(c["Id"]) for c in api.containers(all=True, filters=label)),
+        networks=frozenset(str(n["Name"]) for n in api.networks(filters=label)),
+        volumes=frozenset(str(v["Name"]) for v in volumes.get("Volumes") or []),
+    )
+
+
+def describe_project(
+    client: docker.DockerClient, project: str, services: Iterable[str], built_images: frozenset[str]
+) -> list[ContainerDescription]:
+    """Descriptions of the project's containers that belong to ``services``, each named as
+    "container NAME of service SERVICE" so a refusal says which service it was."""
+    wanted = set(services)
+    label = {"label": [f"{_PROJECT}={project}"]}
+    descriptions = []
+    for item in client.api.containers(all=True, filters=label):
+        service = str((item.get("Labels") or {}).get(_SERVICE) or "")
+        if service not in wanted:
+            continue
+        desc = describe_container(client, str(item["Id"]), built_images=built_images)
+        descriptions.append(replace(desc, name=f"{desc.name} of service {service}"))
+    return descriptions
+
+
+def remove_resources(client: docker.DockerClient, made: ProjectResources) -> None:
+    """Remove what a refused call made: containers (with anonymous volumes), then networks and
+    volumes. Best effort: the refusal is what the caller needs to see."""
+    api = client.api
+    for cid in made.containers:
+        with contextlib.suppress(docker.errors.DockerException):
+            api.remove_container(cid, force=True, v=True)
+    for network in made.networks:
+        with contextlib.suppress(docker.errors.DockerException):
+            api.remove_network(network)
+    remove_volumes(client, made.volumes)

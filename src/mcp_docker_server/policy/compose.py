@@ -1,0 +1,280 @@
+"""Compose, as rendered by Compose itself, judged key by key (pure).
+
+The input is `docker compose config --format json`: the project after Compose merged its files,
+applied profiles, interpolated variables and made paths absolute. Every key is known to be
+harmless, judged, or refused unless the operator opens it (``allow_compose_keys``): keys that
+run host programs (providers), run commands at lifecycle points (hooks), hand out the engine
+(``use_api_socket``) or are unknown to this code (a newer Compose's) are refused, naming the key.
+What the containers will get is judged again later on the engine's own description of each
+created container (``policy.admission``); this pass covers what never reaches a container's
+configuration: host files read into the project, build inputs, volume and network drivers.
+
+The key lists follow the Compose specification (compose-spec ``schema/compose-spec.json``) and
+Compose v2.40's additions.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_docker_server.errors import PolicyDenied
+from mcp_docker_server.policy.containers import admit_volume
+from mcp_docker_server.policy.model import PathResolver, Policy
+from mcp_docker_server.policy.paths import check_bind_source
+from mcp_docker_server.specs import VolumeSpec
+
+__all__ = ["HARMLESS_SERVICE_KEYS", "REFUSED_SERVICE_KEYS", "judge_compose_config", "pin_paths"]
+
+# Service keys whose effect on the host is nothing, or is judged on the created container.
+HARMLESS_SERVICE_KEYS = frozenset(
+    {
+        "annotations", "attach", "blkio_config", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
+        "command", "container_name", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
+        "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "depends_on", "deploy",
+        "develop", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname",
+        "entrypoint", "environment", "expose", "external_links", "extra_hosts", "gpus", "group_add",
+        "healthcheck", "hostname", "image", "init", "ipc", "isolation", "labels", "links", "logging",
+        "mac_address", "mem_limit", "mem_reservation", "mem_swappiness", "memswap_limit", "network_mode",
+        "networks", "oom_kill_disable", "oom_score_adj", "pid", "pids_limit", "platform", "ports",
+        "privileged", "profiles", "pull_policy", "pull_refresh_after", "read_only", "restart",
+        "runtime", "scale", "security_opt", "shm_size", "stdin_open", "stop_grace_period",
+        "stop_signal", "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "user", "userns_mode",
+        "uts", "volumes_from", "working_dir",
+        # judged below
+        "build", "configs", "secrets", "volumes", "env_file", "label_file",
+    }
+)  # fmt: skip
+
+# Refused unless the operator opens them, with the reason the refusal gives.
+REFUSED_SERVICE_KEYS = {
+    "provider": "runs a program on the server's host (a Compose provider) on up and down",
+    "post_start": "runs a command at a lifecycle point, possibly privileged, outside what is judged",
+    "pre_stop": "runs a command at a lifecycle point, possibly privileged, outside what is judged",
+    "use_api_socket": "hands the container the Docker socket and the server's registry credentials",
+    "models": "starts a model runner outside the container's configuration",
+    "credential_spec": "gives a Windows container the host's credentials",
+}
+
+_TOP_LEVEL = frozenset({"name", "services", "networks", "volumes", "secrets", "configs", "version"})
+_HARMLESS_BUILD = frozenset(
+    {
+        "context", "dockerfile", "dockerfile_inline", "args", "labels", "target", "tags", "platforms",
+        "shm_size", "extra_hosts", "isolation", "no_cache", "pull", "provenance", "sbom", "ulimits",
+        "cache_from", "cache_to", "additional_contexts", "secrets", "network",
+    }
+)  # fmt: skip
+_REFUSED_BUILD = {
+    "ssh": "forwards the server's SSH agent or keys into the build",
+    "privileged": "runs build steps privileged",
+    "entitlements": "grants build steps host privileges",
+}
+_NETWORK_DRIVERS = frozenset({"", "bridge", "overlay"})
+_REMOTE = (
+    "http://",
+    "https://",
+    "git://",
+    "git@",
+    "ssh://",
+    "docker-image://",
+    "service:",
+    "target:",
+    "oci-layout://",
+)
+
+
+def judge_compose_config(
+    policy: Policy,
+    config: Mapping[str, Any],
+    resolve: PathResolver,
+    *,
+    env_files: Mapping[str, list[str]] | None = None,
+) -> None:
+    """Admit a rendered Compose project's keys and the host paths it reads, or raise.
+
+    ``env_files`` maps services to the env files they read (a render without interpolation and
+    env resolution shows them; the rendered project has them inlined already).
+
+    Raises:
+        PolicyDenied: naming the service or top-level entry, the key and the policy key.
+    """
+    for key in config:
+        if key not in _TOP_LEVEL and not str(key).startswith("x-"):
+            _refuse(policy, str(key), f"top-level key {key!r} is not known to this server", key)
+    for name, service in (config.get("services") or {}).items():
+        _service(policy, str(name), service or {}, resolve)
+    for service, files in (env_files or {}).items():
+        for path in files:
+            _path(policy, path, resolve, f"service {service}: env_file")
+    _volumes(policy, config.get("volumes") or {}, resolve)
+    _networks(policy, config.get("networks") or {})
+    for kind in ("secrets", "configs"):
+        for name, entry in (config.get(kind) or {}).items():
+            if isinstance(entry, Mapping) and entry.get("file") and not entry.get("external"):
+                _path(policy, str(entry["file"]), resolve, f"{kind} {name}: file")
+
+
+def _volumes(policy: Policy, volumes: Mapping[str, Any], resolve: PathResolver) -> None:
+    for name, volume in volumes.items():
+        volume = volume or {}
+        if volume.get("external"):
+            continue
+        spec = VolumeSpec(
+            name=str(volume.get("name") or name),
+            driver=str(volume.get("driver") or "local"),
+            driver_opts={str(k): str(v) for k, v in (volume.get("driver_opts") or {}).items()},
+        )
+        _where(f"volume {name}", lambda spec=spec: admit_volume(policy, spec, resolve))
+
+
+def _networks(policy: Policy, networks: Mapping[str, Any]) -> None:
+    for name, network in networks.items():
+        driver = str((network or {}).get("driver") or "")
+        if not (network or {}).get("external") and driver not in _NETWORK_DRIVERS:
+            _refuse(
+                policy,
+                f"networks.driver.{driver}",
+                f"network {name}: driver {driver!r} can attach containers to the host's own networks",
+                f"networks.driver.{driver}",
+            )
+
+
+def _service(policy: Policy, name: str, service: Mapping[str, Any], resolve: PathResolver) -> None:
+    for key in service:
+        key = str(key)
+        if key.startswith("x-"):
+            continue
+        if key in REFUSED_SERVICE_KEYS:
+            _refuse(policy, key, f"service {name}: {key} {REFUSED_SERVICE_KEYS[key]}", key)
+        elif key not in HARMLESS_SERVICE_KEYS:
+            _refuse(policy, key, f"service {name}: key {key!r} is not known to this server", key)
+    for path in _env_paths(service.get("env_file")) + _env_paths(service.get("label_file")):
+        _path(policy, path, resolve, f"service {name}: env_file/label_file")
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, Mapping) and volume.get("type") == "bind" and volume.get("source"):
+            _path(policy, str(volume["source"]), resolve, f"service {name}: bind")
+    build = service.get("build")
+    if isinstance(build, Mapping):
+        _build(policy, name, build, resolve)
+
+
+def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: PathResolver) -> None:
+    for key in build:
+        key = str(key)
+        if key in _REFUSED_BUILD:
+            _refuse(
+                policy,
+                f"build.{key}",
+                f"service {service}: build.{key} {_REFUSED_BUILD[key]}",
+                f"build.{key}",
+            )
+        elif key not in _HARMLESS_BUILD and not key.startswith("x-"):
+            _refuse(
+                policy,
+                f"build.{key}",
+                f"service {service}: build key {key!r} is not known here",
+                f"build.{key}",
+            )
+    if str(build.get("network") or "").lower() == "host":
+        _refuse(
+            policy,
+            "build.network",
+            f"service {service}: build.network host runs build steps in the host's network namespace",
+            "build.network",
+        )
+    context = str(build.get("context") or "")
+    local_context = bool(context) and not context.startswith(_REMOTE)
+    if local_context:
+        _path(policy, context, resolve, f"service {service}: build context")
+    dockerfile = str(build.get("dockerfile") or "")
+    if dockerfile and local_context and not build.get("dockerfile_inline"):
+        _path(policy, posixpath.join(context, dockerfile), resolve, f"service {service}: Dockerfile")
+    for name, source in (build.get("additional_contexts") or {}).items():
+        if not str(source).startswith(_REMOTE):
+            _path(policy, str(source), resolve, f"service {service}: build additional_contexts {name}")
+    for cache in [*(build.get("cache_from") or []), *(build.get("cache_to") or [])]:
+        for part in str(cache).split(","):
+            key, _, value = part.partition("=")
+            if key.strip() in ("src", "dest") and str(cache).startswith("type=local"):
+                _path(policy, value.strip(), resolve, f"service {service}: build cache")
+
+
+def _env_paths(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value] if value else []
+    return [str(i.get("path") if isinstance(i, Mapping) else i) for i in items]
+
+
+def _path(policy: Policy, path: str, resolve: PathResolver, where: str) -> None:
+    if "$" in path:
+        raise PolicyDenied(
+            "host-path",
+            f"{where}: {path!r} still names a variable, so the file read cannot be judged",
+            hint="write the path out in the compose file.",
+        )
+    _where(where, lambda: check_bind_source(policy, path, resolve))
+
+
+def _where(where: str, check: Any) -> None:
+    try:
+        check()
+    except PolicyDenied as exc:
+        reason = exc.reason if exc.reason.startswith(where) else f"{where}: {exc.reason}"
+        raise PolicyDenied(exc.rule, reason, hint=exc.hint, setting=exc.setting) from exc
+
+
+def _refuse(policy: Policy, key: str, reason: str, setting_key: str) -> None:
+    if setting_key in policy.allow_compose_keys:
+        return
+    raise PolicyDenied(
+        "compose-key",
+        reason,
+        hint=f"remove {key} from the compose file.",
+        setting=f'allow_compose_keys = ["{setting_key}"]',
+    )
+
+
+def pin_paths(config: Mapping[str, Any], resolve: PathResolver) -> dict[str, Any]:
+    """``config`` with every host path it reads replaced by the resolved real path that was
+    judged, so a symlink swapped after the check changes nothing (local engines only: a remote
+    engine's paths cannot be resolved from here)."""
+    pinned: dict[str, Any] = {**config}
+    pinned["services"] = {
+        name: _pin_service(dict(service or {}), resolve)
+        for name, service in (config.get("services") or {}).items()
+    }
+    for kind in ("secrets", "configs"):
+        if config.get(kind):
+            pinned[kind] = {
+                name: {**entry, "file": resolve(str(entry["file"])).real_path}
+                if isinstance(entry, Mapping) and entry.get("file") and not entry.get("external")
+                else entry
+                for name, entry in config[kind].items()
+            }
+    return pinned
+
+
+def _pin_service(service: dict[str, Any], resolve: PathResolver) -> dict[str, Any]:
+    def real(path: object) -> str:
+        return resolve(str(path)).real_path
+
+    if service.get("volumes"):
+        service["volumes"] = [
+            {**v, "source": real(v["source"])}
+            if isinstance(v, Mapping) and v.get("type") == "bind" and v.get("source")
+            else v
+            for v in service["volumes"]
+        ]
+    build = service.get("build")
+    if isinstance(build, Mapping):
+        build = dict(build)
+        context = str(build.get("context") or "")
+        if context and not context.startswith(_REMOTE):
+            build["context"] = real(context)
+        if build.get("additional_contexts"):
+            build["additional_contexts"] = {
+                k: v if str(v).startswith(_REMOTE) else real(v)
+                for k, v in build["additional_contexts"].items()
+            }
+        service["build"] = build
+    return service
