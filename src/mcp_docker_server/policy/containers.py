@@ -10,7 +10,14 @@ from dataclasses import replace
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
 from mcp_docker_server.policy.paths import check_bind_source, check_host_path
-from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec, tmpfs_only, volume_host_paths
+from mcp_docker_server.specs import (
+    ContainerSpec,
+    ExecSpec,
+    VolumeSpec,
+    bind_device,
+    tmpfs_only,
+    volume_host_paths,
+)
 
 __all__ = [
     "admit_container",
@@ -172,13 +179,17 @@ def label_matches(selector: str, labels: object) -> bool:
 
 
 def admit_volume(policy: Policy, spec: VolumeSpec, resolve: PathResolver) -> Admitted[VolumeSpec]:
-    """Approve a volume: its driver and driver options pass :func:`check_volume_options`.
+    """Approve a volume: its driver and driver options pass :func:`check_volume_options`. A bind
+    device is replaced by its resolved real path (a link swapped later changes nothing).
 
     Raises:
         PolicyDenied: naming the driver or option, and the key that would allow it.
     """
     check_volume_options(policy, f"volume {spec.name}", spec.driver, spec.driver_opts, resolve)
-    return admit(replace(spec, labels=scope_labels(policy, spec.labels)))
+    options = dict(spec.driver_opts)
+    if (spec.driver or "local") == "local" and bind_device(options) is not None and options.get("device"):
+        options["device"] = resolve(options["device"]).real_path
+    return admit(replace(spec, driver_opts=options, labels=scope_labels(policy, spec.labels)))
 
 
 def check_volume_options(
