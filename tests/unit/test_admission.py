@@ -411,7 +411,7 @@ def test_every_harmless_host_config_field_with_a_value_is_admitted(name: str) ->
 
 
 def test_all_harmless_fields_together_with_every_config_field_are_admitted() -> None:
-    config: dict[str, Any] = {name: "x" for name in HARMLESS_CONFIG}
+    config: dict[str, Any] = dict.fromkeys(HARMLESS_CONFIG, "x")
     config["Image"] = "busybox:1.36"
     admit(HARMLESS_VALUES, config=config)
 
@@ -471,7 +471,9 @@ def test_allow_container_fields_opens_an_unknown_field(part: str) -> None:
 
 
 def test_opening_one_unknown_field_does_not_open_another() -> None:
-    denial = refused({"NewThing": 1, "OtherThing": 2}, Policy(allow_container_fields=("HostConfig.NewThing",)))
+    denial = refused(
+        {"NewThing": 1, "OtherThing": 2}, Policy(allow_container_fields=("HostConfig.NewThing",))
+    )
     assert denial.setting == opened("HostConfig.OtherThing")
 
 
@@ -709,7 +711,13 @@ def test_shared_propagation_is_refused(mode: str) -> None:
 @pytest.mark.parametrize("mode", ["private", "rprivate", "slave", "rslave"])
 def test_private_and_slave_propagation_are_admitted(mode: str) -> None:
     admit({"Binds": [f"/srv/data:/data:{mode}"]})
-    admit({"Mounts": [{"Type": "bind", "Source": "/srv/data", "Target": "/d", "BindOptions": {"Propagation": mode}}]})
+    admit(
+        {
+            "Mounts": [
+                {"Type": "bind", "Source": "/srv/data", "Target": "/d", "BindOptions": {"Propagation": mode}}
+            ]
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -903,7 +911,14 @@ def test_each_safe_sysctl_is_admitted(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["kernel.core_pattern", "net.ipv4.ip_forward", "kernel.msgmax", "vm.overcommit_memory", "NET.IPV4.TCP_SYNCOOKIES"]
+    "name",
+    [
+        "kernel.core_pattern",
+        "net.ipv4.ip_forward",
+        "kernel.msgmax",
+        "vm.overcommit_memory",
+        "NET.IPV4.TCP_SYNCOOKIES",
+    ],
 )
 def test_other_sysctls_are_refused_naming_them(name: str) -> None:
     denial = refused({"Sysctls": {name: "1"}})
@@ -1020,7 +1035,7 @@ def test_a_container_without_an_image_field_is_judged_on_the_rest() -> None:
 # --------------------------------------------------------------------------- swarm task templates
 
 
-def template(spec: Mapping[str, Any] | None = None, **task: Any) -> dict[str, Any]:
+def template(spec: Mapping[str, Any] | None = None, /, **task: Any) -> dict[str, Any]:
     return {
         "ContainerSpec": {"Image": f"busybox:1.36@{SHA}", "Command": ["sleep", "1d"], **(spec or {})},
         "Resources": {"Limits": {"MemoryBytes": 1 << 28}},
@@ -1044,9 +1059,7 @@ def refuse_service(
     return caught.value
 
 
-def admit_service(
-    task: Mapping[str, Any], policy: Policy = POLICY, networks: tuple[str, ...] = ()
-) -> None:
+def admit_service(task: Mapping[str, Any], policy: Policy = POLICY, networks: tuple[str, ...] = ()) -> None:
     judge_task_template(policy, "api", task, networks, {}, lexical_resolver)
 
 
@@ -1194,5 +1207,159 @@ def test_a_service_message_names_the_service_not_a_container() -> None:
 def test_a_service_image_matches_an_allowlist_entry_that_names_its_digest() -> None:
     admit_service(template(), Policy(image_allowlist=(f"busybox:1.36@{SHA}",)))
     other = "sha256:" + "cd" * 32
-    denial = refuse_service(template({"Image": f"busybox:1.36@{other}"}), Policy(image_allowlist=(f"busybox:1.36@{SHA}",)))
+    denial = refuse_service(
+        template({"Image": f"busybox:1.36@{other}"}), Policy(image_allowlist=(f"busybox:1.36@{SHA}",))
+    )
     assert denial.rule == "image-allowlist"
+
+
+# A swarm task's container as Docker Engine 20.10 (API 1.41, cgroup v1) reports it in an inspect.
+INSPECT_20_10_HOST_CONFIG: dict[str, Any] = {
+    "Binds": None,
+    "ContainerIDFile": "",
+    "LogConfig": {"Type": "json-file", "Config": {}},
+    "NetworkMode": "default",
+    "PortBindings": {},
+    "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
+    "AutoRemove": False,
+    "VolumeDriver": "",
+    "VolumesFrom": None,
+    "CapAdd": None,
+    "CapDrop": None,
+    "CgroupnsMode": "host",
+    "Dns": None,
+    "DnsOptions": None,
+    "DnsSearch": None,
+    "ExtraHosts": None,
+    "GroupAdd": None,
+    "IpcMode": "private",
+    "Cgroup": "",
+    "Links": None,
+    "OomScoreAdj": 0,
+    "PidMode": "",
+    "Privileged": False,
+    "PublishAllPorts": False,
+    "ReadonlyRootfs": False,
+    "SecurityOpt": None,
+    "UTSMode": "",
+    "UsernsMode": "",
+    "ShmSize": 67108864,
+    "Runtime": "runc",
+    "ConsoleSize": [0, 0],
+    "Isolation": "default",
+    "CpuShares": 0,
+    "Memory": 0,
+    "NanoCpus": 0,
+    "CgroupParent": "",
+    "BlkioWeight": 0,
+    "BlkioWeightDevice": None,
+    "BlkioDeviceReadBps": None,
+    "BlkioDeviceWriteBps": None,
+    "BlkioDeviceReadIOps": None,
+    "BlkioDeviceWriteIOps": None,
+    "CpuPeriod": 0,
+    "CpuQuota": 0,
+    "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0,
+    "CpusetCpus": "",
+    "CpusetMems": "",
+    "Devices": None,
+    "DeviceCgroupRules": None,
+    "DeviceRequests": None,
+    "KernelMemory": 0,
+    "KernelMemoryTCP": 0,
+    "MemoryReservation": 0,
+    "MemorySwap": 0,
+    "MemorySwappiness": None,
+    "OomKillDisable": False,
+    "PidsLimit": None,
+    "Ulimits": [],
+    "CpuCount": 0,
+    "CpuPercent": 0,
+    "IOMaximumIOps": 0,
+    "IOMaximumBandwidth": 0,
+    "MaskedPaths": [
+        "/proc/asound",
+        "/proc/acpi",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+    ],
+    "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+}
+INSPECT_20_10_CONFIG: dict[str, Any] = {
+    "Hostname": "9d0b6c9a0cb2",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": ["PATH=/bin"],
+    "Cmd": ["sleep", "30"],
+    "Image": "busybox:local",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": {"com.docker.stack.namespace": "proj"},
+}
+
+
+def test_a_default_container_as_engine_20_10_reports_it_is_admitted() -> None:
+    admit(
+        INSPECT_20_10_HOST_CONFIG,
+        config=INSPECT_20_10_CONFIG,
+        networks={"proj_default": {}},
+        cgroup_version="1",
+    )
+    # The same on a cgroup v2 engine, whose default cgroupns mode is private.
+    admit({**INSPECT_20_10_HOST_CONFIG, "CgroupnsMode": "private"}, config=INSPECT_20_10_CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        ({"Privileged": True}, "privileged"),
+        ({"CapAdd": ["SYS_ADMIN"]}, "cap-add"),
+        ({"MaskedPaths": [], "ReadonlyPaths": []}, "unconfined"),
+        ({"SecurityOpt": ["apparmor=unconfined"]}, "unconfined"),
+        ({"NetworkMode": "host"}, "host-network"),
+        ({"Binds": ["/var/run/docker.sock:/var/run/docker.sock"]}, "socket-bind"),
+        ({"DeviceCgroupRules": ["a *:* rwm"]}, "devices"),
+    ],
+)
+def test_one_change_to_that_inspect_is_enough_to_refuse_it(change: dict[str, Any], rule: str) -> None:
+    host = {**INSPECT_20_10_HOST_CONFIG, **change}
+    assert refused(host, config=INSPECT_20_10_CONFIG, cgroup_version="1").rule == rule
+
+
+def test_a_service_as_the_swarm_stores_it_with_its_zero_values_is_admitted() -> None:
+    stored = {
+        "ContainerSpec": {
+            "Image": f"busybox:1.36@{SHA}",
+            "Labels": {"com.docker.stack.namespace": "proj"},
+            "Args": ["sleep", "1d"],
+            "Init": False,
+            "Privileges": {"CredentialSpec": None, "SELinuxContext": None, "NoNewPrivileges": False},
+            "StopGracePeriod": 10_000_000_000,
+            "DNSConfig": {},
+            "Isolation": "default",
+            "Mounts": [],
+        },
+        "Resources": {"Limits": {}, "Reservations": {}},
+        "RestartPolicy": {"Condition": "any", "Delay": 5_000_000_000, "MaxAttempts": 0},
+        "Placement": {"Platforms": [{"Architecture": "amd64", "OS": "linux"}]},
+        "Networks": [{"Target": "k0x8yyn2v3d5", "Aliases": ["app"]}],
+        "LogDriver": None,
+        "ForceUpdate": 0,
+        "Runtime": "container",
+    }
+    admit_service(stored, networks=("proj_default",))

@@ -383,7 +383,9 @@ def test_volumes_are_judged_by_their_driver_and_options() -> None:
 
 @pytest.mark.parametrize("driver", ["macvlan", "ipvlan", "host", "some-plugin"])
 def test_network_drivers_reaching_host_networks_are_refused(driver: str) -> None:
-    config = project(networks={"lan": {"name": "proj_lan", "driver": driver, "driver_opts": {"parent": "eth0"}}})
+    config = project(
+        networks={"lan": {"name": "proj_lan", "driver": driver, "driver_opts": {"parent": "eth0"}}}
+    )
     denial = refused(config)
     assert denial.rule == "compose-key"
     assert denial.reason == f"network lan: driver {driver!r} can attach containers to the host's own networks"

@@ -7,6 +7,7 @@ not the request that led there: fields a request model does not know still show 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,10 +32,16 @@ __all__ = [
 Raw = dict[str, Any]
 
 
+_CGROUP_VERSIONS: weakref.WeakKeyDictionary[docker.DockerClient, str] = weakref.WeakKeyDictionary()
+
+
 def cgroup_version(client: docker.DockerClient) -> str:
-    """The engine's cgroup version, "1" or "2" (API 1.40+ reports it; older engines ran v1)."""
-    info: Raw = client.api.info()
-    return str(info.get("CgroupVersion") or "1")
+    """The engine's cgroup version, "1" or "2" (API 1.40+ reports it; older engines ran v1).
+    Asked once per connection: an engine does not change it while running."""
+    if client not in _CGROUP_VERSIONS:
+        info: Raw = client.api.info()
+        _CGROUP_VERSIONS[client] = str(info.get("CgroupVersion") or "1")
+    return _CGROUP_VERSIONS[client]
 
 
 def describe_container(

@@ -28,6 +28,8 @@ from mcp_docker_server.specs import VolumeSpec
 
 __all__ = [
     "HARMLESS_CONFIG",
+    "parse_bind",
+    "security_option",
     "HARMLESS_HOST_CONFIG",
     "JUDGED_HOST_CONFIG",
     "SAFE_SYSCTLS",
@@ -147,7 +149,7 @@ def judge_container(policy: Policy, desc: ContainerDescription, resolve: PathRes
 
 
 def _judge(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
-    config, host = desc.config, desc.host_config
+    config = desc.config
     for key, value in config.items():
         if key not in HARMLESS_CONFIG and key != "Image" and _set(value):
             _unknown(policy, f"Config.{key}", value)
@@ -155,23 +157,35 @@ def _judge(policy: Policy, desc: ContainerDescription, resolve: PathResolver) ->
     if image and image not in desc.built_images:
         _check_image(policy, image)
         check_pinned(policy, image)
+    _judge_host_config(policy, desc, resolve)
+    for network in desc.networks:
+        if str(network).lower() == "host":
+            _namespace(policy, "network", "host")
+
+
+def _judge_host_config(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
+    host = desc.host_config
     for key, value in host.items():
         if key in HARMLESS_HOST_CONFIG or not _set(value):
             continue
         judge = _HOST_RULES.get(key)
         if judge is None:
             _unknown(policy, f"HostConfig.{key}", value)
-        else:
+            continue
+        try:
             judge(policy, desc, value, resolve)
+        except PolicyDenied as exc:
+            if f"HostConfig.{key}" in exc.reason:
+                raise
+            raise PolicyDenied(
+                exc.rule, f"HostConfig.{key}: {exc.reason}", hint=exc.hint, setting=exc.setting
+            ) from exc
     if not host.get("Privileged"):
         # An explicit empty list is not a zero value here: the engine reports [] for
         # `--security-opt systempaths=unconfined`, which removes the default masks.
         for name in ("MaskedPaths", "ReadonlyPaths"):
             if host.get(name) == []:
                 _HOST_RULES[name](policy, desc, [], resolve)
-    for network in desc.networks:
-        if str(network).lower() == "host":
-            _namespace(policy, "network", "host")
 
 
 def _check_image(policy: Policy, image: str) -> None:
@@ -325,8 +339,8 @@ def security_option(option: str) -> tuple[str, str]:
 def _security_opt(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:
     for option in value if isinstance(value, list) else [value]:
         key, setting = security_option(str(option))
-        if key == "no-new-privileges" and setting.lower() in ("", "true", "1", "false", "0"):
-            continue  # "false" only means the engine's default
+        if key == "no-new-privileges" and setting.lower() in ("", "t", "true", "1", "f", "false", "0"):
+            continue  # Go's ParseBool spellings; "false" only means the engine's default
         if key == "label" and setting.lower().startswith("level:"):
             continue  # an MCS level still confines the process
         if key == "apparmor" and setting == "docker-default":

@@ -15,6 +15,7 @@ Compose v2.40's additions.
 
 from __future__ import annotations
 
+import csv
 import posixpath
 from collections.abc import Mapping
 from typing import Any
@@ -191,13 +192,37 @@ def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: Path
     if dockerfile and local_context and not build.get("dockerfile_inline"):
         _path(policy, posixpath.join(context, dockerfile), resolve, f"service {service}: Dockerfile")
     for name, source in (build.get("additional_contexts") or {}).items():
-        if not str(source).startswith(_REMOTE):
-            _path(policy, str(source), resolve, f"service {service}: build additional_contexts {name}")
+        if (local := _local_context(str(source))) is not None:
+            _path(policy, local, resolve, f"service {service}: build additional_contexts {name}")
     for cache in [*(build.get("cache_from") or []), *(build.get("cache_to") or [])]:
-        for part in str(cache).split(","):
-            key, _, value = part.partition("=")
-            if key.strip() in ("src", "dest") and str(cache).startswith("type=local"):
-                _path(policy, value.strip(), resolve, f"service {service}: build cache")
+        for path in _cache_paths(str(cache)):
+            _path(policy, path, resolve, f"service {service}: build cache")
+
+
+def _local_context(source: str) -> str | None:
+    """The host folder a build context source reads, or None for a remote one.
+
+    Fix (helper review): ``oci-layout://<path>[:tag][@digest]`` is a folder on this host, which
+    buildx reads (build/build.go cuts the path at "@" then ":"), not a remote source.
+    """
+    if source.startswith("oci-layout://"):
+        return source.removeprefix("oci-layout://").partition("@")[0].partition(":")[0]
+    return None if source.startswith(_REMOTE) else source
+
+
+def _cache_paths(entry: str) -> list[str]:
+    """The host folders a ``cache_from``/``cache_to`` entry reads or writes.
+
+    Fix (helper review): buildx parses an entry as CSV fields ``key=value`` in any order, with
+    keys case-folded and fields possibly quoted (util/buildflags/cache.go), so ``type=local``
+    need not come first. Every ``src``/``dest`` is judged, whatever the type (fail closed).
+    """
+    paths = []
+    for field in next(csv.reader([entry], skipinitialspace=True), []):
+        key, sep, value = field.strip().partition("=")
+        if sep and key.strip().lower() in ("src", "dest") and value.strip():
+            paths.append(value.strip())
+    return paths
 
 
 def _env_paths(value: object) -> list[str]:
@@ -243,6 +268,8 @@ def pin_paths(config: Mapping[str, Any], resolve: PathResolver) -> dict[str, Any
         name: _pin_service(dict(service or {}), resolve)
         for name, service in (config.get("services") or {}).items()
     }
+    if config.get("volumes"):
+        pinned["volumes"] = {name: _pin_volume(volume, resolve) for name, volume in config["volumes"].items()}
     for kind in ("secrets", "configs"):
         if config.get(kind):
             pinned[kind] = {
@@ -252,6 +279,16 @@ def pin_paths(config: Mapping[str, Any], resolve: PathResolver) -> dict[str, Any
                 for name, entry in config[kind].items()
             }
     return pinned
+
+
+def _pin_volume(volume: Any, resolve: PathResolver) -> Any:
+    """A bind-style local volume's device, resolved (the engine mounts what it names)."""
+    options = (volume or {}).get("driver_opts") if isinstance(volume, Mapping) else None
+    if not isinstance(options, Mapping) or not options.get("device"):
+        return volume
+    if not {o.strip() for o in str(options.get("o") or "").split(",")} & {"bind", "rbind"}:
+        return volume
+    return {**volume, "driver_opts": {**options, "device": resolve(str(options["device"])).real_path}}
 
 
 def _pin_service(service: dict[str, Any], resolve: PathResolver) -> dict[str, Any]:
@@ -271,6 +308,13 @@ def _pin_service(service: dict[str, Any], resolve: PathResolver) -> dict[str, An
         context = str(build.get("context") or "")
         if context and not context.startswith(_REMOTE):
             build["context"] = real(context)
+            dockerfile = str(build.get("dockerfile") or "")
+            if dockerfile and not build.get("dockerfile_inline"):
+                # A Dockerfile symlinked elsewhere is named where it really is (what was judged);
+                # a plain one keeps its relative name.
+                written = posixpath.normpath(posixpath.join(context, dockerfile))
+                if real(written) != posixpath.join(build["context"], posixpath.relpath(written, context)):
+                    build["dockerfile"] = real(written)
         if build.get("additional_contexts"):
             build["additional_contexts"] = {
                 k: v if str(v).startswith(_REMOTE) else real(v)

@@ -142,18 +142,18 @@ class Guard:
         judge_task_template(self.state.policy, name, template, networks, volumes, self.state.resolver)
 
     def admit_compose_config(
-        self, config: Mapping[str, Any], env_files: Mapping[str, list[str]]
-    ) -> Admitted[Mapping[str, Any]]:
-        """Approve a rendered Compose project's keys and the host paths it reads
-        (``policy.compose``), then its services as containers and its volumes
-        (:meth:`admit_compose`'s rules). The created containers are judged again on the
-        engine's description before they start (:meth:`judge_project`).
+        self, plan: ComposePlan, config: Mapping[str, Any], env_files: Mapping[str, list[str]]
+    ) -> Admitted[ComposePlan]:
+        """Approve ``plan``, which runs Compose on the rendered project ``config``, once the
+        rendered keys and the host paths it reads passed (``policy.compose``). The containers
+        it creates are judged again on the engine's description before they start
+        (:meth:`judge_project`).
 
         Raises:
             PolicyDenied: naming the service, the key or field, and the policy key.
         """
         judge_compose_config(self.state.policy, config, self.state.resolver, env_files=env_files)
-        return admit(config)
+        return admit(plan)
 
     async def judge_project(
         self, project: str, services: Iterable[str], built_images: frozenset[str]

@@ -24,7 +24,6 @@ from pydantic import Field
 from mcp_docker_server.compose import (
     CompletedCompose,
     ComposePlan,
-    ProjectRequests,
     compose_argv,
     parse_ps,
     project_requests,
@@ -40,6 +39,7 @@ from mcp_docker_server.compose.plan import (
 from mcp_docker_server.compose.runner import ProgressCallback
 from mcp_docker_server.errors import ComposeError, InvalidArgument
 from mcp_docker_server.models import ComposeResult, ComposeService
+from mcp_docker_server.policy import Admitted
 from mcp_docker_server.policy.compose import pin_paths
 from mcp_docker_server.shaping import BoundedTail
 from mcp_docker_server.tools._base import DESTRUCTIVE
@@ -160,6 +160,7 @@ class Rendered:
     pinned: dict[str, Any]
     project: str
     plan: ComposePlan
+    admitted: Admitted[ComposePlan]
     services: tuple[str, ...]
     built_images: frozenset[str]
 
@@ -213,18 +214,19 @@ class ComposeSession:
         config = await self.render()
         project = str(config.get("name") or self.plan.project or "")
         await self.guard.admit_compose(self.plan, project_requests(config))
-        self.guard.admit_compose_config(config, env_files_of(raw))
         state = self.guard.state
         pinned = pin_paths(config, state.resolver) if state.engine.target.scheme == "unix" else config
         with tempfile.TemporaryDirectory(prefix="mcpd-compose-") as private:
             folder = Path(private)
             file = folder / "compose.json"
             file.write_text(json.dumps(pinned))
+            plan = replace(self.plan, files=(file,), project=project, project_directory=folder)
             yield Rendered(
                 config=config,
                 pinned=pinned,
                 project=project,
-                plan=replace(self.plan, files=(file,), project=project, project_directory=folder),
+                plan=plan,
+                admitted=self.guard.admit_compose_config(plan, config, env_files_of(raw)),
                 services=tuple(config.get("services") or ()),
                 built_images=built_images(config, project),
             )
@@ -237,7 +239,7 @@ class ComposeSession:
             PolicyDenied: a created container breaks a rule (nothing of this call is left).
             ComposeError: Compose failed; for unhealthy services, with their last probe output.
         """
-        admitted = await self.guard.admit_compose(rendered.plan, ProjectRequests(containers=(), volumes=()))
+        admitted = rendered.admitted
         admission = self.guard.state.admission
         before = await admission.project(rendered.project)
         try:
