@@ -41,7 +41,7 @@ _BOM = "\ufeff"
 _SECRET_NAMES = re.compile(
     r"""(
         \.env(\..+)?                                   # .env, .env.production
-      | .+\.(pem|key|p12|pfx|jks|keystore|ppk|kdbx|tfstate|tfstate\.backup)
+      | .+\.(key|p12|pfx|jks|keystore|ppk|kdbx|tfstate|tfstate\.backup)
       | id_(rsa|dsa|ecdsa|ed25519)                     # SSH private keys (.pub is public)
       | \.netrc | \.git-credentials | \.pgpass | \.pypirc | \.vault-token | \.htpasswd
       | (client_)?secrets?(\.(txt|json|ya?ml|env|toml|ini|conf|cfg|properties))? | .+\.secret
@@ -60,6 +60,8 @@ _SECRET_PATHS = (
 # Package manager files that are secrets only when they carry a token.
 _TOKEN_FILES = {".npmrc", ".yarnrc", ".yarnrc.yml", "pip.conf", ".pip.conf", "settings.xml"}
 _TOKEN = re.compile(rb"(_authToken|_auth\s*=|_password|npmAuthToken|<password>|://[^/\s:@]+:[^/\s@]+@)")
+# PEM files hold certificates (public, often bundled on purpose) or private keys.
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 
 def read_dockerignore(text: str) -> list[str]:
@@ -170,7 +172,8 @@ def _translate(pattern: str) -> str:
 
 def looks_secret(relative: str, full: Path | None = None) -> bool:
     """Whether a context file looks like a credential or a private key, by its name or folder
-    (package manager files only when ``full`` shows a token in them)."""
+    (PEM files only when ``full`` holds a private key, package manager files only when it holds
+    a token)."""
     name = relative.rsplit("/", 1)[-1]
     if _TEMPLATES.match(name):
         return False
@@ -179,9 +182,20 @@ def looks_secret(relative: str, full: Path | None = None) -> bool:
     lowered = "/" + relative.lower()
     if any(f"/{p}/" in lowered + "/" for p in _SECRET_PATHS):
         return not name.endswith(".pub") and name not in ("known_hosts", "authorized_keys")
-    if name.lower() in _TOKEN_FILES and full is not None:
-        with contextlib.suppress(OSError), open(full, "rb") as handle:
-            return bool(_TOKEN.search(handle.read(256 * 1024)))
+    lowered_name = name.lower()
+    if lowered_name.endswith((".pem", ".crt")):
+        return full is None or _holds(full, _PRIVATE_KEY)
+    if lowered_name in _TOKEN_FILES and full is not None:
+        return _holds(full, _TOKEN)
+    return False
+
+
+def _holds(full: Path, pattern: re.Pattern[bytes]) -> bool:
+    """Whether the start of a file (never through a link) matches ``pattern``."""
+    with contextlib.suppress(OSError):
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            return bool(pattern.search(handle.read(256 * 1024)))
     return False
 
 
@@ -209,11 +223,7 @@ def plan_context(root: Path, dockerfile: Path) -> ContextPlan:
 
     ``root`` and ``dockerfile`` are resolved real paths (the host path rule passed them).
     """
-    ignore = root / ".dockerignore"
-    text = ""
-    if ignore.is_file():
-        text = ignore.read_bytes().decode("utf-8", errors="replace")
-    patterns = read_dockerignore(text)
+    patterns = read_dockerignore(_read_inside(root, ".dockerignore"))
     relative = os.path.relpath(dockerfile, root)
     outside = relative == ".." or relative.startswith("../")
     in_tar = f".dockerfile.{secrets.token_hex(10)}" if outside else relative
@@ -263,6 +273,15 @@ def secret_files_refused(plan: ContextPlan) -> PolicyDenied:
         f"{', '.join(plan.secrets[:3])}), or repeat the call with allow_secret_files set to true "
         "if the image really needs them; dry_run shows what the context holds.",
     )
+
+
+def _read_inside(root: Path, name: str) -> str:
+    """A file of the context, read only when it (or what a link there leads to) is inside the
+    context: its lines are shown in a preview, so a link to /etc/shadow must not be read."""
+    file = (root / name).resolve()
+    if not file.is_relative_to(root) or not file.is_file():
+        return ""
+    return file.read_bytes()[: 4 * 1024 * 1024].decode("utf-8", errors="replace")
 
 
 def _walk(root: Path, matcher: PatternMatcher) -> list[tuple[str, os.stat_result]]:

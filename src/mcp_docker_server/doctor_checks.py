@@ -187,7 +187,9 @@ def policy_lines(settings: Settings, source: str) -> list[Line]:
     p = settings.policy
     section = f"policy ({source})"
     rows = [
-        f"read-only {_yn(p.read_only)} · confirm {p.confirm} · audit log {p.audit_log or 'off'}",
+        f"read-only {_yn(p.read_only)}"
+        + (" (registry reads allowed)" if p.read_only and p.read_only_registry_reads else "")
+        + f" · confirm {p.confirm} · audit log {p.audit_log or 'off'}",
         f"tools: allowed {_list(p.allow_tools, 'all')} · denied {_list(p.deny_tools)}"
         f" · denied actions {_list(p.deny_actions)}",
         f"containers: privileged {_yn(p.allow_privileged)} · host namespaces {_yn(p.allow_host_namespaces)}"

@@ -21,7 +21,9 @@ from mcp_docker_server.access import check_read
 from mcp_docker_server.engine import Catalog
 from mcp_docker_server.errors import DockerServerError, NotFound
 from mcp_docker_server.resource_uris import DEFAULT_TAIL, MAX_TAIL, Kind, Target, template, uri
+from mcp_docker_server.shaping import redact_data
 from mcp_docker_server.tools import AppState, EngineSet
+from mcp_docker_server.tools._output import compact_text
 
 __all__ = ["LOGS_MAX_BYTES", "ResourceReader", "delimited_logs", "register_resources", "untrusted"]
 
@@ -169,8 +171,8 @@ def _add_engine_info(server: MCPServer[Any], reader: ResourceReader, engine: str
 
 
 def _json(model: BaseModel) -> str:
-    return model.model_dump_json(exclude_none=True, exclude_defaults=True)
+    return compact_text(model)  # redacted as tool results are
 
 
 def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return json.dumps(redact_data(value), separators=(",", ":"), default=str)

@@ -29,15 +29,14 @@ __all__ = [
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 J = TypeVar("J")  # JSON-like data: redact_data gives back the same shape
+_MASKS = frozenset({"", "***", "[redacted]"})  # values that are already no secret
 _SECRET_KEY = re.compile(
     r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|access[_-]?key|"
     r"session|cookie|signature|salt|dsn|connection[_-]?string",
     re.IGNORECASE,
 )
 # Words that make the value after them a secret: `password=...`, `"token": "..."`, `--secret x`.
-_SECRET_WORD = (
-    r"pass(?:word|wd)|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key"  # noqa: S105
-)
+_SECRET_WORD = r"pass(?:word|wd)|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key"  # noqa: S105
 # Strings that are secrets whatever field they sit in. Alternatives that keep a prefix (the key
 # of an assignment, the scheme of a header, a URL's user) capture it in their only group, and
 # the value after it is replaced; the others are replaced whole. A match is never shown.
@@ -144,18 +143,18 @@ def redact_data(data: J, keep: Collection[str] = ()) -> J:
             found = memo[value] = redact_secrets(value)
         return found
 
+    def field(key: str, value: object) -> object:
+        if key in keep:
+            return value
+        if isinstance(value, str) and value not in _MASKS and secret_field(key):
+            return "[redacted]"
+        return walk(value)
+
     def walk(node: object) -> object:
         if isinstance(node, str):
             return text(node)
         if isinstance(node, dict):
-            return {
-                key: node_value
-                if key in keep
-                else "[redacted]"
-                if isinstance(node_value, str) and node_value and secret_field(str(key))
-                else walk(node_value)
-                for key, node_value in node.items()
-            }
+            return {key: field(str(key), value) for key, value in node.items()}
         if isinstance(node, list | tuple):
             return [walk(item) for item in node]
         return node

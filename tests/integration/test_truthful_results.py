@@ -9,6 +9,7 @@ what is under test is always read through the MCP client.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,7 @@ async def test_exec_output_of_a_long_line_keeps_its_newest_bytes(
     assert result["stdout"].endswith("xxEND\n")
     assert len(result["stdout"]) > 2000
     assert result["truncated"] is True
+    assert "longer than max_bytes (2048)" in result["note"]
 
 
 async def test_run_and_wait_output_of_a_long_line_keeps_its_newest_bytes(
@@ -129,7 +131,7 @@ async def test_run_and_wait_output_of_a_long_line_keeps_its_newest_bytes(
 
 
 async def test_a_failing_build_step_shows_the_end_of_its_output(
-    client: Client, docker_client: docker.DockerClient, test_image: str, tmp_path: Path
+    client: Client, test_image: str, tmp_path: Path
 ) -> None:
     (tmp_path / "Dockerfile").write_text(
         f"FROM {test_image}\nRUN head -c 5000 /dev/zero | tr '\\0' x; echo; echo last-words; exit 3\n"
@@ -143,7 +145,6 @@ async def test_a_failing_build_step_shows_the_end_of_its_output(
     output = text.split("Last output of that step:\n", 1)[1]
     assert output.startswith(CUT_MARKER)
     assert "last-words" in output
-    assert not docker_client.containers.list(all=True, filters={"status": "created"})
 
 
 # --------------------------------------------------------------------------- 2: grep
@@ -300,11 +301,44 @@ async def test_name_filters_are_substrings_not_patterns(
     assert ok(await client.call_tool("list-containers", {"name": f"{unique_name}-bh.*"}))["containers"] == []
 
 
+async def test_every_other_name_filter_is_a_substring_or_a_glob_never_a_regex(
+    client: Client, docker_client: docker.DockerClient, test_image: str, run_labels: dict[str, str],
+    unique_name: str,
+) -> None:  # fmt: skip
+    dotted, lookalike = f"{unique_name}-bh.v1", f"{unique_name}-bhxv1"
+    image = docker_client.images.get(test_image)
+    try:
+        for name in (dotted, lookalike):
+            docker_client.networks.create(name, labels=run_labels)
+            docker_client.volumes.create(name, labels=run_labels)
+        # An image row shows all the image's tags: only the lookalike is tagged, so a listing
+        # for the dotted name must find nothing of this test.
+        image.tag(lookalike, "x")
+        for tool, key, rows in (
+            ("network-management", "networks", "name"),
+            ("volume-management", "volumes", "name"),
+        ):
+            listed = ok(await client.call_tool(tool, {"action": "list", "name": dotted}))
+            assert [row[rows] for row in listed[key]] == [dotted], tool
+        images = ok(await client.call_tool("image-operations", {"action": "list", "image": dotted}))
+        assert not [tag for row in images["images"] for tag in row["tags"] if unique_name in tag]
+        images = ok(await client.call_tool("image-operations", {"action": "list", "image": "bhxv1"}))
+        assert f"{lookalike}:x" in [tag for row in images["images"] for tag in row["tags"]]
+    finally:
+        for name in (dotted, lookalike):
+            for network in docker_client.networks.list(names=[name]):
+                network.remove()
+            for volume in docker_client.volumes.list(filters={"name": name}):
+                volume.remove(force=True)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(f"{lookalike}:x")
+
+
 # --------------------------------------------------------------------------- 7: volume prune
 
 
 async def test_volume_prune_takes_anonymous_volumes_and_named_ones_only_when_asked(
-    client: Client, docker_client: docker.DockerClient, made: list[Any], test_image: str,
+    client: Client, docker_client: docker.DockerClient, test_image: str,
     run_labels: dict[str, str], unique_name: str,
 ) -> None:  # fmt: skip
     named = docker_client.volumes.create(f"{unique_name}-data", labels=run_labels)

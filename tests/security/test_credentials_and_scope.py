@@ -17,9 +17,10 @@ from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 
 from mcp_docker_server.errors import NotFound, PolicyDenied
+from mcp_docker_server.models_swarm import ServiceResult, ServiceRow
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.server import build_server
-from mcp_docker_server.tools._scope import check_scope
+from mcp_docker_server.tools._scope import check_scope, scoped_result
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, accept_all, error_text, ok, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
@@ -246,6 +247,12 @@ async def test_volume_options_image_config_and_process_lists_are_redacted(
         assert "Bearer [redacted]" in detail["healthcheck"][1]
         rows = ok(results[3])["processes"]["processes"]
         assert any("--token [redacted]" in " ".join(row) for row in rows)
+        # The resources are the other way out: the same redaction.
+        for resource in (f"docker://images/{image}", f"docker://volumes/{volume.name}"):
+            read = await client.read_resource(resource)
+            body = json.dumps(read.model_dump(mode="json"))
+            assert "[redacted]" in body, resource
+            assert CANARY not in body, resource
     finally:
         running.remove(force=True)
         base.remove(force=True)
@@ -275,7 +282,7 @@ def outsiders(
     container = docker_client.containers.run(
         test_image, ["sleep", "300"], name=f"{unique_name}-out", detach=True, labels=OTHER_LABEL
     )
-    yield {"network": network.name, "volume": volume.name, "container": container.name}
+    yield {"network": str(network.name), "volume": str(volume.name), "container": str(container.name)}
     container.remove(force=True)
     network.remove()
     volume.remove(force=True)
@@ -440,3 +447,29 @@ async def test_service_create_checks_its_networks_and_volumes(
     with pytest.raises(PolicyDenied, match=refused):
         await check_scope("service-management", "create", call, state)
     assert ("volume", "/srv/data") not in system.asked  # a bind is judged by the path rule
+
+
+class _Listing(_System):
+    async def labelled(self, kind: str, label: str) -> frozenset[str]:
+        self.asked.append((kind, label))
+        return frozenset(name for name, labels in self.labels.items() if labels)
+
+
+async def test_service_listing_is_cut_to_the_scope() -> None:
+    key, value = LABEL.split("=")
+    system = _Listing({"in-svc": {key: value}, "out-svc": {}})
+    state: Any = _State(system)
+    rows = [
+        ServiceRow(id=name, name=name, image="busybox", mode="replicated", running=1, desired=1)
+        for name in ("in-svc", "out-svc")
+    ]
+    result = await scoped_result(
+        "service-management", "list", ServiceResult(action="list", services=rows), state
+    )
+    assert [row.name for row in result.services or []] == ["in-svc"]
+    assert system.asked == [("service", LABEL)]
+    unscoped: Any = _State(system, policy=Policy())
+    whole = await scoped_result(
+        "service-management", "list", ServiceResult(action="list", services=rows), unscoped
+    )
+    assert len(whole.services or []) == 2

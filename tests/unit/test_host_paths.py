@@ -27,6 +27,7 @@ from mcp_docker_server.policy import (
     check_host_path,
     check_volume_options,
     lexical_resolver,
+    load_policy,
 )
 from mcp_docker_server.settings import load_settings
 from mcp_docker_server.specs import ContainerSpec, MountSpec, VolumeSpec, tmpfs_only, volume_host_paths
@@ -377,6 +378,13 @@ def test_secret_looking_files_are_recognised_by_name(name: str, secret: bool) ->
     assert looks_secret(name) is secret
 
 
+def test_pem_files_are_secrets_when_they_hold_a_private_key(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    (tmp_path / "tls.pem").write_text("-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n")
+    assert not looks_secret("ca.pem", tmp_path / "ca.pem")
+    assert looks_secret("tls.pem", tmp_path / "tls.pem")
+
+
 def test_package_manager_files_are_secrets_when_they_hold_a_token(tmp_path: Path) -> None:
     (tmp_path / ".npmrc").write_text("//registry.npmjs.org/:_authToken=npm_abc123\n")
     (tmp_path / "plain").mkdir()
@@ -464,3 +472,36 @@ def test_a_file_swapped_for_a_link_after_the_walk_is_not_read_through(tmp_path: 
     with write_context(plan) as tar_file, tarfile.open(fileobj=tar_file) as tar:
         member = tar.getmember("app.py")
         assert member.issym()
+
+
+def test_a_bind_device_reaches_the_engine_resolved(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data-link").symlink_to(tmp_path / "data")
+    options = {"type": "none", "o": "bind", "device": str(tmp_path / "data-link")}
+    spec = VolumeSpec("v", driver_opts=options)
+    admitted = admit_volume(Policy(allow_volume_mounts=True), spec, local_resolver).unwrap()
+    assert admitted.driver_opts["device"] == str((tmp_path / "data").resolve())
+
+
+def test_a_dockerignore_that_is_a_link_out_of_the_context_is_not_read(tmp_path: Path) -> None:
+    root = project(tmp_path / "ctx")
+    (tmp_path / "elsewhere").write_text("OUTSIDE-LINE\n")
+    (root / ".dockerignore").symlink_to(tmp_path / "elsewhere")
+    assert plan_context(root, root / "Dockerfile").patterns == ()
+    (root / "rules").write_text("*.bin\n")
+    (root / ".dockerignore").unlink()
+    (root / ".dockerignore").symlink_to("rules")
+    assert plan_context(root, root / "Dockerfile").patterns == ("*.bin",)
+
+
+def test_the_new_keys_are_policy_file_keys(tmp_path: Path) -> None:
+    file = tmp_path / "policy.toml"
+    file.write_text(
+        "allow_volume_mounts = true\n"
+        'allowed_volume_drivers = ["vieux/sshfs"]\n'
+        'protected_paths = ["/srv/keys"]\n'
+    )
+    policy = load_policy(str(file), {})
+    assert policy.allow_volume_mounts is True
+    assert policy.allowed_volume_drivers == ("vieux/sshfs",)
+    assert refusal("/srv/keys/a.pem", policy).rule == "server-file"

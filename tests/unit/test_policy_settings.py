@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import Field
 
+from mcp_docker_server.doctor_checks import registry_lines
 from mcp_docker_server.errors import ConfigError, PolicyDenied
 from mcp_docker_server.policy import Policy, check_host_path, lexical_resolver, load_policy
 from mcp_docker_server.policy.load import check_exposure
@@ -239,3 +240,10 @@ def test_push_destination_names_registry_repository_and_tag(
     image: str, registry: str | None, where: tuple[str, str, str]
 ) -> None:
     assert push_destination(image, registry) == where
+
+
+def test_doctor_says_which_registry_the_credentials_are_for(tmp_path: Path) -> None:
+    bound = RegistrySettings(username="robot", password="pw", server="127.0.0.1:5000")
+    [line, *_] = registry_lines(bound, tmp_path, None)
+    assert line.text == "REGISTRY_USERNAME/REGISTRY_PASSWORD: set, for 127.0.0.1:5000 only (REGISTRY_SERVER)"
+    assert "pw" not in line.text

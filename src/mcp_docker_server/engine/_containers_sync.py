@@ -245,7 +245,7 @@ def _searched(kept: BoundedLogs, scan: LogScan, since: str | None, until: str | 
         whole = "the whole log" if not (since or until) else start + (f" until {until}" if until else "")
         return f"{whole} ({read})"
     limit = (
-        f"the {shaping.human_size(LOG_SCAN_LIMIT)} read limit"
+        f"the {LOG_SCAN_LIMIT // 2**20} MiB read limit"
         if scan.stopped_by == "bytes"
         else f"the {GREP_SECONDS:g} s time limit"
     )
@@ -668,14 +668,18 @@ def exec_in_container(
     exit_code = None if info.get("Running") or not finished else info.get("ExitCode")
     if exit_code is None and not info.get("Running") and info.get("ExitCode") is not None:
         exit_code = int(info["ExitCode"])
+    notes = [] if exit_code is not None else [f"Still running after {timeout:g} s; it keeps running."]
+    if stdout.dropped or stderr.dropped:
+        notes.append(
+            f"The output was longer than max_bytes ({max_bytes}): the newest part of each stream is "
+            f"shown (a line cut short starts with {shaping.CUT_MARKER.strip()})."
+        )
     return ExecResult(
         exit_code=exit_code,
         stdout=stdout.text(),
         stderr=stderr.text(),
         truncated=stdout.dropped or stderr.dropped,
-        note=None
-        if exit_code is not None
-        else f"Still running after {timeout:g} s; the process keeps running in the container.",
+        note=" ".join(notes) or None,
     )
 
 

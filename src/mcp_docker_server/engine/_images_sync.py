@@ -330,7 +330,8 @@ def _registry_error(verb: str, ref: str, said: str) -> EngineAPIError:
         or "authentication required" in lowered
     ):
         hint = (
-            "give credentials: the auth argument, REGISTRY_USERNAME/REGISTRY_PASSWORD, "
+            "give credentials: the auth argument, REGISTRY_USERNAME/REGISTRY_PASSWORD with "
+            "REGISTRY_SERVER naming this registry (they go to docker.io only otherwise), "
             "or a docker config.json."
         )
     elif "not found" in lowered or "manifest unknown" in lowered or "does not exist" in lowered:

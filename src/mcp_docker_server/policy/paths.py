@@ -43,11 +43,11 @@ def check_host_path(policy: Policy, path: str, resolve: PathResolver, *, purpose
 
     ``path`` is absolute (a relative one is taken from ``/``: make it absolute first). ``purpose``
     says what the path is for ("bind source", "build context", "Dockerfile", "env_file"...), for
-    the message. Both the path as written (normalised) and its resolved real
-    path are judged, case-insensitively, so neither a symlink nor a spelling can dodge the rule:
-    sockets; the operator's ``sensitive_paths`` (the path is one, lies under one, or contains
-    one); credential folders and files anywhere (``credential_dirs``); a home folder itself and
-    the shell start-up files in it; this server's own configuration (``protected_paths``); the
+    the message. Both the path as written (normalised) and its resolved real path are judged,
+    case-insensitively, so neither a symlink nor a spelling can dodge the rule: sockets; the
+    operator's ``sensitive_paths`` (the path is one, lies under one, or contains one);
+    credential folders and files anywhere (``credential_dirs``); a home folder itself and the
+    shell start-up files in it; this server's own configuration (``protected_paths``); the
     engine's data root; and, when set, ``allowed_bind_roots`` (judged on the real path).
 
     Returns:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.progress import Progress
@@ -18,6 +18,7 @@ from mcp_docker_server.shaping import redact_data
 
 __all__ = [
     "compact_result",
+    "compact_text",
     "inline_refs",
     "line_progress",
     "offered_actions",
@@ -33,6 +34,13 @@ R = TypeVar("R")
 _SHOWN_AS_IS = frozenset({"join_tokens"})
 
 
+def compact_text(model: BaseModel) -> str:
+    """The compact JSON text of ``model``, redacted as :func:`compact_result` redacts (the
+    resources hand out the same text)."""
+    brief = model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    return to_json(redact_data(brief, keep=_SHOWN_AS_IS), inf_nan_mode="null").decode()
+
+
 def compact_result(model: BaseModel) -> CallToolResult:
     """Structured content in full; the text the model reads is one line of JSON without the
     nulls, empty lists and default flags (the SDK's own rendering is indented and complete).
@@ -45,7 +53,7 @@ def compact_result(model: BaseModel) -> CallToolResult:
         ],
         keep=_SHOWN_AS_IS,
     )
-    text = json.dumps(brief, separators=(",", ":"), ensure_ascii=False)
+    text = to_json(brief, inf_nan_mode="null").decode()  # what model_dump_json writes
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=full)
 
 

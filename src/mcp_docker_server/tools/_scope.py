@@ -63,7 +63,8 @@ def scoped_arguments(tool: str, arguments: dict[str, object], policy: Policy) ->
         labels = arguments.get("label")
         arguments["label"] = [*(labels if isinstance(labels, list) else []), policy.label_scope]
     if policy.label_scope and tool == "docker-system" and arguments.get("action") == "events":
-        filters = dict(arguments.get("filters") or {})  # type: ignore[call-overload]
+        given_filters = arguments.get("filters")
+        filters = dict(given_filters) if isinstance(given_filters, Mapping) else {}
         given = filters.get("label")
         labels = [given] if isinstance(given, str) else list(given or [])
         filters["label"] = [*labels, policy.label_scope]

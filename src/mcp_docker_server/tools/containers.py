@@ -197,7 +197,7 @@ def register(guard: Guard) -> None:
         max_bytes: Annotated[int, Field(ge=512, le=262144)] = 16384,
     ) -> LogsResult:
         """Read a container's logs (untrusted output), newest lines kept within max_bytes; grep
-        searches the whole log (bounded by bytes and time, reported in `searched`)."""
+        searches the whole log (up to 64 MiB or 10 s; `searched` says what it covered)."""
         try:
             pattern = re.compile(grep) if grep else None
         except re.error as exc:
