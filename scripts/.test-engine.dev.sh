@@ -46,7 +46,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SCRIPT="$ROOT/scripts/test-engine.sh"
+SCRIPT="$ROOT/scripts/$(basename "${BASH_SOURCE[0]}")"
 IMAGE=busybox:local
 COMPOSE_VERSION=2.40.3
 # The primary engine by default: flip to current once every test passes on it.
@@ -194,7 +194,7 @@ spawn() { # name logfile command...: start detached and record it
   # and fd 9 (this script's lock) closed, or the daemon would hold the lock for ever.
   # setsid execs in place (a non-interactive shell's children lead no process group), so $!
   # is the daemon itself; so is it through nsenter, which execs too.
-  setsid "$@" </dev/null >>"$logfile" 2>&1 9>&- &
+  setsid "$@" </dev/null >>"$logfile" 2>&1 9>&- 8>&- &
   record "$name" $!
 }
 
@@ -366,7 +366,16 @@ set_current() { # suite-dir
   fi
 }
 
-fetch_current() { # quiet: find the current engine in the cache, or fetch it
+fetch_current_locked() { # fetch_current, one at a time per machine (the cache is machine-wide)
+  [ -z "$CURRENT_DOCKERD" ] || return 0
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/lock"
+  flock -w 600 8 || die "another scripts/test-engine.sh has held $CACHE/lock for 10 minutes"
+  fetch_current
+  exec 8>&-
+}
+
+fetch_current() { # find the current engine in the cache, or fetch it
   [ -z "$CURRENT_DOCKERD" ] || return 0
   local suite started=$SECONDS
   if [ "${MCPD_TEST_REFETCH:-0}" != 1 ]; then
@@ -823,8 +832,11 @@ up_swarm() {
       --dispatcher-heartbeat 2s >/dev/null || die "docker swarm init failed on the swarm's manager"
   fi
   # A worker left drained or joined elsewhere by an interrupted test comes back to a known state.
-  if [ "$(swarm_state 1)" != active ] || ! sw 0 node ls --format '{{.Hostname}} {{.Status}}' | grep -q '^mcpd-sw2 Ready$'; then
-    wait_until 20 worker_ready_or_joined || join_worker
+  if ! worker_ready_or_joined; then
+    case "$(swarm_state 1)" in
+      active | pending) wait_until 20 worker_ready_or_joined || join_worker ;; # rejoining by itself?
+      *) join_worker ;;
+    esac
   fi
   sw 0 node ls --format '{{.Hostname}} {{.Availability}}' | grep -q '^mcpd-sw2 Active$' ||
     sw 0 node update --availability active mcpd-sw2 >/dev/null
@@ -987,8 +999,40 @@ export MCPD_TEST_SSH_HOME=$SSH_HOME
 # stop-second / start-second restart the second engine (both its addresses) mid-test.
 export MCPD_TEST_ENGINE_SCRIPT=$SCRIPT
 export MCPD_TEST_STATE=$STATE
+# Which engine is which: the primary's kind (current|floor) and version, the floor engine's.
+export MCPD_TEST_PRIMARY=$PRIMARY_KIND
+# This set's own names and paths, so that the tests' calls of the script above find this set.
+export MCPD_TEST_PRIMARY_SOCK=$SOCK
+export MCPD_TEST_RUN_DIR=$RUN_DIR
+export MCPD_TEST_NETNS_PREFIX=$NS_PREFIX
+export MCPD_TEST_SSH_SNIPPET=$SSH_SNIPPET
+export MCPD_TEST_CACHE=$CACHE
+export MCPD_TEST_ENGINE_VERSION=$(d1 version --format '{{.Server.Version}}')
+export MCPD_TEST_ENGINE_API=$(d1 version --format '{{.Server.APIVersion}}')
+export MCPD_TEST_FLOOR_VERSION=$(d2 version --format '{{.Server.Version}}')
+export MCPD_TEST_CURRENT_VERSION=$CURRENT_VERSION
+# buildx >= $BUILDX_MIN from the current engine's suite, in a cli-plugins dir of its own (not installed).
+export MCPD_TEST_BUILDX=$CURRENT_BUILDX
+# The two-node swarm (current engines): the manager sw1 and the worker sw2 (stop-worker /
+# start-worker stop and start the worker's engine mid-test).
+export MCPD_TEST_SWARM_MANAGER_HOST=unix://${SW_SOCKS[0]}
+export MCPD_TEST_SWARM_WORKER_HOST=unix://${SW_SOCKS[1]}
+export MCPD_TEST_SWARM_ADDRS="${SWARM_ADDRS[*]}"
 EOF
   mv -f "$STATE/env.tmp" "$STATE/env"
+  # The compatibility pass (scripts/test.sh): the suite's variables turned to the second engine,
+  # for a pytest that runs inside its network namespace, where 127.0.0.1:2375 and 2376 are it and
+  # the ports its containers publish answer. Its own "second engine" is then the primary.
+  cat >"$STATE/env-second.tmp" <<EOF
+# Written by scripts/test-engine.sh up: source after $STATE/env; run pytest in the namespace.
+export MCPD_TEST_NETNS=/run/netns/$NETNS
+export MCPD_TEST_UNIX_HOST=unix://$D2_SOCK
+export MCPD_TEST_TCP_HOST=tcp://127.0.0.1:2375
+export MCPD_TEST_SECOND_UNIX_HOST=$PRIMARY_HOST
+export MCPD_TEST_ENGINE_VERSION=$(d2 version --format '{{.Server.Version}}')
+export MCPD_TEST_ENGINE_API=$(d2 version --format '{{.Server.APIVersion}}')
+EOF
+  mv -f "$STATE/env-second.tmp" "$STATE/env-second"
 }
 
 cmd_up() {
@@ -998,29 +1042,41 @@ cmd_up() {
     debootstrap)
   command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
   need_packages "${packages[@]}"
+  [ "$PRIMARY_KIND" = current ] && fetch_current_locked
   up_primary
   up_image
   # A Debian base for the server's own image (tests/e2e/test_server_image.py); cached on the engine.
   BASE_IMAGE=$(MCPD_TEST_STATE="$STATE" "$ROOT/scripts/base-image.sh") || die "scripts/base-image.sh failed"
   up_compose
   up_tcp
+  # The current engine (the swarm's, and the primary's when MCPD_TEST_PRIMARY=current).
+  fetch_current_locked
   start_second
+  take_over_ports
+  up_swarm
   up_ssh
   check_primary "after up"
   write_env
-  log "up in $((SECONDS - started)) s: engine $(d1 version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')," \
-    "compose $(docker compose version --short); env: $STATE/env"
+  log "up in $((SECONDS - started)) s: primary $(d1 version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')" \
+    "[$PRIMARY_KIND], second $(d2 version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')," \
+    "swarm $(sw 0 version --format '{{.Server.Version}}') x2, compose $(docker compose version --short); env: $STATE/env"
 }
 
 cmd_down() {
   stop_ssh
+  stop_swarm_node 1
+  stop_swarm_node 0
+  local i
+  for i in 0 1; do ours "sw$((i + 1))-dockerd" || rm -rf "${SW_EXECS[$i]}" 2>/dev/null || true; done
   stop_process socat-tcp 5
   stop_second
   remove_second_exec_root
-  local owner
+  local owner ns
   owner=$(cat "$OWNER_FILE" 2>/dev/null || true)
   if [ -z "$owner" ] || [ "$owner" = "$STATE" ]; then # no other checkout's engine uses them
-    [ ! -e "/run/netns/$NETNS" ] || ip netns delete "$NETNS" 2>/dev/null || true
+    for ns in "$NETNS" "${SWARM_NETNS[@]}"; do
+      [ ! -e "/run/netns/$ns" ] || ip netns delete "$ns" 2>/dev/null || true
+    done
     remove_ssh_snippet
     rm -f "$OWNER_FILE"
   fi
@@ -1030,7 +1086,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  local failed=0 line
+  local failed=0 line i
   say() { printf '%-16s %s\n' "$1" "$2"; }
   started_here() { if ours "$1"; then printf 'started here, pid %s' "$(recorded_pid "$1")"; else printf 'not started here'; fi; }
   if primary_answers; then
@@ -1041,7 +1097,7 @@ cmd_status() {
         failed=1
       fi
     fi
-    say primary "$PRIMARY_HOST: $line"
+    say primary "$PRIMARY_HOST: $line [MCPD_TEST_PRIMARY=$PRIMARY_KIND]"
     if d1 image inspect "$IMAGE" >/dev/null 2>&1; then say image "$IMAGE: present"; else
       say image "$IMAGE: missing"
       failed=1
@@ -1066,6 +1122,16 @@ cmd_status() {
     say second-tls "$TLS_HOST: DOWN"
     failed=1
   fi
+  local node
+  for i in 0 1; do
+    node="sw$((i + 1))"
+    if swarm_node_answers "$i"; then
+      say "swarm-$node" "unix://${SW_SOCKS[$i]}: up, $(sw "$i" version --format '{{.Server.Version}}'), swarm $(swarm_state "$i") ($(started_here "$node-dockerd"))"
+    else
+      say "swarm-$node" "unix://${SW_SOCKS[$i]}: DOWN"
+      failed=1
+    fi
+  done
   if ssh_cli_answers; then say ssh "$SSH_HOST: up ($(started_here sshd)), HOME=$SSH_HOME"; else
     say ssh "$SSH_HOST: DOWN"
     failed=1
@@ -1112,11 +1178,7 @@ case "$command" in
   stop-worker) stop_swarm_node 1 ;;
   start-worker) start_swarm_node 1 && wait_worker_ready ;;
   fetch-current)
-    # The fetch is machine-wide (one cache): one at a time.
-    mkdir -p "$CACHE"
-    exec 8>"$CACHE/lock"
-    flock -w 600 8 || die "another fetch has held $CACHE/lock for 10 minutes"
-    fetch_current
+    fetch_current_locked
     printf 'Docker %s (%s)%s\n' "$CURRENT_VERSION" "$CURRENT_DOCKERD" "${CURRENT_BUILDX:+, buildx: $CURRENT_BUILDX}"
     ;;
 esac

@@ -215,3 +215,14 @@ def test_shapes_and_examples_read_from_the_schema() -> None:
     either = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     assert shape_of(either) == "a string or a list, each item a string"
     assert example_of({"enum": ["pull", "push"], "type": "string"}) == "pull"
+
+
+async def test_an_unknown_argument_is_refused_not_dropped() -> None:
+    """A misspelt argument would otherwise be ignored and the call run without it."""
+    settings = load_settings({"DOCKER_HOST": "unix:///nonexistent.sock"})
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("container-logs", {"container_id": "x", "tial": 5})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "tial is not an argument of this tool" in text
+    assert "container_id, tail" in text

@@ -37,6 +37,16 @@ class ArgumentCheckedTool(Tool):
         Raises:
             ToolError: the arguments do not fit the schema (a readable message), or the tool failed.
         """
+        known = set(self.parameters.get("properties", {})) | {"engine"}
+        unknown = sorted(set(arguments) - known)
+        if unknown:
+            # The argument model would drop them silently, and the model would believe a
+            # misspelt argument (``tial``) took effect.
+            raise ToolError(
+                f"Invalid arguments for {self.name}: {', '.join(unknown)} "
+                f"{'is not an argument' if len(unknown) == 1 else 'are not arguments'} of this tool; "
+                f"its arguments are {', '.join(self.parameters.get('properties', {}))}."
+            )
         try:
             return await super().run(arguments, context, convert_result)
         except UnexpectedToolError:
