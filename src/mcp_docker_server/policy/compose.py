@@ -23,7 +23,7 @@ from typing import Any
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.containers import admit_volume
 from mcp_docker_server.policy.model import PathResolver, Policy
-from mcp_docker_server.policy.paths import check_bind_source
+from mcp_docker_server.policy.paths import check_host_path
 from mcp_docker_server.specs import VolumeSpec
 
 __all__ = ["HARMLESS_SERVICE_KEYS", "REFUSED_SERVICE_KEYS", "judge_compose_config", "pin_paths"]
@@ -237,7 +237,8 @@ def _path(policy: Policy, path: str, resolve: PathResolver, where: str) -> None:
             f"{where}: {path!r} still names a variable, so the file read cannot be judged",
             hint="write the path out in the compose file.",
         )
-    _where(where, lambda: check_bind_source(policy, path, resolve))
+    owner, _, purpose = where.rpartition(": ")
+    _where(owner, lambda: check_host_path(policy, path, resolve, purpose=purpose or "host path"))
 
 
 def _where(where: str, check: Any) -> None:

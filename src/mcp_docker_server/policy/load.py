@@ -85,7 +85,8 @@ def _env_value(variable: str, key: str, raw: str) -> Any:
 
 
 def _build(values: Mapping[str, Any], source: str) -> Policy:
-    known = {f.name: f for f in fields(Policy)}
+    # engine_data_root is learnt from the engine itself: an operator value would replace it.
+    known = {f.name: f for f in fields(Policy) if f.name != "engine_data_root"}
     aliases = {"default_memory": "default_memory_bytes", "default_cpus": "default_nano_cpus"}
     policy = Policy()
     changes: dict[str, Any] = {}
