@@ -98,6 +98,7 @@ def register(guard: Guard) -> None:
             str | int | list[str] | None, Field(description='"all", a count, or device ids.')
         ] = None,
         auto_remove: bool = False,
+        tty: bool = False,
         read_only: bool = False,
         privileged: bool = False,
         cap_add: list[str] | None = None,
@@ -129,6 +130,7 @@ def register(guard: Guard) -> None:
             healthcheck=parse_healthcheck(healthcheck.model_dump() if healthcheck else None),
             gpus=parse_gpus(gpus),
             auto_remove=auto_remove,
+            tty=tty,
             read_only=read_only,
             privileged=privileged,
             cap_add=tuple(cap_add or ()),
