@@ -31,6 +31,15 @@ def env(name: str, default: str | None = None) -> str:
     return value
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which engine the session runs against (scripts/test.sh runs the suite, then its
+    compatibility pass, on two engines: each log then says which one its counts are for)."""
+    host = os.environ.get("MCPD_TEST_UNIX_HOST", "unix:///var/run/docker.sock")
+    version = os.environ.get("MCPD_TEST_ENGINE_VERSION", "unknown version")
+    api = os.environ.get("MCPD_TEST_ENGINE_API", "?")
+    return f"docker engine: {host}, Docker {version} (API {api})"
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
@@ -102,7 +111,8 @@ def ok(result: CallToolResult) -> dict[str, Any]:
     """The structured content of a successful call (fails with the error text otherwise)."""
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    return content
 
 
 def error_text(result: CallToolResult) -> str:

@@ -108,7 +108,9 @@ async def test_hosts_origins_and_body_limit(token_server: tuple[str, str]) -> No
     assert (await post(url, {**auth, "Host": "evil.example"})).status_code == 421
     assert (await post(url, {**auth, "Origin": "https://app.internal"})).status_code == 200
     assert (await post(url, {**auth, "Origin": "https://evil.example"})).status_code == 403
-    big = {**LIST, "params": {**LIST["params"], "padding": "x" * 8192}}
+    params = LIST["params"]
+    assert isinstance(params, dict)
+    big = {**LIST, "params": {**params, "padding": "x" * 8192}}
     assert (await post(url, auth, big)).status_code == 413
 
 

@@ -119,8 +119,11 @@ async def test_stdio_lists_tools_with_annotations_and_schemas(stdio_client: Clie
     assert {"image", "name", "ports", "volumes", "environment", "command", "detach"} <= set(run_params)
     manage_params = tools["manage-container"].input_schema["properties"]
     assert set(manage_params) >= {"container_id", "action", "force", "timeout"}
-    assert tools["list-containers"].annotations.read_only_hint is True
-    assert tools["manage-container"].annotations.destructive_hint is True
+    listing, managing = tools["list-containers"].annotations, tools["manage-container"].annotations
+    assert listing is not None
+    assert managing is not None
+    assert listing.read_only_hint is True
+    assert managing.destructive_hint is True
 
 
 async def test_the_tool_list_fits_its_token_budget(stdio_client: Client) -> None:

@@ -85,7 +85,7 @@ def cleanup(docker_client: docker.DockerClient) -> Iterator[list[str]]:
         ):
             network.remove()
     for image in docker_client.images.list(name="mcpd-test-web"):
-        docker_client.images.remove(image.id, force=True)
+        docker_client.images.remove(str(image.id), force=True)
 
 
 async def compose(client: Client, file: Path | str, action: str, **args: Any) -> dict[str, Any]:
@@ -106,10 +106,10 @@ async def test_compose_lifecycle_build_health_logs_volumes(
     project = unique_name
     cleanup.append(project)
     file = project_dir / "compose.yaml"
-    progress: list[str] = []
+    seen: list[str] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append(message or "")
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message or "")
 
     up = ok(
         await client.call_tool(
@@ -120,7 +120,7 @@ async def test_compose_lifecycle_build_health_logs_volumes(
     )
     assert states(up) == {"web": "running", "worker": "running"}
     assert {row["service"]: row["health"] for row in up["services"]}["web"] == "healthy"
-    assert len(progress) >= 3, progress
+    assert len(seen) >= 3, seen
     image = docker_client.images.get(f"mcpd-test-web:{RUN_ID}")
     assert image.labels is not None
 

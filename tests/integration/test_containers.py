@@ -380,7 +380,7 @@ async def test_lifecycle_actions_report_the_new_state(
         command=["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
     )
     try:
-        steps = [
+        steps: list[tuple[dict[str, Any], str]] = [
             ({"action": "pause"}, "paused"),
             ({"action": "unpause"}, "running"),
             ({"action": "stop", "timeout": 5}, "exited"),

@@ -126,10 +126,10 @@ async def test_multi_stage_build_with_args_target_and_dockerignore(
 ) -> None:
     tag = tag_for("base")
     image_cleanup.append(tag)
-    progress: list[tuple[float, float | None, str | None]] = []
+    seen: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
 
     built = ok(
         await client.call_tool(
@@ -147,7 +147,7 @@ async def test_multi_stage_build_with_args_target_and_dockerignore(
     assert built["tags"] == [tag]
     assert built["steps"] >= 4
     assert "Successfully tagged" in built["log_tail"]
-    assert progress
+    assert seen
     output = await run_output(client, tag, "sh -c 'cat /greeting; ls /ctx; ls /stage 2>&1 || true'")
     assert output.splitlines()[0] == "hey"
     assert "kept.txt" in output
@@ -283,7 +283,7 @@ async def test_build_reports_progress_at_least_once_a_second(
     image_cleanup.append(tag)
     stamps: list[tuple[float, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         stamps.append((time.monotonic(), message))
 
     ok(
@@ -375,10 +375,10 @@ async def test_push_needs_credentials_and_takes_them_from_every_source(
     assert "Push of" in wrong
     assert "wrong-password" not in wrong
 
-    progress: list[str | None] = []
+    seen: list[str | None] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append(message)
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
 
     pushed = await client.call_tool(
         "image-operations",
@@ -387,7 +387,7 @@ async def test_push_needs_credentials_and_takes_them_from_every_source(
     )
     assert ok(pushed)["digest"].startswith("sha256:")
     assert PASSWORD not in str(pushed.content) + str(pushed.structured_content)
-    assert progress
+    assert seen
 
     env_settings = settings_for(
         unix_host, REGISTRY_USERNAME=USER, REGISTRY_PASSWORD=PASSWORD, REGISTRY_SERVER=registry.host

@@ -84,7 +84,7 @@ async def test_debug_container_reports_health(
             if container.attrs["State"]["Health"]["Status"] == "unhealthy":
                 break
             await anyio.sleep(0.1)
-        text = prompt_text(await client.get_prompt("debug-container", {"container": container.name}))
+        text = prompt_text(await client.get_prompt("debug-container", {"container": str(container.name)}))
     finally:
         container.remove(force=True)
     assert "health: unhealthy" in text
@@ -114,7 +114,7 @@ async def test_debug_container_follows_the_operator_rules(
         scoped = replace(Policy(), label_scope=LABEL)
         async with Client(build_server(settings_for(unix_host), policy=scoped)) as client:
             with pytest.raises(MCPError, match="does not carry the label"):
-                await client.get_prompt("debug-container", {"container": outsider.name})
+                await client.get_prompt("debug-container", {"container": str(outsider.name)})
     finally:
         outsider.remove(force=True)
         docker_client.close()

@@ -203,7 +203,7 @@ async def test_with_several_engines_uris_name_theirs(tmp_path: Path, test_image:
             shown = json.loads(
                 text(await client.read_resource(f"docker://containers/{name}/inspect?engine=remote"))
             )
-            assert shown["id"] == only_there.id[:12]
+            assert shown["id"] == str(only_there.id)[:12]
             with pytest.raises(MCPError, match=f"No such container: {name}"):
                 await client.read_resource(f"docker://containers/{name}/inspect")  # the default engine
             with pytest.raises(MCPError, match="no engine is called 'nowhere'"):

@@ -44,7 +44,7 @@ def fixture(docker_client: docker.DockerClient, test_image: str) -> Iterator[Fix
         docker_client.networks.create(made.network, labels=labels)
         docker_client.volumes.create(made.volume, labels=labels)
         for name in made.names:
-            docker_client.containers.run(
+            docker_client.containers.run(  # type: ignore[call-overload]  # the stubs lack a dict healthcheck
                 test_image,
                 ["sleep", "600"],
                 name=name,

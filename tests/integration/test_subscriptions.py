@@ -127,6 +127,7 @@ async def test_legacy_subscribe_hears_changes_until_unsubscribed(
     async with Client(
         build_server(settings_for(unix_host)), mode="legacy", message_handler=handler
     ) as client:
+        assert client.server_capabilities.resources is not None
         assert client.server_capabilities.resources.subscribe is True
         await client.subscribe_resource(uri)
         await act(container.start)
@@ -271,7 +272,7 @@ async def test_the_watcher_survives_an_engine_restart_and_resumes(
             assert await next_update(sub, timeout=30) == uri  # the container is back
             heard = time.monotonic()
             assert (
-                await anyio.to_thread.run_sync(lambda: second.containers.get(container.name).status)
+                await anyio.to_thread.run_sync(lambda: second.containers.get(str(container.name)).status)
                 == "running"
             )
             shown = await client.read_resource(uri)
@@ -287,6 +288,6 @@ async def test_the_watcher_survives_an_engine_restart_and_resumes(
     finally:
         # A fresh client: the engine restarted under the first one.
         cleanup = docker.DockerClient(base_url=host, timeout=30)
-        cleanup.containers.get(container.name).remove(force=True)
+        cleanup.containers.get(str(container.name)).remove(force=True)
         cleanup.close()
         second.close()

@@ -104,7 +104,7 @@ async def test_service_converges_scales_rolls_back_logs_and_goes(
         assert docker_client.services.list(filters={"name": name}) == []
     finally:
         for leftover in docker_client.services.list(filters={"name": name}):
-            leftover.remove()
+            leftover.remove()  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
 
 
 async def test_overlay_network_through_network_management(
@@ -193,13 +193,13 @@ networks:
         tasks = ok(await client.call_tool("stack-management", {"action": "ps", "name": stack}))["tasks"]
         assert len(tasks) == 2
         assert {t["state"] for t in tasks} == {"running"}
-        health = docker_client.services.get(f"{stack}_web").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+        health = docker_client.services.get(f"{stack}_web").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
         assert health["Healthcheck"]["Test"] == ["CMD", "true"]
         ok(await client.call_tool("stack-management", {"action": "remove", "name": stack}))
         assert docker_client.services.list(filters={"label": f"com.docker.stack.namespace={stack}"}) == []
     finally:
         for leftover in docker_client.services.list(filters={"label": f"com.docker.stack.namespace={stack}"}):
-            leftover.remove()
+            leftover.remove()  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
 
 
 async def test_services_and_stacks_pass_the_container_policy(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import docker
 import pytest
@@ -19,7 +20,7 @@ from tests.conftest import LABEL, LABEL_KEY, RUN_ID, accept_all, error_text, ok,
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 
-async def system(client: Client, **args: object) -> dict[str, object]:
+async def system(client: Client, **args: object) -> dict[str, Any]:
     return ok(await client.call_tool("docker-system", dict(args)))
 
 

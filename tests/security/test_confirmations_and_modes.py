@@ -77,6 +77,7 @@ async def test_remove_asks_first_in_both_eras(
         assert container_named(docker_client, victim.name) == []
     else:
         text = error_text(result)
+        assert said is not None
         assert said in text
         assert "Nothing was changed" in text
         assert container_named(docker_client, victim.name)[0].status == "running"

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
 def project_leftovers(docker_client: docker.DockerClient, project: str) -> list[str]:
     """Everything a compose project has on the engine: containers, networks, volumes."""
-    label = {"label": f"com.docker.compose.project={project}"}
+    label: dict[str, str | list[str] | bool] = {"label": f"com.docker.compose.project={project}"}
     return [
         *(f"container {c.name}" for c in docker_client.containers.list(all=True, filters=label)),
         *(f"network {n.name}" for n in docker_client.networks.list(filters=label)),
@@ -200,7 +200,7 @@ async def test_an_admitted_project_starts_and_judged_fields_are_what_runs(
             judge_container(
                 Policy(),
                 ContainerDescription(
-                    name=container.name,
+                    name=str(container.name),
                     config=container.attrs["Config"],
                     host_config=container.attrs["HostConfig"],
                     networks=container.attrs["NetworkSettings"]["Networks"],
@@ -298,7 +298,7 @@ def foreign(docker_client: docker.DockerClient, test_image: str) -> Iterator[dic
         ),
     }
     try:
-        yield {rule: c.id for rule, c in made.items()}
+        yield {rule: str(c.id) for rule, c in made.items()}
     finally:
         for container in made.values():
             container.remove(force=True)
@@ -468,7 +468,7 @@ async def test_service_update_of_a_foreign_service_is_refused(
     client: Client, swarm: None, test_image: str, docker_client: docker.DockerClient
 ) -> None:
     name = f"mcpd-adm-{uuid.uuid4().hex[:6]}"
-    docker_client.services.create(
+    docker_client.services.create(  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
         test_image,
         ["sleep", "300"],
         name=name,
@@ -482,9 +482,9 @@ async def test_service_update_of_a_foreign_service_is_refused(
             )
             assert "policy rule 'sensitive-bind'" in text
             assert "allow_foreign_containers = true" in text
-        assert docker_client.services.get(name).attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 1
+        assert docker_client.services.get(name).attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 1  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
     finally:
-        docker_client.services.get(name).remove()
+        docker_client.services.get(name).remove()  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
 
 
 async def test_a_created_service_is_what_was_judged(
@@ -510,7 +510,7 @@ async def test_a_created_service_is_what_was_judged(
                 },
             )
         )
-        template: dict[str, Any] = docker_client.services.get(name).attrs["Spec"]["TaskTemplate"]
+        template: dict[str, Any] = docker_client.services.get(name).attrs["Spec"]["TaskTemplate"]  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
         spec = template["ContainerSpec"]
         assert spec["Env"] == ["MODE=svc"]
         assert [(m["Type"], m["Source"], m["Target"]) for m in spec["Mounts"]] == [
@@ -521,4 +521,4 @@ async def test_a_created_service_is_what_was_judged(
         assert not spec.get("CapabilityAdd")
         judge_task_template(Policy(), name, template, [], {}, lexical_resolver)
     finally:
-        docker_client.services.get(name).remove()
+        docker_client.services.get(name).remove()  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
