@@ -5,7 +5,8 @@
 spans folders, ``!`` re-includes, matching is case-sensitive, and the Dockerfile and the
 ``.dockerignore`` itself are always sent. Symbolic links are sent as links: never followed,
 so nothing outside the context travels with it. The same walk gives the file list that is sent,
-the preview a dry run shows, and the files that look like secrets.
+the preview a dry run shows, and the files that look like secrets: by name, folder, and the first
+KiB of small files (keys named anything, service account JSON, AWS key pairs).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mcp_docker_server.errors import InvalidArgument, PolicyDenied
 __all__ = [
     "ContextPlan",
     "PatternMatcher",
+    "holds_secret",
     "looks_secret",
     "plan_context",
     "read_dockerignore",
@@ -41,17 +43,19 @@ _BOM = "\ufeff"
 _SECRET_NAMES = re.compile(
     r"""(
         \.env(\..+)?                                   # .env, .env.production
-      | .+\.(key|p12|pfx|jks|keystore|ppk|kdbx|tfstate|tfstate\.backup)
-      | id_(rsa|dsa|ecdsa|ed25519)                     # SSH private keys (.pub is public)
+      | .+\.(key|p8|p12|pfx|pkcs12|jks|keystore|bks|ppk|kdbx|tfstate|tfstate\.backup)
+      | id_(rsa|dsa|ecdsa|ed25519|ecdsa_sk|ed25519_sk)([._-].*)?   # SSH keys, id_rsa.old too (.pub is public)
+      | .+[_-](key|privkey|private)                    # deploy_key, signing-key, host_private
       | \.netrc | \.git-credentials | \.pgpass | \.pypirc | \.vault-token | \.htpasswd
       | (client_)?secrets?(\.(txt|json|ya?ml|env|toml|ini|conf|cfg|properties))? | .+\.secret
-      | credentials\.json | application_default_credentials\.json
-      | service[-_]account.*\.json
+      | credentials | .*credentials?([._-].*)?\.(json|ya?ml|toml|ini|conf|cfg|env|txt|csv)
+      | .*(service[-_]?account|sa[-_]key|client[-_]secret).*\.json
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
-# Harmless templates of the above (they document variables, they hold no values).
-_TEMPLATES = re.compile(r".*\.(example|sample|template|dist|tmpl)$", re.IGNORECASE)
+# Harmless templates of the above (they document variables, they hold no values), and public
+# halves of key pairs (id_rsa.pub, public_key.pem).
+_TEMPLATES = re.compile(r".*(\.(example|sample|template|dist|tmpl|pub)|public[_-]?key.*)$", re.IGNORECASE)
 # Files that are secrets by the folder they are in.
 _SECRET_PATHS = (
     ".aws/credentials", ".aws/config", ".docker/config.json", ".kube/config", ".config/gcloud",
@@ -61,7 +65,39 @@ _SECRET_PATHS = (
 _TOKEN_FILES = {".npmrc", ".yarnrc", ".yarnrc.yml", "pip.conf", ".pip.conf", "settings.xml"}
 _TOKEN = re.compile(rb"(_authToken|_auth\s*=|_password|npmAuthToken|<password>|://[^/\s:@]+:[^/\s@]+@)")
 # PEM files hold certificates (public, often bundled on purpose) or private keys.
-_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+# What makes a file a secret whatever its name, in its first bytes. (shaping's redaction
+# patterns do not fit: they work on text and redact any `password=` assignment, which as a test
+# of a file would refuse every configuration template.)
+_SECRET_CONTENT = re.compile(
+    rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"  # PEM PKCS#1/#8, OpenSSH, encrypted, PGP
+    rb"|PuTTY-User-Key-File-\d"
+    # AWS: a secret access key under its name, or a key id followed by its 40-character secret
+    # (the console's credentials CSV).
+    rb"|(?i:secret_?access_?key)[\"']?\s*[=:]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
+    rb"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b[^\n]{0,100}?(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+    # A kubeconfig's client key, a registry login in a Docker config, forge tokens.
+    rb"|client-key-data:\s*[A-Za-z0-9+/=]{16}"
+    rb"|\"auths\"\s*:\s*\{[\s\S]*\"auth\"\s*:\s*\"[A-Za-z0-9+/=]{8}"
+    rb"|\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{60,}|\bglpat-[A-Za-z0-9_-]{20}"
+)
+# GCP credential files are JSON with a type and, in any order, the secret that goes with it: a
+# service account key, or the user credentials gcloud writes for applications.
+_GCP_TYPE = re.compile(rb'"type"\s*:\s*"(service_account|authorized_user)"')
+_GCP_SECRET = re.compile(rb'"(private_key|refresh_token)"\s*:\s*"[^"]')
+# Content is read only from small files (keys and credential files are a few KiB), their first
+# bytes, and from so many files at most: a big context is not read twice over.
+_SCAN_BYTES = 8 * 1024
+_SCAN_MAX_SIZE = 1024 * 1024
+_SCAN_MAX_FILES = 4096
+# Files that are code, documents or media: a key in one of these is not what this looks for
+# (examples in docs and bundled test fixtures would refuse builds for nothing).
+_NOT_SCANNED = re.compile(
+    r".*\.(py|pyc|pyi|js|mjs|cjs|ts|tsx|jsx|map|css|scss|less|html?|vue|svelte|go|rs|java|class|kt|"
+    r"scala|c|h|cc|cpp|hpp|cs|rb|php|swift|sh|md|rst|adoc|lock|sum|svg|png|jpe?g|gif|ico|webp|bmp|"
+    r"woff2?|ttf|otf|eot|wasm|so|o|a|dll|exe|zip|gz|tgz|bz2|xz|zst|tar|jar|whl|pdf|mp[34]|mov)$",
+    re.IGNORECASE,
+)
 
 
 def read_dockerignore(text: str) -> list[str]:
@@ -192,11 +228,28 @@ def looks_secret(relative: str, full: Path | None = None) -> bool:
 
 def _holds(full: Path, pattern: re.Pattern[bytes]) -> bool:
     """Whether the start of a file (never through a link) matches ``pattern``."""
+    return bool(pattern.search(_start_of(full, 256 * 1024)))
+
+
+def holds_secret(full: Path) -> bool:
+    """Whether the first KiB of a file (never read through a link) hold a private key (PEM,
+    OpenSSH, PGP, PuTTY), a GCP service account key or application credentials, an AWS secret
+    access key, a kubeconfig client key, a registry login or a forge token."""
+    start = _start_of(full, _SCAN_BYTES)
+    if _SECRET_CONTENT.search(start):
+        return True
+    return bool(_GCP_TYPE.search(start) and _GCP_SECRET.search(start))
+
+
+def _start_of(full: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes from the start of a regular file; nothing for a link (not
+    followed), a FIFO or device swapped in since the walk (never blocked on), or an error."""
     with contextlib.suppress(OSError):
-        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as handle:
-            return bool(pattern.search(handle.read(256 * 1024)))
-    return False
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                return handle.read(limit)
+    return b""
 
 
 @dataclass(frozen=True)
@@ -234,6 +287,7 @@ def plan_context(root: Path, dockerfile: Path) -> ContextPlan:
     by_folder: dict[str, int] = {}
     secret_files: list[str] = []
     links = 0
+    scans = _SCAN_MAX_FILES
     for rel, info in _walk(root, matcher):
         entries.append(rel)
         if stat.S_ISLNK(info.st_mode):
@@ -244,6 +298,10 @@ def plan_context(root: Path, dockerfile: Path) -> ContextPlan:
             by_folder[top] = by_folder.get(top, 0) + info.st_size
             if looks_secret(rel, root / rel):
                 secret_files.append(rel)
+            elif scans and _worth_reading(rel, info):
+                scans -= 1
+                if holds_secret(root / rel):
+                    secret_files.append(rel)
     return ContextPlan(
         root=root,
         dockerfile=dockerfile,
@@ -258,6 +316,11 @@ def plan_context(root: Path, dockerfile: Path) -> ContextPlan:
         by_folder=tuple(sorted(by_folder.items(), key=lambda kv: kv[1], reverse=True)[:3]),
         secrets=tuple(secret_files),
     )
+
+
+def _worth_reading(relative: str, info: os.stat_result) -> bool:
+    """Whether a file's content is read for secrets: small, and not code, a document or media."""
+    return 0 < info.st_size <= _SCAN_MAX_SIZE and not _NOT_SCANNED.match(relative.rsplit("/", 1)[-1])
 
 
 def secret_files_refused(plan: ContextPlan) -> PolicyDenied:

@@ -74,7 +74,11 @@ def register_prompts(server: MCPServer[Any], engines: EngineSet, tools: Collecti
             # The folder is read here and becomes a build context: the same host path rule.
             real = await anyio.to_thread.run_sync(
                 lambda: check_host_path(
-                    state.policy, os.path.abspath(path), local_resolver, purpose="project folder"
+                    state.policy,
+                    os.path.abspath(path),
+                    local_resolver,
+                    purpose="project folder",
+                    mounted=False,
                 )
             )
         except DockerServerError as exc:

@@ -496,6 +496,11 @@ def _mount(kind: str | None, source: str, target: str, mode: str) -> MountSpec:
     propagation = next((f for f in flags if f in _PROPAGATION), None)
     label = next((f for f in flags if f in ("z", "Z")), None)
     if kind == "tmpfs":
+        if source:
+            raise InvalidArgument(
+                f"A tmpfs at {target} is memory: it takes no host_path or volume ({source!r}).",
+                hint='drop host_path, e.g. {"type": "tmpfs", "container_path": "/tmp"}.',
+            )
         return MountSpec("tmpfs", "", posixpath.normpath(target), read_only)
     if kind not in (None, "bind", "volume"):
         raise InvalidArgument(f"Unknown volume type {kind!r}.", hint="use bind, volume or tmpfs.")

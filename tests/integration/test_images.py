@@ -239,11 +239,10 @@ async def test_oversized_context_is_refused_with_the_dockerignore_fix(
 
 
 def _step_containers(docker_client: docker.DockerClient, marker: str) -> list[Any]:
-    return [
-        c
-        for c in docker_client.containers.list(all=True)
-        if marker in " ".join(c.attrs.get("Config", {}).get("Cmd") or [])
-    ]
+    # sparse: the list's own Command field; inspecting each container races with the builder,
+    # which removes its step containers between the list and the inspect (a 404).
+    listed = docker_client.containers.list(all=True, sparse=True)
+    return [c for c in listed if marker in str(c.attrs.get("Command"))]
 
 
 async def test_cancelled_build_stops_within_two_seconds_and_leaves_nothing(

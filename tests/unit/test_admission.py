@@ -540,12 +540,13 @@ def test_security_options_that_keep_the_confinement_are_admitted(option: str) ->
     admit({"SecurityOpt": [option]})
 
 
-def test_a_custom_seccomp_profile_is_refused_without_quoting_all_of_it() -> None:
+def test_a_custom_seccomp_profile_is_refused_without_quoting_any_of_it() -> None:
+    """The profile may be any host file Compose read: its text never appears in the refusal."""
     profile = '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[' + '{"names":["x"]},' * 50 + "]}"
     denial = refused({"SecurityOpt": [f"seccomp={profile}"]})
     assert denial.rule == "unconfined"
-    assert "SCMP_ACT_ALLOW" in denial.reason
-    assert profile not in denial.reason
+    assert "SCMP_ACT_ALLOW" not in denial.reason
+    assert f"a custom profile of {len(profile)} characters" in denial.reason
 
 
 @pytest.mark.parametrize(

@@ -327,7 +327,7 @@ def test_env_files_of_the_unrendered_project_are_judged() -> None:
 def test_env_and_label_files_in_sensitive_places_are_refused(key: str, value: object) -> None:
     denial = refused(project({key: value}))
     assert denial.rule == "sensitive-bind"
-    assert denial.reason.startswith("service web: env_file/label_file ")
+    assert denial.reason.startswith(f"service web: {key} ")
 
 
 @pytest.mark.parametrize(
@@ -387,10 +387,14 @@ def test_network_drivers_reaching_host_networks_are_refused(driver: str) -> None
         networks={"lan": {"name": "proj_lan", "driver": driver, "driver_opts": {"parent": "eth0"}}}
     )
     denial = refused(config)
-    assert denial.rule == "compose-key"
-    assert denial.reason == f"network lan: driver {driver!r} can attach containers to the host's own networks"
-    assert denial.setting == opened(f"networks.driver.{driver}")
-    admit(config, keys(f"networks.driver.{driver}"))
+    if driver == "host":
+        assert (denial.rule, denial.setting) == ("host-network", "allow_host_namespaces = true")
+        return
+    assert (denial.rule, denial.setting) == ("network-driver", f'allowed_network_drivers = ["{driver}"]')
+    assert "network 'proj_lan' uses the driver" in denial.reason
+    denial = refused(config, Policy(allowed_network_drivers=(driver,)))
+    assert (denial.rule, denial.setting) == ("network-option", 'allow_network_options = ["parent"]')
+    admit(config, Policy(allowed_network_drivers=(driver,), allow_network_options=("parent",)))
 
 
 @pytest.mark.parametrize("driver", [None, "", "bridge", "overlay"])

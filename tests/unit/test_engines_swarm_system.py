@@ -111,7 +111,12 @@ def test_service_ports_constraints_and_update_policy_parse_strictly() -> None:
     )
     assert policy is not None
     assert (policy.parallelism, policy.delay_seconds, policy.failure_action) == (2, 5.0, "rollback")
-    wrongs: list[dict[str, object]] = [{"parallelism": -1}, {"delay": "5s"}, {"order": "random"}, {"speed": 1}]
+    wrongs: list[dict[str, object]] = [
+        {"parallelism": -1},
+        {"delay": "5s"},
+        {"order": "random"},
+        {"speed": 1},
+    ]
     for wrong in wrongs:
         with pytest.raises(InvalidArgument):
             parse_update_policy(wrong)

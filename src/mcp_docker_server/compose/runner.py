@@ -50,6 +50,10 @@ def compose_env(target: EngineTarget, docker_config: Path, base: Mapping[str, st
     """The environment Compose runs with: the caller's, pointed at the server's engine."""
     env = {k: v for k, v in base.items() if not k.startswith("DOCKER_") and k not in _PRIVATE}
     env["DOCKER_CONFIG"] = str(docker_config)
+    # Remote includes and extends would run the host's git (with its keys) or pull from a
+    # registry while loading a project; the server judges local files only.
+    env["COMPOSE_EXPERIMENTAL_GIT_REMOTE"] = "0"
+    env["COMPOSE_EXPERIMENTAL_OCI_REMOTE"] = "0"
     if target.source.startswith("context "):
         env["DOCKER_CONTEXT"] = target.source.removeprefix("context ")
         return env

@@ -15,7 +15,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from mcp_docker_server.policy.admission import ContainerDescription, VolumeInfo
+from mcp_docker_server.policy.admission import ContainerDescription, NetworkInfo, VolumeInfo
 
 __all__ = [
     "ProjectResources",
@@ -59,7 +59,25 @@ def describe_container(
         volumes=volume_infos(client, names),
         cgroup_version=cgroup_version(client),
         built_images=built_images,
+        network_infos=network_infos(
+            client, {n: str((v or {}).get("NetworkID") or n) for n, v in networks.items()}
+        ),
     )
+
+
+def network_infos(client: docker.DockerClient, refs: dict[str, str]) -> dict[str, NetworkInfo]:
+    """Driver and options of each network (name -> id or name) that exists."""
+    infos: dict[str, NetworkInfo] = {}
+    for name, ref in refs.items():
+        try:
+            raw: Raw = client.api.inspect_network(ref)
+        except docker.errors.NotFound:
+            continue
+        infos[name] = NetworkInfo(
+            driver=str(raw.get("Driver") or ""),
+            options={str(k): str(v) for k, v in (raw.get("Options") or {}).items()},
+        )
+    return infos
 
 
 def volume_infos(client: docker.DockerClient, names: Iterable[str]) -> dict[str, VolumeInfo]:
@@ -79,22 +97,27 @@ def volume_infos(client: docker.DockerClient, names: Iterable[str]) -> dict[str,
 
 def describe_service(
     client: docker.DockerClient, ref: str
-) -> tuple[str, Raw, list[str], dict[str, VolumeInfo]]:
+) -> tuple[str, Raw, list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:
     """A service as the swarm stores it: (name, task template, its networks' names, the named
-    volumes its mounts use). Network ids are resolved to names (``host`` matters)."""
+    volumes its mounts use, its networks' drivers and options). Network ids are resolved to
+    names (``host`` matters)."""
     raw: Raw = client.api.inspect_service(ref)  # type: ignore[no-untyped-call]
     spec: Raw = raw.get("Spec") or {}
     template: Raw = spec.get("TaskTemplate") or {}
     network_names = []
+    targets: dict[str, str] = {}
     for attachment in template.get("Networks") or spec.get("Networks") or []:
         target = str(attachment.get("Target") or "")
         try:
-            network_names.append(str(client.api.inspect_network(target).get("Name") or target))
+            name = str(client.api.inspect_network(target).get("Name") or target)
         except docker.errors.NotFound:
-            network_names.append(target)
+            name = target
+        network_names.append(name)
+        targets[name] = target
     mounts = (template.get("ContainerSpec") or {}).get("Mounts") or []
     names = [str(m["Source"]) for m in mounts if m.get("Type") == "volume" and m.get("Source")]
-    return str(spec.get("Name") or ref), template, network_names, volume_infos(client, names)
+    infos = network_infos(client, targets)
+    return str(spec.get("Name") or ref), template, network_names, volume_infos(client, names), infos
 
 
 def absent_volumes(client: docker.DockerClient, names: Iterable[str]) -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.policy.admission import ContainerDescription, VolumeInfo
+from mcp_docker_server.policy.admission import ContainerDescription, NetworkInfo, VolumeInfo
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _admission_sync as ops
@@ -27,8 +27,10 @@ class Admission:
         """The inspected container and the named volumes it mounts."""
         return await self._engine.run(lambda c: ops.describe_container(c, ref), kind="container", ref=ref)
 
-    async def service(self, ref: str) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo]]:
-        """A swarm service's task template, its networks' names and its volumes."""
+    async def service(
+        self, ref: str
+    ) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:
+        """A swarm service's task template, its networks' names, its volumes and networks."""
         return await self._engine.run(lambda c: ops.describe_service(c, ref), kind="service", ref=ref)
 
     async def project(self, project: str) -> ProjectResources:

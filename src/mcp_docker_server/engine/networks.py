@@ -32,8 +32,9 @@ class Networks:
         """One network in detail."""
         return await self._engine.run(lambda c: ops.inspect_network(c, name), kind="network", ref=name)
 
-    async def create(self, spec: NetworkSpec) -> NetworkResult:
-        """Create a network."""
+    async def create(self, admitted: Admitted[NetworkSpec]) -> NetworkResult:
+        """Create a network the policy approved (policy.networks.admit_network)."""
+        spec = admitted.unwrap()
         return await self._engine.run(lambda c: ops.create_network(c, spec), kind="network", ref=spec.name)
 
     async def remove(self, name: str) -> NetworkResult:

@@ -23,6 +23,7 @@ from typing import Any
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.containers import admit_volume, check_image, check_pinned
 from mcp_docker_server.policy.model import PathResolver, Policy
+from mcp_docker_server.policy.networks import judge_network
 from mcp_docker_server.policy.paths import check_bind_source
 from mcp_docker_server.specs import VolumeSpec
 
@@ -34,6 +35,7 @@ __all__ = [
     "JUDGED_HOST_CONFIG",
     "SAFE_SYSCTLS",
     "ContainerDescription",
+    "NetworkInfo",
     "VolumeInfo",
     "judge_container",
     "judge_task_template",
@@ -114,6 +116,14 @@ class VolumeInfo:
 
 
 @dataclass(frozen=True)
+class NetworkInfo:
+    """A network as the engine reports it: its driver and driver options."""
+
+    driver: str = "bridge"
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ContainerDescription:
     """What the engine will run, in the Engine API's own terms.
 
@@ -131,6 +141,9 @@ class ContainerDescription:
     volumes: Mapping[str, VolumeInfo] = field(default_factory=dict)
     cgroup_version: str = "2"
     built_images: frozenset[str] = frozenset()
+    # The networks it joins as the engine reports them (a macvlan made elsewhere, a bridge
+    # that adopted a host bridge): judged like a network being created.
+    network_infos: Mapping[str, NetworkInfo] = field(default_factory=dict)
 
 
 def judge_container(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
@@ -161,6 +174,11 @@ def _judge(policy: Policy, desc: ContainerDescription, resolve: PathResolver) ->
     for network in desc.networks:
         if str(network).lower() == "host":
             _namespace(policy, "network", "host")
+    for name, info in desc.network_infos.items():
+        if info.driver == "host":
+            _namespace(policy, "network", "host")
+        elif not _engine_made(name, info):
+            judge_network(policy, name, info.driver, info.options)
 
 
 def _judge_host_config(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
@@ -202,6 +220,11 @@ def _check_image(policy: Policy, image: str) -> None:
         check_image(policy, image)
     except PolicyDenied:
         check_image(policy, image.split("@")[0])
+
+
+def _engine_made(name: str, info: NetworkInfo) -> bool:
+    """The swarm's gateway bridge, which the engine makes and names itself."""
+    return name == "docker_gwbridge" and info.options.get("com.docker.network.bridge.name") == name
 
 
 def _set(value: object) -> bool:
@@ -349,9 +372,11 @@ def _security_opt(policy: Policy, desc: ContainerDescription, value: object, res
             continue
         if policy.allow_unconfined:
             continue
+        # A custom profile's text is the operator's file, maybe anyone's: never echoed.
+        shown = f"{key}=<a custom profile of {len(setting)} characters>" if len(setting) > 40 else str(option)
         raise PolicyDenied(
             "unconfined",
-            f"security_opt {str(option)[:120]!r} replaces or disables a kernel confinement",
+            f"security_opt {shown!r} replaces or disables a kernel confinement",
             hint="drop that security_opt (no-new-privileges and label=level: are accepted).",
             setting="allow_unconfined = true",
         )
@@ -594,6 +619,7 @@ def judge_task_template(
     network_names: Iterable[str],
     volumes: Mapping[str, VolumeInfo],
     resolve: PathResolver,
+    network_infos: Mapping[str, NetworkInfo] | None = None,
 ) -> None:
     """Admit a swarm service's task template (``Spec.TaskTemplate``) as the engine stores it:
     its container is mapped onto the container fields and judged by :func:`judge_container`.
@@ -638,6 +664,7 @@ def judge_task_template(
             host_config=host,
             networks={n: {} for n in network_names},
             volumes=volumes,
+            network_infos=network_infos or {},
         )
         _judge(policy, desc, resolve)
     except PolicyDenied as exc:

@@ -23,6 +23,7 @@ from typing import Any
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.containers import admit_volume
 from mcp_docker_server.policy.model import PathResolver, Policy
+from mcp_docker_server.policy.networks import judge_network
 from mcp_docker_server.policy.paths import check_host_path
 from mcp_docker_server.specs import VolumeSpec
 
@@ -71,7 +72,6 @@ _REFUSED_BUILD = {
     "privileged": "runs build steps privileged",
     "entitlements": "grants build steps host privileges",
 }
-_NETWORK_DRIVERS = frozenset({"", "bridge", "overlay"})
 _REMOTE = (
     "http://",
     "https://",
@@ -109,11 +109,27 @@ def judge_compose_config(
         for path in files:
             _path(policy, path, resolve, f"service {service}: env_file")
     _volumes(policy, config.get("volumes") or {}, resolve)
+    _external_host_network(policy, config.get("networks") or {})
     _networks(policy, config.get("networks") or {})
     for kind in ("secrets", "configs"):
         for name, entry in (config.get(kind) or {}).items():
             if isinstance(entry, Mapping) and entry.get("file") and not entry.get("external"):
                 _path(policy, str(entry["file"]), resolve, f"{kind} {name}: file")
+
+
+def _external_host_network(policy: Policy, networks: Mapping[str, Any]) -> None:
+    """An external network named ``host`` is the host's network namespace. Judged here, before
+    Compose creates or recreates anything, so a refusal leaves a running project as it was."""
+    for key, network in networks.items():
+        network = network or {}
+        host = network.get("external") and str(network.get("name") or key).lower() == "host"
+        if host and not policy.allow_host_namespaces:
+            raise PolicyDenied(
+                "host-network",
+                f"network {key}: the external network host shares the host's network namespace",
+                hint="use a user-defined network.",
+                setting="allow_host_namespaces = true",
+            )
 
 
 def _volumes(policy: Policy, volumes: Mapping[str, Any], resolve: PathResolver) -> None:
@@ -130,15 +146,12 @@ def _volumes(policy: Policy, volumes: Mapping[str, Any], resolve: PathResolver) 
 
 
 def _networks(policy: Policy, networks: Mapping[str, Any]) -> None:
+    # External networks exist already: they are judged on the engine's values where joined.
     for name, network in networks.items():
-        driver = str((network or {}).get("driver") or "")
-        if not (network or {}).get("external") and driver not in _NETWORK_DRIVERS:
-            _refuse(
-                policy,
-                f"networks.driver.{driver}",
-                f"network {name}: driver {driver!r} can attach containers to the host's own networks",
-                f"networks.driver.{driver}",
-            )
+        network = network or {}
+        if not network.get("external"):
+            engine_name = str(network.get("name") or name)
+            judge_network(policy, engine_name, network.get("driver"), network.get("driver_opts"))
 
 
 def _service(policy: Policy, name: str, service: Mapping[str, Any], resolve: PathResolver) -> None:
@@ -150,14 +163,36 @@ def _service(policy: Policy, name: str, service: Mapping[str, Any], resolve: Pat
             _refuse(policy, key, f"service {name}: {key} {REFUSED_SERVICE_KEYS[key]}", key)
         elif key not in HARMLESS_SERVICE_KEYS:
             _refuse(policy, key, f"service {name}: key {key!r} is not known to this server", key)
-    for path in _env_paths(service.get("env_file")) + _env_paths(service.get("label_file")):
-        _path(policy, path, resolve, f"service {name}: env_file/label_file")
+    for key in ("env_file", "label_file"):
+        for path in _env_paths(service.get(key)):
+            _path(policy, path, resolve, f"service {name}: {key}")
+    for option in service.get("security_opt") or []:
+        _seccomp_profile(policy, name, str(option), resolve)
     for volume in service.get("volumes") or []:
         if isinstance(volume, Mapping) and volume.get("type") == "bind" and volume.get("source"):
             _path(policy, str(volume["source"]), resolve, f"service {name}: bind")
     build = service.get("build")
     if isinstance(build, Mapping):
         _build(policy, name, build, resolve)
+
+
+def _seccomp_profile(policy: Policy, service: str, option: str, resolve: PathResolver) -> None:
+    """``seccomp=<file>``: Compose reads that host file into the container's configuration.
+    The path is judged before anything reads it, and a custom profile is unconfined unless the
+    operator allows it (the created container would be refused anyway, after the read)."""
+    key, _, value = option.replace(":", "=", 1).partition("=")
+    value = value.strip()
+    if key.strip().lower() != "seccomp" or value in ("", "unconfined", "default", "builtin"):
+        return
+    if not value.startswith("{"):
+        _path(policy, value, resolve, f"service {service}: seccomp profile")
+    if not policy.allow_unconfined:
+        raise PolicyDenied(
+            "unconfined",
+            f"service {service}: a custom seccomp profile replaces the engine's confinement",
+            hint="drop the seccomp security_opt.",
+            setting="allow_unconfined = true",
+        )
 
 
 def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: PathResolver) -> None:
@@ -238,7 +273,11 @@ def _path(policy: Policy, path: str, resolve: PathResolver, where: str) -> None:
             hint="write the path out in the compose file.",
         )
     owner, _, purpose = where.rpartition(": ")
-    _where(owner, lambda: check_host_path(policy, path, resolve, purpose=purpose or "host path"))
+    # Binds and secret/config files are mounted into containers; the rest is only read.
+    mounted = purpose == "bind" or purpose == "file"
+    _where(
+        owner, lambda: check_host_path(policy, path, resolve, purpose=purpose or "host path", mounted=mounted)
+    )
 
 
 def _where(where: str, check: Any) -> None:

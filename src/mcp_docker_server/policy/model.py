@@ -58,6 +58,11 @@ class PathInfo:
 
     real_path: str
     is_socket: bool
+    # A socket found inside a folder (a bind of the folder hands the socket over too).
+    holds_socket: str | None = None
+    # Why the path could not be resolved (permission, a loop): such a path is never admitted.
+    error: str | None = None
+    exists: bool = True
 
 
 PathResolver = Callable[[str], PathInfo]
@@ -108,6 +113,12 @@ class Policy:
     allow_volume_mounts: bool = False
     # Volume drivers other than "local" (plugins), allowed by name.
     allowed_volume_drivers: tuple[str, ...] = ()
+    # Network drivers other than bridge, overlay and null (macvlan and ipvlan put containers on
+    # a host interface's own link), allowed by name.
+    allowed_network_drivers: tuple[str, ...] = ()
+    # Network driver options outside the harmless set (com.docker.network.bridge.name adopts a
+    # host bridge, parent picks a host interface), allowed by name.
+    allow_network_options: tuple[str, ...] = ()
     # Empty: any image. Otherwise globs such as "127.0.0.1:5000/*" or "busybox:*".
     image_allowlist: tuple[str, ...] = ()
     # "key" or "key=value": the server acts only on resources carrying this label, and puts it

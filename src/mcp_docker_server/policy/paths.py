@@ -38,7 +38,9 @@ def check_bind_source(policy: Policy, source: str, resolve: PathResolver) -> str
     return check_host_path(policy, source, resolve, purpose="bind source")
 
 
-def check_host_path(policy: Policy, path: str, resolve: PathResolver, *, purpose: str) -> str:
+def check_host_path(
+    policy: Policy, path: str, resolve: PathResolver, *, purpose: str, mounted: bool = True
+) -> str:
     """Refuse a host path that would hand out the host, its credentials or the server itself.
 
     ``path`` is absolute (a relative one is taken from ``/``: make it absolute first). ``purpose``
@@ -49,6 +51,10 @@ def check_host_path(policy: Policy, path: str, resolve: PathResolver, *, purpose
     credential folders and files anywhere (``credential_dirs``); a home folder itself and the
     shell start-up files in it; this server's own configuration (``protected_paths``); the
     engine's data root; and, when set, ``allowed_bind_roots`` (judged on the real path).
+
+    ``mounted``: the path is mounted into a container (a bind, a secret or config file), where
+    a socket anywhere inside a folder is handed over too; false for what is only read here (a
+    build context, whose sockets are never sent).
 
     Returns:
         The resolved real path: hand that, not the path as written, to whatever reads it, so a
@@ -62,6 +68,14 @@ def check_host_path(policy: Policy, path: str, resolve: PathResolver, *, purpose
     written = _normal(path)
     shown = path if real == written else f"{path} (resolves to {real})"
     label = f"{purpose} {shown}"
+    if info.error is not None:
+        if not policy.allow_sensitive_binds:
+            _check_sensitive(policy, written.lower(), label)
+        raise PolicyDenied(
+            "unresolvable-path",
+            f"{label} cannot be resolved on this host ({info.error}), so what it names cannot be judged",
+            hint="use a plain path to a project or data folder.",
+        )
     if (info.is_socket or real.lower().endswith(".sock")) and not policy.allow_socket_binds:
         raise PolicyDenied(
             "socket-bind",
@@ -72,6 +86,13 @@ def check_host_path(policy: Policy, path: str, resolve: PathResolver, *, purpose
     if not policy.allow_sensitive_binds:
         for candidate in dict.fromkeys((real, written)):
             _check_sensitive(policy, candidate.lower(), label)
+    if mounted and info.holds_socket and not policy.allow_socket_binds:
+        raise PolicyDenied(
+            "socket-bind",
+            f"{label} holds the socket {info.holds_socket}, which would hand over control of that daemon",
+            hint="use a folder with only the data that is needed.",
+            setting="allow_socket_binds = true",
+        )
     if policy.allowed_bind_roots and not any(_within(real, r) for r in policy.allowed_bind_roots):
         raise PolicyDenied(
             "bind-root",

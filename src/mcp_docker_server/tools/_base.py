@@ -38,14 +38,50 @@ MUTATING_OPEN = ToolAnnotations(read_only_hint=False, destructive_hint=False, op
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
 
 
+# How much of a folder is searched for sockets before a bind of it is admitted: enough for the
+# places sockets live (a runtime folder, a project's tmp), bounded for big project trees.
+_SOCKET_SCAN_ENTRIES = 5000
+_SOCKET_SCAN_DEPTH = 4
+
+
 def local_resolver(path: str) -> PathInfo:
-    """Resolve a host path on this machine: symlinks, ``..``, doubled and trailing slashes."""
-    real = os.path.realpath(path)
+    """Resolve a host path on this machine: symlinks, ``..``, doubled and trailing slashes; say
+    whether it is a socket, exists, or (for a folder) holds a socket within the first
+    5,000 entries and 4 levels. A path that cannot be resolved (a ``/proc`` magic link, a
+    loop, no permission) carries the reason instead."""
     try:
-        is_socket = stat.S_ISSOCK(os.stat(real).st_mode)
-    except OSError:
-        is_socket = False
-    return PathInfo(real_path=real, is_socket=is_socket)
+        real = os.path.realpath(path, strict=False)
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        return PathInfo(real_path=os.path.realpath(path), is_socket=False, exists=False)
+    except (OSError, ValueError) as exc:
+        return PathInfo(
+            real_path=os.path.normpath("/" + path.lstrip("/")),
+            is_socket=False,
+            error=exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__,
+        )
+    held = _socket_inside(real) if stat.S_ISDIR(mode) else None
+    return PathInfo(real_path=real, is_socket=stat.S_ISSOCK(mode), holds_socket=held)
+
+
+def _socket_inside(folder: str) -> str | None:
+    """The first socket under ``folder`` (links not followed), within the scan bounds."""
+    seen = 0
+    base_depth = folder.rstrip("/").count("/")
+    for root, dirs, files in os.walk(folder, followlinks=False, onerror=None):
+        if root.count("/") - base_depth >= _SOCKET_SCAN_DEPTH:
+            dirs.clear()
+        for name in files:
+            seen += 1
+            full = os.path.join(root, name)
+            try:
+                if stat.S_ISSOCK(os.lstat(full).st_mode):
+                    return full
+            except OSError:
+                continue
+            if seen >= _SOCKET_SCAN_ENTRIES:
+                return None
+    return None
 
 
 @dataclass

@@ -89,6 +89,15 @@ class Guard:
         named = sorted({m.source for m in spec.mounts if m.kind == "volume"})
         options = await self.state.volumes.options(named)
         admitted = admit_container(self.state.policy, spec, self.state.resolver, options)
+        if self.state.engine.target.scheme == "unix":
+            for mount in admitted.request.mounts:
+                # The engine would make a missing source as an empty root-owned folder, anywhere
+                # on the host (`docker run --mount` refuses it too).
+                if mount.kind == "bind" and not self.state.resolver(mount.source).exists:
+                    raise InvalidArgument(
+                        f"The bind source {mount.source} does not exist on the engine's host.",
+                        hint="create the folder first, or mount a named volume instead.",
+                    )
         await self._signed([spec.image])
         return admitted
 
@@ -138,8 +147,8 @@ class Guard:
         Raises:
             PolicyDenied: naming the service and the field.
         """
-        name, template, networks, volumes = await self.state.admission.service(ref)
-        judge_task_template(self.state.policy, name, template, networks, volumes, self.state.resolver)
+        name, template, networks, volumes, infos = await self.state.admission.service(ref)
+        judge_task_template(self.state.policy, name, template, networks, volumes, self.state.resolver, infos)
 
     def admit_compose_config(
         self, plan: ComposePlan, config: Mapping[str, Any], env_files: Mapping[str, list[str]]

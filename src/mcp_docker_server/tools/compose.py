@@ -21,6 +21,7 @@ import anyio
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import Field
 
+from mcp_docker_server.build_context import plan_context, secret_files_refused
 from mcp_docker_server.compose import (
     CompletedCompose,
     ComposePlan,
@@ -28,6 +29,7 @@ from mcp_docker_server.compose import (
     parse_ps,
     project_requests,
 )
+from mcp_docker_server.compose.inputs import compose_inputs
 from mcp_docker_server.compose.plan import (
     compose_failure,
     create_argv,
@@ -37,12 +39,13 @@ from mcp_docker_server.compose.plan import (
     validate_project_name,
 )
 from mcp_docker_server.compose.runner import ProgressCallback
-from mcp_docker_server.errors import ComposeError, InvalidArgument
+from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
 from mcp_docker_server.models import ComposeResult, ComposeService
 from mcp_docker_server.policy import Admitted
 from mcp_docker_server.policy.compose import pin_paths
+from mcp_docker_server.policy.paths import check_host_path
 from mcp_docker_server.shaping import BoundedTail
-from mcp_docker_server.tools._base import DESTRUCTIVE
+from mcp_docker_server.tools._base import DESTRUCTIVE, local_resolver
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress
@@ -98,6 +101,7 @@ def register(guard: Guard) -> None:
             timeout=timeout,
         )
         session = ComposeSession(guard, plan, line_progress(ctx))
+        await session.check_inputs()
         if action in ("config", "validate"):
             config = await session.render()
             return ComposeResult(
@@ -173,6 +177,31 @@ class ComposeSession:
         self.plan = plan
         self.progress = progress
 
+    async def check_inputs(self) -> None:
+        """Judge every host file Compose would read to load the project (the files, the project
+        folder's ``.env``, ``include`` and ``extends`` files, recursively) before it reads them:
+        their values could reach containers, and their text Compose's error messages.
+
+        Raises:
+            PolicyDenied: a file breaks the host-path rule, or a remote resource is named.
+        """
+        policy = self.guard.state.policy
+        for item in await anyio.to_thread.run_sync(compose_inputs, self.plan.files):
+            if item.remote:
+                raise PolicyDenied(
+                    "remote-compose-resource",
+                    f"{item.purpose} {item.path} is remote: Compose would fetch it with the host's git "
+                    "or registry credentials",
+                    hint="fetch it yourself and name the local copy.",
+                )
+            if "$" in item.path:
+                raise PolicyDenied(
+                    "host-path",
+                    f"{item.purpose} {item.path!r} names a variable, so the file read cannot be judged",
+                    hint="write the path out in the compose file.",
+                )
+            check_host_path(policy, item.path, local_resolver, purpose=item.purpose, mounted=False)
+
     async def run(self, step: ComposePlan, argv: list[str], *, check: bool = True) -> CompletedCompose:
         """Run Compose; a failure raises a readable error unless ``check`` is false.
 
@@ -221,12 +250,17 @@ class ComposeSession:
             file = folder / "compose.json"
             file.write_text(json.dumps(pinned))
             plan = replace(self.plan, files=(file,), project=project, project_directory=folder)
+            admitted = self.guard.admit_compose_config(plan, config, env_files_of(raw))
+            if self.plan.action in ("up", "build"):
+                await anyio.to_thread.run_sync(
+                    build_contexts_without_secrets, pin_paths(config, local_resolver)
+                )
             yield Rendered(
                 config=config,
                 pinned=pinned,
                 project=project,
                 plan=plan,
-                admitted=self.guard.admit_compose_config(plan, config, env_files_of(raw)),
+                admitted=admitted,
                 services=tuple(config.get("services") or ()),
                 built_images=built_images(config, project),
             )
@@ -293,6 +327,32 @@ class ComposeSession:
             f"{error} Services: {'; '.join(said) or 'none created'}.",
             hint="read the service's logs (action=logs) and fix what they say; the project is left as it is.",
         )
+
+
+def build_contexts_without_secrets(config: Mapping[str, Any]) -> None:
+    """Refuse a project whose local build contexts would send files that look like secrets
+    (`.env`, private keys, cloud credentials), as build-image does: what is sent can end up in
+    the image. The contexts are the server's own files (Compose sends them), resolved here.
+
+    Raises:
+        PolicyDenied: naming the service, the context and the files.
+    """
+    for name, service in (config.get("services") or {}).items():
+        build = (service or {}).get("build")
+        if not isinstance(build, Mapping) or build.get("dockerfile_inline"):
+            continue
+        context = str(build.get("context") or "")
+        if not context.startswith("/"):
+            continue
+        dockerfile = Path(context) / str(build.get("dockerfile") or "Dockerfile")
+        plan = plan_context(Path(context), dockerfile)
+        if plan.secrets:
+            refusal = secret_files_refused(plan)
+            raise PolicyDenied(
+                refusal.rule,
+                f"service {name}: {refusal.reason}",
+                hint=f"list them in {context}/.dockerignore, one pattern per line.",
+            )
 
 
 def _settled(row: ComposeService) -> bool:

@@ -156,9 +156,13 @@ def _build_paths(policy: Policy, path: str, dockerfile: str | None) -> tuple[str
     """The context folder and the Dockerfile, through the host path rule, resolved. They are
     read on this machine (whichever engine builds), so they are resolved here."""
     context = Path(path).expanduser()
-    root = check_host_path(policy, str(Path.cwd() / context), local_resolver, purpose="build context")
+    root = check_host_path(
+        policy, str(Path.cwd() / context), local_resolver, purpose="build context", mounted=False
+    )
     name = Path(dockerfile or "Dockerfile").expanduser()
-    file = check_host_path(policy, str(Path(root) / name), local_resolver, purpose="Dockerfile")
+    file = check_host_path(
+        policy, str(Path(root) / name), local_resolver, purpose="Dockerfile", mounted=False
+    )
     return root, file
 
 

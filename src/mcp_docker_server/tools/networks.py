@@ -12,6 +12,7 @@ from pydantic import Field
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.models import NetworkResult, VolumeResult
 from mcp_docker_server.policy import scope_labels
+from mcp_docker_server.policy.networks import admit_network
 from mcp_docker_server.specs import NetworkSpec, VolumeSpec, validate_name
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_network, confirm_volume, ensure_confirmed
@@ -79,7 +80,8 @@ def _add_network_tool(guard: Guard) -> None:
         spec = _network_spec(name, driver, opts)
         # The operator's scope label goes on every network the server creates.
         spec = replace(spec, labels=scope_labels(guard.state.policy, spec.labels))
-        return await guard.state.networks.create(spec)
+        # Judged before anything is created: macvlan/ipvlan and bridge.name reach host interfaces.
+        return await guard.state.networks.create(admit_network(guard.state.policy, spec))
 
     guard.add(
         network_management,

@@ -104,7 +104,9 @@ def dockerfile_path(given: str, policy: Policy) -> Path:
     if path.is_dir():
         path = path / "Dockerfile"
     _check_dockerfile_name(path)
-    path = Path(check_host_path(policy, str(path), local_resolver, purpose="Dockerfile to lint"))
+    path = Path(
+        check_host_path(policy, str(path), local_resolver, purpose="Dockerfile to lint", mounted=False)
+    )
     _check_dockerfile_name(path)  # a link named Dockerfile may lead to any file
     if not path.is_file():
         raise InvalidArgument(f"Dockerfile not found: {path}.", hint="give an existing file's path.")
@@ -312,7 +314,9 @@ def sbom_target(output: str, state: AppState) -> Path:
     # The folder passes the host path rule: no /etc, /root, credential folders, the server's
     # own files, sockets, and only below allowed_bind_roots when the operator set them. The file
     # is made in the folder that was judged.
-    folder = check_host_path(state.policy, str(path.parent), local_resolver, purpose="SBOM output folder")
+    folder = check_host_path(
+        state.policy, str(path.parent), local_resolver, purpose="SBOM output folder", mounted=False
+    )
     path = Path(folder) / path.name
     if not path.parent.is_dir():
         raise InvalidArgument(f"Folder {path.parent} does not exist.", hint="give an existing folder.")

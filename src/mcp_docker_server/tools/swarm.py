@@ -352,7 +352,9 @@ async def _deploy(
     """
     plan = ComposePlan(files=(file,), project=name, action="deploy", timeout=timeout)
     swarm = guard.state.swarm
-    async with ComposeSession(guard, plan, progress).rendered() as rendered:
+    session = ComposeSession(guard, plan, progress)
+    await session.check_inputs()
+    async with session.rendered() as rendered:
         stack_file = rendered.plan.file.with_name("stack.json")
         stack_file.write_text(json.dumps(stack_config(rendered.pinned, name)))
         existed = {s.name for s in await swarm.stack_services(name)}
