@@ -36,7 +36,10 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 # Words that make the value after them a secret: `password=...`, `"token": "..."`, `--secret x`.
-_SECRET_WORD = r"pass(?:word|wd)|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|private[_-]?key"  # noqa: S105
+_SECRET_WORD = (
+    r"pass(?:word|wd)|pwd|credentials?|secret|token|api[_-]?key|access[_-]?key|account[_-]?key"  # noqa: S105
+    r"|private[_-]?key"
+)
 # Strings that are secrets whatever field they sit in. Alternatives that keep a prefix (the key
 # of an assignment, the scheme of a header, a URL's user) capture it in their only group, and
 # the value after it is replaced; the others are replaced whole. A match is never shown.
@@ -45,7 +48,7 @@ _SECRET_WORD = r"pass(?:word|wd)|secret|token|api[_-]?key|access[_-]?key|account
 # faster. Keep it in step with the alternatives (a unit test checks every kind). \u017f (long
 # s) and \u212a (Kelvin sign) are what (?i) also matches as s and k.
 _SECRET_VALUE = re.compile(
-    r"(?=-[-\w]|[\"'][\w.-]|://|[Aa][CcPpUuKkSsIi\u212a]|[Bb][Ee]|[Pp][AaRr]|[Ss\u017f][EeKkWwIi\u212a]"
+    r"(?=-[-\w]|[\"'][\w.-]|://|[Aa][CcPpUuKkSsIi\u212a]|[Bb][Ee]|[Cc][Rr]|[Pp][AaRrWw]|[Ss\u017f][EeKkWwIi\u212a]"
     r"|[Tt][Oo]|ey|g[hil]|xo)(?:"
     # PEM private keys (PKCS#1/#8, OpenSSH, encrypted, PGP), up to their end or the text's.
     r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"

@@ -31,6 +31,9 @@ SENSITIVE_PATHS = (
     "/bin", "/sbin", "/var/run", "/run", "/var/lib/docker", "/var/lib/containerd", "/root",
     # Places whose contents the host runs: crontabs, at jobs, systemd's state, the kubelet.
     "/var/spool/cron", "/var/spool/anacron", "/var/spool/at", "/var/lib/systemd", "/var/lib/kubelet",
+    # Daemons' state and packages' maintainer scripts (/var/lib), backups of /etc's secrets
+    # (/var/backups keeps shadow.bak), logs, mail, and caches where root-run programs live.
+    "/var/lib", "/var/backups", "/var/log", "/var/mail", "/var/cache",
 )  # fmt: skip
 
 # Folders and files that hold credentials, wherever they are (matched by path segments).
