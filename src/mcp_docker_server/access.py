@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mcp_docker_server.errors import PolicyDenied
-from mcp_docker_server.tools import AppState
+from mcp_docker_server.state import AppState
 from mcp_docker_server.tools._scope import check_scope
 
 __all__ = ["LISTING", "check_read", "refusal"]

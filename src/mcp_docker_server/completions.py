@@ -23,8 +23,7 @@ from mcp_docker_server.access import LISTING, refusal
 from mcp_docker_server.engine import Catalog
 from mcp_docker_server.errors import DockerServerError
 from mcp_docker_server.policy import check_bind_source
-from mcp_docker_server.tools import EngineSet
-from mcp_docker_server.tools._base import local_resolver
+from mcp_docker_server.state import EngineSet, local_resolver
 
 __all__ = ["MAX_VALUES", "register_completions"]
 

@@ -37,6 +37,7 @@ from mcp_docker_server.doctor_report import EngineProbe, Line, Report, render_js
 from mcp_docker_server.engine import Engine, System
 from mcp_docker_server.engines_file import EngineConfig
 from mcp_docker_server.errors import ConfigError, DockerServerError, EngineUnavailable
+from mcp_docker_server.flags import parse_args
 from mcp_docker_server.settings import EngineTarget, Settings, load_settings
 
 __all__ = ["run_doctor", "transport_of"]
@@ -49,8 +50,6 @@ _PROBE_GRACE = 3.0
 
 def run_doctor(argv: Sequence[str]) -> int:
     """Check the setup; print the report; return the exit code (0 fine, 1 problems, 2 config)."""
-    from mcp_docker_server.cli import parse_args
-
     parser = argparse.ArgumentParser(
         prog="mcp-docker-server doctor",
         description="Check engines, Compose, registry credentials, HTTP and policy. Takes every "

@@ -11,7 +11,7 @@ from mcp.server import MCPServer
 from mcp_docker_server.completions import register_completions
 from mcp_docker_server.prompts import register_prompts
 from mcp_docker_server.resources import register_resources
-from mcp_docker_server.tools import EngineSet
+from mcp_docker_server.state import EngineSet
 from mcp_docker_server.watch import LiveUpdates
 
 __all__ = ["LiveUpdates", "register_extras"]

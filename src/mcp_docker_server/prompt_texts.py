@@ -11,7 +11,7 @@ from mcp_docker_server.errors import DockerServerError
 from mcp_docker_server.models_system import DiskUsage, PrunePlan
 from mcp_docker_server.project_scan import ProjectScan
 from mcp_docker_server.resources import untrusted
-from mcp_docker_server.tools import AppState
+from mcp_docker_server.state import AppState
 from mcp_docker_server.tools.system import DEFAULT_PRUNE
 
 __all__ = ["containerize_text", "disk_text", "tool_line"]

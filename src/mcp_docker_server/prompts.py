@@ -29,8 +29,7 @@ from mcp_docker_server.policy import check_host_path
 from mcp_docker_server.project_scan import scan_project
 from mcp_docker_server.prompt_texts import containerize_text, disk_text, tool_line
 from mcp_docker_server.resources import delimited_logs, untrusted
-from mcp_docker_server.tools import AppState, EngineSet
-from mcp_docker_server.tools._base import local_resolver
+from mcp_docker_server.state import AppState, EngineSet, local_resolver
 
 __all__ = ["PROMPTS", "register_prompts"]
 

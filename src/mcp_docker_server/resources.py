@@ -22,7 +22,7 @@ from mcp_docker_server.engine import Catalog
 from mcp_docker_server.errors import DockerServerError, NotFound
 from mcp_docker_server.resource_uris import DEFAULT_TAIL, MAX_TAIL, Kind, Target, template, uri
 from mcp_docker_server.shaping import redact_data
-from mcp_docker_server.tools import AppState, EngineSet
+from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools._output import compact_text
 
 __all__ = ["LOGS_MAX_BYTES", "ResourceReader", "delimited_logs", "register_resources", "untrusted"]

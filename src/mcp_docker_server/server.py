@@ -17,9 +17,8 @@ from mcp_docker_server.extras import LiveUpdates, register_extras
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.policy.load import check_exposure
 from mcp_docker_server.settings import Settings
+from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools import (
-    AppState,
-    EngineSet,
     Guard,
     register_compose,
     register_containers,

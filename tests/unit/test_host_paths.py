@@ -31,7 +31,7 @@ from mcp_docker_server.policy import (
 )
 from mcp_docker_server.settings import load_settings
 from mcp_docker_server.specs import ContainerSpec, MountSpec, VolumeSpec, tmpfs_only, volume_host_paths
-from mcp_docker_server.tools._base import AppState, local_resolver
+from mcp_docker_server.state import AppState, local_resolver
 
 POLICY = Policy()
 

@@ -16,7 +16,7 @@ from mcp_docker_server.policy import (
     lexical_resolver,
 )
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, MountSpec, VolumeSpec
-from mcp_docker_server.tools._base import local_resolver
+from mcp_docker_server.state import local_resolver
 
 POLICY = Policy()
 

@@ -21,6 +21,7 @@ import anyio
 import anyio.to_thread
 
 from mcp_docker_server.engine.core import lazy_module
+from mcp_docker_server.engine.event_types import LIFECYCLE_ACTIONS, ContainerEvent
 from mcp_docker_server.errors import DockerServerError
 from mcp_docker_server.settings import EngineTarget
 
@@ -35,24 +36,12 @@ log = logging.getLogger(__name__)
 
 # What a subscriber hears about: the engine's own names (health changes arrive as
 # "health_status: unhealthy", filtered by their prefix).
-LIFECYCLE_ACTIONS = frozenset({"start", "restart", "stop", "die", "oom", "health_status", "destroy"})
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 4.0
 # The first stream asks for events from a little before the feed was made: a change made just
 # after a client subscribed, while the stream was still opening, is replayed, not lost (and
 # a clock a little apart from the engine's costs at most a spurious update, never a miss).
 FIRST_LOOKBACK_NS = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class ContainerEvent:
-    """One lifecycle change of a container (``resync``: noticed after a reconnect)."""
-
-    id: str
-    name: str
-    action: str
-    project: str | None
-    time_nano: int
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,5 @@
 """MCP-facing tools, one module per resource family; thin: parse, guard, engine, shape."""
 
-from mcp_docker_server.tools._base import AppState, EngineSet
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools.compose import register as register_compose
 from mcp_docker_server.tools.containers import register as register_containers
@@ -10,8 +9,6 @@ from mcp_docker_server.tools.swarm import register as register_swarm
 from mcp_docker_server.tools.system import register as register_system
 
 __all__ = [
-    "AppState",
-    "EngineSet",
     "Guard",
     "register_compose",
     "register_containers",

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from mcp_docker_server.tools._base import EngineSet
+from mcp_docker_server.state import EngineSet
 
 __all__ = [
     "Confirm",

@@ -46,8 +46,8 @@ from mcp_docker_server.policy.compose import judge_compose_config
 from mcp_docker_server.shaping import redact_secrets
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
 from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
+from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools._arguments import ArgumentCheckedTool
-from mcp_docker_server.tools._base import AppState, EngineSet
 from mcp_docker_server.tools._output import (
     compact_result,
     offered_actions,

@@ -45,7 +45,8 @@ from mcp_docker_server.policy import Admitted
 from mcp_docker_server.policy.compose import pin_paths
 from mcp_docker_server.policy.paths import check_host_path
 from mcp_docker_server.shaping import BoundedTail
-from mcp_docker_server.tools._base import DESTRUCTIVE, local_resolver
+from mcp_docker_server.state import local_resolver
+from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress

@@ -15,7 +15,8 @@ from mcp_docker_server.models_build import BuildPreview
 from mcp_docker_server.policy import Policy, check_host_path
 from mcp_docker_server.progress import Progress
 from mcp_docker_server.specs import BuildSpec, validate_image_reference
-from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, local_resolver
+from mcp_docker_server.state import local_resolver
+from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN
 from mcp_docker_server.tools._confirm import Confirm, confirm_image, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import with_progress

@@ -25,6 +25,7 @@ from mcp_docker_server.engine.images_fs import ImageContents
 from mcp_docker_server.errors import ComposeError, DockerServerError, InvalidArgument, NotFound, PolicyDenied
 from mcp_docker_server.policy import Policy, check_host_path, digest_pinned
 from mcp_docker_server.specs import validate_image_reference
+from mcp_docker_server.state import AppState, local_resolver
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
 from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
 from mcp_docker_server.supply.models import SupplyResult, level_counts, rank
@@ -32,7 +33,6 @@ from mcp_docker_server.supply.packages import find_packages, os_release, wanted
 from mcp_docker_server.supply.refs import pinned_reference
 from mcp_docker_server.supply.scan import SCANNER_INSTALL, SCANNERS, scanner_command, summarize_report
 from mcp_docker_server.supply.signing import COSIGN_INSTALL, cosign_argv, cosign_verdict, signing_configured
-from mcp_docker_server.tools._base import AppState, local_resolver
 from mcp_docker_server.tools._guard import Guard
 
 __all__ = ["register"]

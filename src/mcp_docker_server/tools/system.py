@@ -11,8 +11,9 @@ from pydantic import Field
 
 from mcp_docker_server.errors import DockerServerError, InvalidArgument
 from mcp_docker_server.models_system import EngineRow, SystemResult
+from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.timewindow import event_window
-from mcp_docker_server.tools._base import DESTRUCTIVE, AppState, EngineSet
+from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, ask, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 

@@ -1,0 +1,182 @@
+"""The application's state: the engines this server drives, each with its connection, settings
+and operator policy, and the resolver of host paths on this machine. Every layer above the
+engine (tools, resources, prompts, completions, live updates) works on these."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from mcp_docker_server.compose import ComposeRunner, compose_env
+from mcp_docker_server.engine import Admission, Containers, Engine, Images, Networks, Swarm, System, Volumes
+from mcp_docker_server.errors import DockerServerError, InvalidArgument
+from mcp_docker_server.policy import (
+    PathInfo,
+    PathResolver,
+    Policy,
+    lexical_resolver,
+)
+from mcp_docker_server.settings import Settings
+
+__all__ = ["AppState", "EngineSet", "local_resolver"]
+
+# How much of a folder is searched for sockets before a bind of it is admitted: enough for the
+# places sockets live (a runtime folder, a project's tmp), bounded for big project trees.
+_SOCKET_SCAN_ENTRIES = 5000
+_SOCKET_SCAN_DEPTH = 4
+
+
+def local_resolver(path: str) -> PathInfo:
+    """Resolve a host path on this machine: symlinks, ``..``, doubled and trailing slashes; say
+    whether it is a socket, exists, or (for a folder) holds a socket within the first
+    5,000 entries and 4 levels. A path that cannot be resolved (a ``/proc`` magic link, a
+    loop, no permission) carries the reason instead."""
+    try:
+        real = os.path.realpath(path, strict=False)
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        return PathInfo(real_path=os.path.realpath(path), is_socket=False, exists=False)
+    except (OSError, ValueError) as exc:
+        return PathInfo(
+            real_path=os.path.normpath("/" + path.lstrip("/")),
+            is_socket=False,
+            error=exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__,
+        )
+    held = _socket_inside(real) if stat.S_ISDIR(mode) else None
+    return PathInfo(real_path=real, is_socket=stat.S_ISSOCK(mode), holds_socket=held)
+
+
+def _socket_inside(folder: str) -> str | None:
+    """The first socket under ``folder`` (links not followed), within the scan bounds."""
+    seen = 0
+    base_depth = folder.rstrip("/").count("/")
+    for root, dirs, files in os.walk(folder, followlinks=False, onerror=None):
+        if root.count("/") - base_depth >= _SOCKET_SCAN_DEPTH:
+            dirs.clear()
+        for name in files:
+            seen += 1
+            full = os.path.join(root, name)
+            try:
+                if stat.S_ISSOCK(os.lstat(full).st_mode):
+                    return full
+            except OSError:
+                continue
+            if seen >= _SOCKET_SCAN_ENTRIES:
+                return None
+    return None
+
+
+@dataclass
+class AppState:
+    """What a call on one engine needs: settings, the engine, and the policy that governs it."""
+
+    settings: Settings
+    engine: Engine
+    policy: Policy
+    name: str = "default"
+
+    def __post_init__(self) -> None:
+        # The host path rule keeps binds, builds and scans away from the server's own files.
+        own = tuple(f for f in self.settings.own_files if f not in self.policy.protected_paths)
+        if own:
+            self.policy = replace(self.policy, protected_paths=(*self.policy.protected_paths, *own))
+
+    async def learn_engine_root(self) -> None:
+        """Add the engine's data root (`docker info` DockerRootDir) to the policy, once: a bind
+        or build of it would hand out every container's files. A failure leaves it for the
+        next call (the call itself reports an unreachable engine)."""
+        if self.policy.engine_data_root is not None:
+            return
+        with contextlib.suppress(DockerServerError):
+            root = await self.system.data_root()
+            self.policy = replace(self.policy, engine_data_root=root or "")
+
+    @property
+    def admission(self) -> Admission:
+        """The engine's own descriptions of what it runs, for the guard to judge."""
+        return Admission(self.engine)
+
+    @property
+    def containers(self) -> Containers:
+        """Container operations on the engine."""
+        return Containers(self.engine)
+
+    @property
+    def networks(self) -> Networks:
+        """Network operations on the engine."""
+        return Networks(self.engine)
+
+    @property
+    def volumes(self) -> Volumes:
+        """Volume operations on the engine."""
+        return Volumes(self.engine)
+
+    @property
+    def images(self) -> Images:
+        """Image operations on the engine."""
+        return Images(self.engine)
+
+    @property
+    def swarm(self) -> Swarm:
+        """The swarm this engine belongs to."""
+        return Swarm(self.engine)
+
+    @property
+    def system(self) -> System:
+        """Engine-wide operations."""
+        return System(self.engine)
+
+    @cached_property
+    def compose(self) -> ComposeRunner:
+        """Compose, pointed at the same engine."""
+        return ComposeRunner(compose_env(self.engine.target, self.settings.docker_config, os.environ))
+
+    @property
+    def resolver(self) -> PathResolver:
+        """Host paths are resolved on this machine only when the engine runs here too; for a
+        remote engine they can only be normalised (its symlinks are out of sight)."""
+        return local_resolver if self.engine.target.scheme == "unix" else lexical_resolver
+
+
+class EngineSet:
+    """The engines this server drives, by name, and the one read calls use by default."""
+
+    def __init__(self, states: list[AppState], default: str) -> None:
+        self.states = {state.name: state for state in states}
+        self.default = default
+
+    @property
+    def several(self) -> bool:
+        """More than one engine: mutating calls must name theirs."""
+        return len(self.states) > 1
+
+    @property
+    def names(self) -> list[str]:
+        """Engine names in the operator's order."""
+        return list(self.states)
+
+    def get(self, name: str | None) -> AppState:
+        """The engine called ``name`` (the default one for None).
+
+        Raises:
+            InvalidArgument: no engine has that name.
+        """
+        state = self.states.get(name or self.default)
+        if state is None:
+            raise InvalidArgument(
+                f"no engine is called {name!r}", hint=f"engines here: {', '.join(self.states)}."
+            )
+        return state
+
+    def policy_for(self, name: str | None) -> Policy | None:
+        """The policy of engine ``name``, or None when there is no such engine."""
+        state = self.states.get(name or self.default)
+        return state.policy if state else None
+
+    def close(self) -> None:
+        """Close every engine connection."""
+        for state in self.states.values():
+            state.engine.close()
