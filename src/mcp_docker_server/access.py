@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mcp_docker_server.errors import PolicyDenied
+from mcp_docker_server.policy.exposure import exposure_refusal, tool_exposed
 from mcp_docker_server.state import AppState
 from mcp_docker_server.tools._scope import check_scope
 
@@ -28,17 +29,14 @@ LISTING: Mapping[str, tuple[str, str | None]] = {
 
 def refusal(state: AppState, tool: str, action: str | None) -> PolicyDenied | None:
     """Why the operator's exposure rules hide ``tool`` (``action``) on this engine, if they do."""
-    policy = state.policy
-    label = f"{tool} {action}" if action else tool
-    if tool in policy.deny_tools or (policy.allow_tools and tool not in policy.allow_tools):
+    if not tool_exposed(state.policy, tool):
         return PolicyDenied(
             "denied-tool",
             f"{tool} is disabled on engine {state.name}, so is what it shows",
             setting="deny_tools",
         )
-    if f"{tool}:*" in policy.deny_actions or (action and f"{tool}:{action}" in policy.deny_actions):
-        return PolicyDenied("denied-action", f"{label} is disabled by the operator", setting="deny_actions")
-    return None
+    # What is shown is read: read-only mode never hides it.
+    return exposure_refusal(state.policy, tool, action, read_actions=(), read_only_tool=True)
 
 
 async def check_read(

@@ -43,6 +43,7 @@ from mcp_docker_server.policy import (
 )
 from mcp_docker_server.policy.admission import ContainerDescription, judge_container, judge_task_template
 from mcp_docker_server.policy.compose import judge_compose_config
+from mcp_docker_server.policy.exposure import exposure_refusal, tool_exposed
 from mcp_docker_server.shaping import redact_secrets
 from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
 from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
@@ -252,13 +253,11 @@ class Guard:
 
     def exposes(self, name: str, annotations: ToolAnnotations, read_actions: Collection[str]) -> bool:
         """Whether the operator's policy lets a client see tool ``name`` at all (on any engine)."""
-        for state in self.engines.states.values():
-            policy = state.policy
-            if name in policy.deny_tools or (policy.allow_tools and name not in policy.allow_tools):
-                continue
-            if not (policy.read_only and not annotations.read_only_hint and not read_actions):
-                return True
-        return False
+        return any(
+            tool_exposed(state.policy, name)
+            and not (state.policy.read_only and not annotations.read_only_hint and not read_actions)
+            for state in self.engines.states.values()
+        )
 
     def gate(
         self, name: str, action: str | None, read_actions: Collection[str], read_only_tool: bool
@@ -268,19 +267,12 @@ class Guard:
         Raises:
             PolicyDenied: naming the setting.
         """
-        policy = self.state.policy
-        label = f"{name} {action}" if action else name
-        if policy.read_only and not read_only_tool and (action is None or action not in read_actions):
-            raise PolicyDenied(
-                "read-only",
-                f"{label} changes state and this server is read-only",
-                hint=f"read actions still work: {', '.join(sorted(read_actions)) or 'none here'}.",
-                setting="read_only = false",
-            )
-        if f"{name}:*" in policy.deny_actions or (action and f"{name}:{action}" in policy.deny_actions):
-            raise PolicyDenied(
-                "denied-action", f"{label} is disabled by the operator", setting="deny_actions"
-            )
+        # With several engines a tool may exist for one engine's policy and not for this one's.
+        denied = exposure_refusal(
+            self.state.policy, name, action, read_actions=read_actions, read_only_tool=read_only_tool
+        )
+        if denied is not None:
+            raise denied
 
     def check_image(self, image: str) -> None:
         """Refuse an image outside the operator's allowlist.

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from mcp_docker_server.policy import Policy
+from mcp_docker_server.policy.exposure import action_allowed
 from mcp_docker_server.progress import Progress
 from mcp_docker_server.shaping import redact_data
 
@@ -138,18 +139,12 @@ def offered_actions(
     action = schema.get("properties", {}).get("action")
     if not isinstance(action, dict) or not isinstance(action.get("enum"), list):
         return None
-    allowed: set[str] = set()
-    for policy in policies:
-        if tool in policy.deny_tools or (policy.allow_tools and tool not in policy.allow_tools):
-            continue
-        if f"{tool}:*" in policy.deny_actions:
-            continue
-        allowed.update(
-            a
-            for a in action["enum"]
-            if f"{tool}:{a}" not in policy.deny_actions
-            and not (policy.read_only and not read_only_tool and a not in read_actions)
-        )
+    allowed = {
+        a
+        for policy in policies
+        for a in action["enum"]
+        if action_allowed(policy, tool, a, read_actions=read_actions, read_only_tool=read_only_tool)
+    }
     return [a for a in action["enum"] if a in allowed]
 
 
