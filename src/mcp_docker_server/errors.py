@@ -10,7 +10,8 @@ Every failure a tool can report is one of these; the tools layer turns them into
     │   ├── NotFound             .kind, .ref
     │   ├── Conflict             409: name in use, container running...
     │   └── EngineAPIError       any other engine refusal, with the daemon's explanation
-    ├── ComposeError             Compose failed or is missing: argv, exit code, stderr tail
+    ├── ProcessError             a process could not start or did not finish in time
+    │   └── ComposeError         Compose failed or is missing: argv, exit code, stderr tail
     ├── PolicyDenied             .rule that matched
     └── InvalidArgument          semantic checks beyond the JSON schema
 """
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "PolicyDenied",
+    "ProcessError",
 ]
 
 
@@ -84,7 +86,12 @@ class EngineAPIError(EngineError):
         self.status = status
 
 
-class ComposeError(DockerServerError):
+class ProcessError(DockerServerError):
+    """A process (Compose, the docker CLI, a scanner or linter) could not start or did not
+    finish within its deadline."""
+
+
+class ComposeError(ProcessError):
     """Docker Compose is missing, or a compose command failed."""
 
 

