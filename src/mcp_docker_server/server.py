@@ -26,6 +26,7 @@ from mcp_docker_server.tools import (
     register_networks,
     register_swarm,
     register_system,
+    register_volumes,
 )
 from mcp_docker_server.tools.supply import register as register_supply
 
@@ -75,6 +76,7 @@ def build_server(
     register_containers(guard)
     register_images(guard)
     register_networks(guard)
+    register_volumes(guard)
     register_compose(guard)
     register_swarm(guard)
     register_system(guard)

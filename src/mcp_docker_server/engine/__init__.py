@@ -6,9 +6,10 @@ from mcp_docker_server.engine.containers import Containers
 from mcp_docker_server.engine.core import Engine
 from mcp_docker_server.engine.events import ContainerEvent, EventFeed, Watched
 from mcp_docker_server.engine.images import Images
-from mcp_docker_server.engine.networks import Networks, Volumes
+from mcp_docker_server.engine.networks import Networks
 from mcp_docker_server.engine.swarm import Swarm
 from mcp_docker_server.engine.system import System
+from mcp_docker_server.engine.volumes import Volumes
 
 __all__ = [
     "Admission",

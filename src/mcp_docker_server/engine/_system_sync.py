@@ -11,7 +11,7 @@ import docker
 import docker.errors
 
 from mcp_docker_server import shaping
-from mcp_docker_server.engine._networks_sync import volume_kind
+from mcp_docker_server.engine._volumes_sync import volume_kind
 from mcp_docker_server.models_system import (
     DiskUsage,
     DiskUsageRow,

@@ -7,6 +7,7 @@ from mcp_docker_server.tools.images import register as register_images
 from mcp_docker_server.tools.networks import register as register_networks
 from mcp_docker_server.tools.swarm import register as register_swarm
 from mcp_docker_server.tools.system import register as register_system
+from mcp_docker_server.tools.volumes import register as register_volumes
 
 __all__ = [
     "Guard",
@@ -16,4 +17,5 @@ __all__ = [
     "register_networks",
     "register_swarm",
     "register_system",
+    "register_volumes",
 ]

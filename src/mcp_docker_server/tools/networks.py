@@ -1,4 +1,4 @@
-"""network-management and volume-management."""
+"""network-management."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from mcp.server.mcpserver import ElicitationResult, Resolve
 from pydantic import Field
 
 from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.models import NetworkResult, VolumeResult
+from mcp_docker_server.models import NetworkResult
 from mcp_docker_server.policy import scope_labels
 from mcp_docker_server.policy.networks import admit_network
-from mcp_docker_server.specs import NetworkSpec, VolumeSpec, validate_name
+from mcp_docker_server.specs import NetworkSpec, validate_name
 from mcp_docker_server.tools._base import DESTRUCTIVE
-from mcp_docker_server.tools._confirm import Confirm, confirm_network, confirm_volume, ensure_confirmed
+from mcp_docker_server.tools._confirm import Confirm, confirm_network, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 
 __all__ = ["register"]
@@ -35,9 +35,8 @@ _NETWORK_KEYS = {
 
 
 def register(guard: Guard) -> None:
-    """Add the network and volume tools to the guard's tool list."""
+    """Add network-management to the guard's tool list."""
     _add_network_tool(guard)
-    _add_volume_tool(guard)
 
 
 def _add_network_tool(guard: Guard) -> None:
@@ -87,48 +86,6 @@ def _add_network_tool(guard: Guard) -> None:
         network_management,
         name="network-management",
         title="Networks",
-        annotations=DESTRUCTIVE,
-        read_actions=("list", "inspect"),
-    )
-
-
-def _add_volume_tool(guard: Guard) -> None:
-
-    async def volume_management(
-        name: Annotated[
-            str, Field(min_length=1, max_length=128, description="Volume name; list/prune: glob, '*' = all.")
-        ],
-        action: Literal["create", "remove", "list", "inspect", "prune"],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_volume)],
-        driver: str = "local",
-        options: Annotated[
-            dict[str, str] | None, Field(description="Driver options, e.g. {type, o, device} for local.")
-        ] = None,
-        labels: dict[str, str] | None = None,
-        force: Annotated[bool, Field(description="remove: force the driver to forget it.")] = False,
-        all: Annotated[
-            bool, Field(description="prune: named volumes too (default: anonymous only, like docker).")
-        ] = False,
-    ) -> VolumeResult:
-        """Create, remove, list, inspect or prune volumes (data persists across containers)."""
-        ensure_confirmed(confirmation)
-        if action == "list":
-            return await guard.state.volumes.listing(name)
-        if action == "inspect":
-            return await guard.state.volumes.inspect(name)
-        if action == "prune":
-            return await guard.state.volumes.prune(name, include_named=all)
-        if action == "remove":
-            return await guard.state.volumes.remove(name, force=force)
-        spec = VolumeSpec(
-            name=validate_name(name, "volume"), driver=driver, driver_opts=options or {}, labels=labels or {}
-        )
-        return await guard.state.volumes.create(guard.admit_volume(spec))
-
-    guard.add(
-        volume_management,
-        name="volume-management",
-        title="Volumes",
         annotations=DESTRUCTIVE,
         read_actions=("list", "inspect"),
     )
