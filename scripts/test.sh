@@ -4,9 +4,13 @@
 #   2. the real engines and fixtures: scripts/test-engine.sh up, then its <state>/env
 #   3. python -m pytest "$@" (default options come from pyproject.toml); for a full run (no
 #      arguments, as CI does) then ruff and mypy as well
-#   4. on exit, scripts/test-engine.sh down, unless MCPD_KEEP_ENGINE=1
-# The exit code is pytest's (or the linters' when pytest passed). pytest's 5, "no tests
-# collected", is a failure here: a run that tested nothing never passes.
+#   4. for a full run with the current engine as primary (MCPD_TEST_PRIMARY=current): the
+#      compatibility pass, COMPAT_TESTS run a second time against the floor engine (Docker 20.10,
+#      API 1.41: the second engine), from inside its network namespace
+#   5. on exit, scripts/test-engine.sh down, unless MCPD_KEEP_ENGINE=1
+# The exit code is pytest's (or the compatibility pass's, or the linters', when pytest passed).
+# pytest's 5, "no tests collected", is a failure here: a run that tested nothing never passes.
+# MCPD_TEST_COMPAT=only runs the compatibility pass alone (with or without arguments), =skip never.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -59,11 +63,58 @@ PYTHON="$VENV_PY" scripts/test-engine.sh up
 # shellcheck source=/dev/null
 source "${MCPD_TEST_STATE:-$ROOT/.test-engine}/env"
 
+# The compatibility pass: every tool's main path, the transports, Compose and the resources, on
+# the floor engine. Not here: ssh (its sshd serves the primary, in the host's namespace) and the
+# test that stops the second engine (that is the engine under test in this pass).
+COMPAT_TESTS=(
+  tests/integration/test_containers.py
+  tests/integration/test_images.py
+  tests/integration/test_networks_volumes.py
+  tests/integration/test_system.py
+  tests/integration/test_compose.py
+  tests/integration/test_resources.py
+  tests/integration/test_swarm.py
+  tests/integration/test_transports.py
+)
+# nor the several-engines resource test: it takes the TLS engine for the second one, and in this
+# pass the TLS port is the floor engine itself.
+COMPAT_DESELECT="not ssh and not test_engine_restart_mid_session_needs_no_server_restart"
+COMPAT_DESELECT+=" and not test_with_several_engines_uris_name_theirs"
+
+pytest_status() { # pytest arguments...: pytest's exit status, 5 (nothing collected) as a failure
+  local code=0
+  "$@" || code=$?
+  if [ "$code" -eq 5 ]; then
+    say "pytest collected no tests: that is a failure"
+    code=1
+  fi
+  return "$code"
+}
+
+compat_pass() { # in a subshell: the second engine's variables stay there
+  (
+    # shellcheck source=/dev/null
+    source "$MCPD_TEST_STATE/env-second"
+    say "compatibility pass: ${#COMPAT_TESTS[@]} test files on the floor engine, Docker $MCPD_TEST_ENGINE_VERSION" \
+      "(API $MCPD_TEST_ENGINE_API) on $MCPD_TEST_UNIX_HOST, in network namespace $MCPD_TEST_NETNS"
+    pytest_status nsenter --net="$MCPD_TEST_NETNS" "$VENV_PY" -m pytest "${COMPAT_TESTS[@]}" -k "$COMPAT_DESELECT"
+  )
+}
+
 status=0
-"$VENV_PY" -m pytest "$@" || status=$?
-if [ "$status" -eq 5 ]; then
-  say "pytest collected no tests: that is a failure"
-  status=1
+compat=${MCPD_TEST_COMPAT:-auto}
+if [ "$compat" != only ]; then
+  pytest_status "$VENV_PY" -m pytest "$@" || status=$?
+fi
+if [ "$compat" = only ] || { [ "$compat" = auto ] && [ $# -eq 0 ]; }; then
+  if [ "${MCPD_TEST_PRIMARY:-floor}" = current ]; then
+    compat_status=0
+    compat_pass || compat_status=$?
+    [ "$compat_status" -eq 0 ] || say "the compatibility pass on the floor engine failed"
+    [ "$status" -ne 0 ] || status=$compat_status
+  else
+    say "no compatibility pass: the primary engine is the floor engine itself (MCPD_TEST_PRIMARY=${MCPD_TEST_PRIMARY:-floor})"
+  fi
 fi
 
 if [ $# -eq 0 ]; then # a full run: the linters too (after pytest, so their failures hide no test result)
@@ -71,8 +122,9 @@ if [ $# -eq 0 ]; then # a full run: the linters too (after pytest, so their fail
   .venv/bin/ruff check src tests bench || lint=1
   .venv/bin/ruff format --check src tests bench || lint=1
   .venv/bin/mypy || lint=1
+  .venv/bin/lint-imports --no-cache || lint=1
   if [ "$lint" -ne 0 ]; then
-    say "ruff or mypy failed"
+    say "ruff, mypy or the import contracts failed"
     [ "$status" -ne 0 ] || status=1
   fi
 fi

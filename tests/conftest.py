@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextContent
 
+from mcp_docker_server.config.settings import Settings, load_settings
 from mcp_docker_server.server import build_server
-from mcp_docker_server.settings import Settings, load_settings
 
 RUN_ID = uuid.uuid4().hex[:12]
 LABEL_KEY = "io.mcp-docker-server.test-run"

@@ -7,9 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mcp_docker_server.config.settings import Settings, load_settings
 from mcp_docker_server.errors import ConfigError
 from mcp_docker_server.flags import parse_args
-from mcp_docker_server.settings import Settings, load_settings
 
 __all__ = ["main"]
 

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 
 from mcp_docker_server import __version__
-from mcp_docker_server.settings import OPTIONS
+from mcp_docker_server.config.settings import OPTIONS
 
 __all__ = ["parse_args"]
 

@@ -9,7 +9,7 @@ import jwt
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 
-from mcp_docker_server.settings import HttpSettings, OAuthSettings
+from mcp_docker_server.config.settings import HttpSettings, OAuthSettings
 
 __all__ = ["JwtVerifier", "auth_settings"]
 

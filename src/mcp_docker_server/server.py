@@ -12,11 +12,14 @@ from mcp.server import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from mcp_docker_server import __version__
+from mcp_docker_server.config.settings import Settings
 from mcp_docker_server.engine import Engine
-from mcp_docker_server.extras import LiveUpdates, register_extras
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.policy.load import check_exposure
-from mcp_docker_server.settings import Settings
+from mcp_docker_server.prompts import register_prompts
+from mcp_docker_server.resources import register_resources
+from mcp_docker_server.resources.completions import register_completions
+from mcp_docker_server.resources.watch import LiveUpdates
 from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools import (
     Guard,
@@ -28,7 +31,7 @@ from mcp_docker_server.tools import (
     register_system,
     register_volumes,
 )
-from mcp_docker_server.tools.supply import register as register_supply
+from mcp_docker_server.tools.security import register as register_security
 
 __all__ = ["build_server"]
 
@@ -80,7 +83,7 @@ def build_server(
     register_compose(guard)
     register_swarm(guard)
     register_system(guard)
-    register_supply(guard)
+    register_security(guard)
     for state in states:
         # Only now is every tool known: a name the policy gives that none has stops start-up.
         check_exposure(state.policy, guard.catalog, f"the policy of engine {state.name}")
@@ -102,7 +105,12 @@ def build_server(
         auth=auth,
         subscriptions=bus,
     )
-    register_extras(server, engines, live, [tool.name for tool in guard.tools])
+    # Beside the tools: docker:// resources and templates, live updates on them, prompts (which
+    # suggest only the tools this server exposes), and completions for their arguments.
+    register_resources(server, engines)
+    live.attach(server)
+    prompts = register_prompts(server, engines, frozenset(tool.name for tool in guard.tools))
+    register_completions(server, engines, prompts)
     return server
 
 

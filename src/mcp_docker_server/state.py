@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from mcp_docker_server.compose import ComposeRunner, compose_env
+from mcp_docker_server.config.settings import Settings
 from mcp_docker_server.engine import Admission, Containers, Engine, Images, Networks, Swarm, System, Volumes
 from mcp_docker_server.errors import DockerServerError, InvalidArgument
 from mcp_docker_server.policy import (
@@ -19,9 +20,8 @@ from mcp_docker_server.policy import (
     Policy,
     lexical_resolver,
 )
-from mcp_docker_server.settings import Settings
 
-__all__ = ["AppState", "EngineSet", "local_resolver"]
+__all__ = ["AppState", "EngineSet", "local_read_resolver", "local_resolver"]
 
 # How much of a folder is searched for sockets before a bind of it is admitted: enough for the
 # places sockets live (a runtime folder, a project's tmp), bounded for big project trees.
@@ -29,7 +29,7 @@ _SOCKET_SCAN_ENTRIES = 5000
 _SOCKET_SCAN_DEPTH = 4
 
 
-def local_resolver(path: str) -> PathInfo:
+def local_resolver(path: str, *, scan_sockets: bool = True) -> PathInfo:
     """Resolve a host path on this machine: symlinks, ``..``, doubled and trailing slashes; say
     whether it is a socket, exists, or (for a folder) holds a socket within the first
     5,000 entries and 4 levels. A path that cannot be resolved (a ``/proc`` magic link, a
@@ -45,8 +45,14 @@ def local_resolver(path: str) -> PathInfo:
             is_socket=False,
             error=exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__,
         )
-    held = _socket_inside(real) if stat.S_ISDIR(mode) else None
+    held = _socket_inside(real) if scan_sockets and stat.S_ISDIR(mode) else None
     return PathInfo(real_path=real, is_socket=stat.S_ISSOCK(mode), holds_socket=held)
+
+
+def local_read_resolver(path: str) -> PathInfo:
+    """:func:`local_resolver` for paths only read here (build contexts, Dockerfiles, compose
+    files, lint targets): a folder's sockets are never sent, so it is not searched for them."""
+    return local_resolver(path, scan_sockets=False)
 
 
 def _socket_inside(folder: str) -> str | None:

@@ -14,7 +14,7 @@ from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcp_docker_server.settings import HttpSettings
+from mcp_docker_server.config.settings import HttpSettings
 
 __all__ = ["BearerAuth", "http_app", "run_http", "run_stdio", "transport_security"]
 

@@ -22,8 +22,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from mcp_docker_server.config.settings import OPTIONS
 from mcp_docker_server.server import build_server
-from mcp_docker_server.settings import OPTIONS
 from tests.conftest import LABEL, ok, settings_for
 from tests.e2e.test_stdio_and_http import http_server
 

@@ -11,8 +11,8 @@ import docker
 import pytest
 from mcp import Client
 
+from mcp_docker_server.config.settings import load_settings
 from mcp_docker_server.server import build_server
-from mcp_docker_server.settings import load_settings
 from tests.conftest import LABEL_KEY, RUN_ID, accept_all, env, error_text, ok
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]

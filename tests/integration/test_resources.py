@@ -15,9 +15,9 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
+from mcp_docker_server.config.settings import load_settings
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.server import build_server
-from mcp_docker_server.settings import load_settings
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, env, settings_for
 from tests.integration.test_engines import engines_file
 

@@ -28,7 +28,7 @@ from tests.conftest import LABEL_KEY, RUN_ID, env, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
-WATCH_LOG = "mcp_docker_server.watch"
+WATCH_LOG = "mcp_docker_server.resources.watch"
 # The handshake era is what these tests exercise; the client warns that 2026-07-28 dropped it.
 LEGACY = pytest.mark.filterwarnings("ignore:resources/:mcp.shared.exceptions.MCPDeprecationWarning")
 FEED_LOG = "mcp_docker_server.engine.events"

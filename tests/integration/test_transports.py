@@ -77,7 +77,7 @@ async def test_ssh(monkeypatch: pytest.MonkeyPatch) -> None:
 PROCESS_WITHOUT_SSH = """
 import sys
 from mcp_docker_server.engine.core import forgo_charset_detection, forgo_ssh
-from mcp_docker_server.settings import load_settings
+from mcp_docker_server.config.settings import load_settings
 from mcp_docker_server.engine import Engine, System
 import anyio
 assert forgo_ssh() and forgo_charset_detection()

@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 
 from mcp_docker_server.engine import _containers_sync
-from mcp_docker_server.shaping import CUT_MARKER
+from mcp_docker_server.results.shaping import CUT_MARKER
 from tests.conftest import error_text, ok
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]

@@ -17,8 +17,8 @@ from mcp import Client
 from mcp.types import ElicitRequestParams, ElicitResult
 
 from mcp_docker_server.errors import NotFound, PolicyDenied
-from mcp_docker_server.models_swarm import ServiceResult, ServiceRow
 from mcp_docker_server.policy import Policy
+from mcp_docker_server.results.swarm import ServiceResult, ServiceRow
 from mcp_docker_server.server import build_server
 from mcp_docker_server.tools._scope import check_scope, scoped_result
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, accept_all, error_text, ok, settings_for

@@ -24,7 +24,7 @@ from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy import Policy, admit, lexical_resolver
 from mcp_docker_server.policy.admission import ContainerDescription, judge_container, judge_task_template
 from mcp_docker_server.server import build_server
-from mcp_docker_server.specs import ContainerSpec, MountSpec
+from mcp_docker_server.specs.containers import ContainerSpec, MountSpec
 from tests.conftest import LABEL_KEY, RUN_ID, accept_all, error_text, labelled, ok, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from mcp_docker_server.config.settings import RegistrySettings, load_settings
 from mcp_docker_server.doctor import run_doctor, transport_of
-from mcp_docker_server.doctor_checks import (
+from mcp_docker_server.doctor.checks import (
     docker_cli_lines,
     http_lines,
     policy_data,
@@ -21,8 +22,7 @@ from mcp_docker_server.doctor_checks import (
     registry_lines,
     warning_lines,
 )
-from mcp_docker_server.doctor_report import EngineProbe, Line, Report, render_json, render_text
-from mcp_docker_server.settings import RegistrySettings, load_settings
+from mcp_docker_server.doctor.report import EngineProbe, Line, Report, render_json, render_text
 
 CANARY = "canary-Zq7xV3pL9wK2"
 

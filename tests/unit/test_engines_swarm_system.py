@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from mcp_docker_server.config.settings import load_settings
 from mcp_docker_server.errors import ConfigError, InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import Policy, admit_service, admit_service_patch, in_scope, lexical_resolver
-from mcp_docker_server.settings import load_settings
-from mcp_docker_server.shaping import human_size
-from mcp_docker_server.specs import ContainerSpec, MountSpec
-from mcp_docker_server.specs_swarm import (
+from mcp_docker_server.results.shaping import human_size
+from mcp_docker_server.specs.containers import ContainerSpec, MountSpec
+from mcp_docker_server.specs.swarm import (
     ServicePatch,
     ServiceSpec,
     parse_constraints,
     parse_service_ports,
     parse_update_policy,
 )
-from mcp_docker_server.timewindow import event_window
+from mcp_docker_server.specs.timewindow import event_window
 
 NOW = 1_800_000_000.0
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from mcp_docker_server.build_context import (
+from mcp_docker_server.config.settings import load_settings
+from mcp_docker_server.engine import Engine
+from mcp_docker_server.engine.build_context import (
     PatternMatcher,
     looks_secret,
     plan_context,
     read_dockerignore,
     write_context,
 )
-from mcp_docker_server.engine import Engine
 from mcp_docker_server.errors import InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import (
     Policy,
@@ -29,8 +30,8 @@ from mcp_docker_server.policy import (
     lexical_resolver,
     load_policy,
 )
-from mcp_docker_server.settings import load_settings
-from mcp_docker_server.specs import ContainerSpec, MountSpec, VolumeSpec, tmpfs_only, volume_host_paths
+from mcp_docker_server.specs.containers import ContainerSpec, MountSpec
+from mcp_docker_server.specs.volumes import VolumeSpec, tmpfs_only, volume_host_paths
 from mcp_docker_server.state import AppState, local_resolver
 
 POLICY = Policy()

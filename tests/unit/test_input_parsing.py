@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.specs import (
+from mcp_docker_server.specs.containers import (
     GpuRequest,
     Healthcheck,
     MountSpec,
@@ -18,9 +18,9 @@ from mcp_docker_server.specs import (
     parse_ports,
     parse_restart_policy,
     parse_volumes,
-    validate_image_reference,
     validate_name,
 )
+from mcp_docker_server.specs.images import validate_image_reference
 
 DIGEST = "sha256:" + "a" * 64
 

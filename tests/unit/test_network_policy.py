@@ -11,7 +11,7 @@ from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy import Policy, lexical_resolver
 from mcp_docker_server.policy.compose import judge_compose_config
 from mcp_docker_server.policy.networks import admit_network, judge_network
-from mcp_docker_server.specs import NetworkSpec
+from mcp_docker_server.specs.networks import NetworkSpec
 
 POLICY = Policy()
 

@@ -15,7 +15,8 @@ from mcp_docker_server.policy import (
     admit_volume,
     lexical_resolver,
 )
-from mcp_docker_server.specs import ContainerSpec, ExecSpec, MountSpec, VolumeSpec
+from mcp_docker_server.specs.containers import ContainerSpec, ExecSpec, MountSpec
+from mcp_docker_server.specs.volumes import VolumeSpec
 from mcp_docker_server.state import local_resolver
 
 POLICY = Policy()

@@ -11,13 +11,13 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import Field
 
-from mcp_docker_server.doctor_checks import registry_lines
+from mcp_docker_server.config.settings import DOCKER_HUB, RegistrySettings, load_settings, registry_host
+from mcp_docker_server.doctor.checks import registry_lines
 from mcp_docker_server.errors import ConfigError, PolicyDenied
 from mcp_docker_server.policy import Policy, check_host_path, lexical_resolver, load_policy
 from mcp_docker_server.policy.load import check_exposure
 from mcp_docker_server.policy.model import CREDENTIAL_DIRS
 from mcp_docker_server.server import build_server, tool_actions
-from mcp_docker_server.settings import DOCKER_HUB, RegistrySettings, load_settings, registry_host
 from mcp_docker_server.tools._confirm import push_destination
 
 TOOLS = {

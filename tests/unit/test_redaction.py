@@ -9,9 +9,9 @@ import re
 import pytest
 from pydantic import BaseModel
 
-from mcp_docker_server.audit import argument_shape
-from mcp_docker_server.shaping import clean_text, redact_data, redact_secrets, secret_field
+from mcp_docker_server.results.shaping import clean_text, redact_data, redact_secrets, secret_field
 from mcp_docker_server.tools._output import compact_result
+from mcp_docker_server.tools.audit import argument_shape
 
 SECRET = "Zq8-not-a-real-secret-7Wd"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

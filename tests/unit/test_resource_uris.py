@@ -8,10 +8,10 @@ import time
 import pytest
 from mcp.shared.uri_template import UriTemplate
 
+from mcp_docker_server.config.settings import load_settings
 from mcp_docker_server.engine._events_sync import parse_event
 from mcp_docker_server.engine.events import ContainerEvent, EventFeed, _changed
-from mcp_docker_server.resource_uris import Target, event_matches, parse, template, uri
-from mcp_docker_server.settings import load_settings
+from mcp_docker_server.resources.uris import Target, event_matches, parse, template, uri
 
 ID = "4f2a" + "0" * 60
 

@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 from mcp.types import Tool
 
+from mcp_docker_server.config.settings import load_settings
 from mcp_docker_server.server import build_server
-from mcp_docker_server.settings import load_settings
 from mcp_docker_server.tools._arguments import example_of, shape_of
 from mcp_docker_server.tools._output import inline_refs, slim_schema
 

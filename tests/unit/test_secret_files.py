@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mcp_docker_server import build_context
-from mcp_docker_server.build_context import holds_secret, looks_secret, plan_context
+from mcp_docker_server.engine import build_context
+from mcp_docker_server.engine.build_context import holds_secret, looks_secret, plan_context
 
 OPENSSH = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
 SERVICE_ACCOUNT = (

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mcp_docker_server.cli import main
+from mcp_docker_server.config.settings import load_settings
 from mcp_docker_server.errors import ConfigError
-from mcp_docker_server.settings import load_settings
 
 
 def test_defaults(tmp_path: Path) -> None:

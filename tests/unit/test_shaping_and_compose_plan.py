@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from mcp_docker_server.compose.plan import ComposePlan, compose_argv, parse_ps, project_requests, up_argv
-from mcp_docker_server.dockerfile import read_dockerfile
 from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.policy import admit
-from mcp_docker_server.shaping import (
+from mcp_docker_server.results.shaping import (
     BoundedTail,
     clean_text,
     format_bound_ports,
@@ -19,6 +18,7 @@ from mcp_docker_server.shaping import (
     mask_env,
     status_without_health,
 )
+from mcp_docker_server.specs.dockerfile import read_dockerfile
 
 
 def test_clean_text_drops_escapes_and_controls_but_keeps_layout() -> None:

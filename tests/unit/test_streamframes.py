@@ -7,7 +7,7 @@ import re
 import pytest
 
 from mcp_docker_server.engine._logs_sync import BoundedLogs
-from mcp_docker_server.streamframes import FrameDecoder, framing_from_content_type
+from mcp_docker_server.engine.streamframes import FrameDecoder, framing_from_content_type
 
 
 def frame(stream: int, payload: bytes) -> bytes:

@@ -14,9 +14,9 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from mcp_docker_server.errors import ConfigError, PolicyDenied
 from mcp_docker_server.policy import Policy, check_pinned, digest_pinned, load_policy
+from mcp_docker_server.results.security import HistoryEntry, ImageFacts, level_counts
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
 from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
-from mcp_docker_server.supply.models import HistoryEntry, ImageFacts, level_counts
 from mcp_docker_server.supply.packages import Package, find_packages, os_release, wanted
 from mcp_docker_server.supply.refs import pinned_reference, repository_of
 from mcp_docker_server.supply.rpmdb import read_rpm_sqlite

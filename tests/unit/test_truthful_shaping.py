@@ -10,8 +10,8 @@ import pytest
 from mcp_docker_server.engine._logs_sync import BoundedLogs
 from mcp_docker_server.engine._volumes_sync import ANONYMOUS_LABEL, volume_kind
 from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.shaping import CUT_MARKER, BoundedTail, clean_text, final_states
-from mcp_docker_server.specs import PortBinding, parse_ports
+from mcp_docker_server.results.shaping import CUT_MARKER, BoundedTail, clean_text, final_states
+from mcp_docker_server.specs.containers import PortBinding, parse_ports
 
 # --------------------------------------------------------------------------- bounded readers
 

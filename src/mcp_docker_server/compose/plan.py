@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from mcp_docker_server.errors import ComposeError, InvalidArgument
-from mcp_docker_server.models import ComposeService
 from mcp_docker_server.policy import Admitted
-from mcp_docker_server.shaping import format_ports
-from mcp_docker_server.specs import ContainerSpec, MountSpec, VolumeSpec
+from mcp_docker_server.results.compose import ComposeService
+from mcp_docker_server.results.shaping import format_ports
+from mcp_docker_server.specs.containers import ContainerSpec, MountSpec
+from mcp_docker_server.specs.volumes import VolumeSpec
 
 __all__ = [
     "ComposePlan",
@@ -153,7 +154,15 @@ def stack_config(config: Mapping[str, Any], stack: str) -> dict[str, Any]:
             return [strip(v) for v in value]
         return value
 
-    out: dict[str, Any] = strip(config)
+    services = {
+        name: {**service, "networks": {n: v or {} for n, v in service["networks"].items()}}
+        if isinstance(service, Mapping) and isinstance(service.get("networks"), Mapping)
+        else service
+        for name, service in (config.get("services") or {}).items()
+    }
+    # A service's networks map names to null when the file gives no options: kept as empty
+    # options, or the service would silently join only the stack's default network.
+    out: dict[str, Any] = strip({**config, "services": services})
     out.pop("name", None)
     for kind in ("networks", "volumes", "secrets", "configs"):
         for key, entry in (out.get(kind) or {}).items():

@@ -15,10 +15,10 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
+from mcp_docker_server.config.settings import EngineTarget
 from mcp_docker_server.errors import ComposeError, ProcessError
 from mcp_docker_server.processes import run_process
-from mcp_docker_server.settings import EngineTarget
-from mcp_docker_server.shaping import clean_text
+from mcp_docker_server.results.shaping import clean_text
 
 __all__ = ["CompletedCompose", "ComposeRunner", "compose_env"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import docker
 
-from mcp_docker_server import shaping
-from mcp_docker_server.models import ComposeService
 from mcp_docker_server.policy import label_matches
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.compose import ComposeService
 
 Raw = dict[str, Any]
 PROJECT_LABEL = "com.docker.compose.project"

@@ -19,7 +19,6 @@ import docker.errors
 import docker.types
 import requests.exceptions
 
-from mcp_docker_server import shaping
 from mcp_docker_server.engine._admission_sync import absent_volumes, describe_container, remove_volumes
 from mcp_docker_server.engine._logs_sync import (
     GREP_SECONDS,
@@ -35,7 +34,10 @@ from mcp_docker_server.errors import (
     InvalidArgument,
     NotFound,
 )
-from mcp_docker_server.models import (
+from mcp_docker_server.policy import Admitted
+from mcp_docker_server.policy.admission import ContainerDescription
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.containers import (
     ContainerDetail,
     ContainerList,
     ContainerRow,
@@ -49,10 +51,8 @@ from mcp_docker_server.models import (
     RunResult,
     StatsResult,
 )
-from mcp_docker_server.policy import Admitted
-from mcp_docker_server.policy.admission import ContainerDescription
-from mcp_docker_server.specs import ContainerSpec, ExecSpec, Healthcheck
-from mcp_docker_server.timewindow import parse_moment
+from mcp_docker_server.specs.containers import ContainerSpec, ExecSpec, Healthcheck
+from mcp_docker_server.specs.timewindow import parse_moment
 
 Raw = dict[str, Any]
 

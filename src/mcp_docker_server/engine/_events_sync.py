@@ -10,13 +10,13 @@ from typing import Any
 import docker
 import docker.errors
 
-from mcp_docker_server import shaping
+from mcp_docker_server.config.settings import EngineTarget
 from mcp_docker_server.engine._catalog_sync import PROJECT_LABEL
 from mcp_docker_server.engine.connect import open_client
 from mcp_docker_server.engine.errors import translate_docker_errors
 from mcp_docker_server.engine.event_types import LIFECYCLE_ACTIONS, ContainerEvent
 from mcp_docker_server.policy import label_matches
-from mcp_docker_server.settings import EngineTarget
+from mcp_docker_server.results import shaping
 
 Raw = dict[str, Any]
 

@@ -22,7 +22,7 @@ import docker.utils
 
 from mcp_docker_server.engine._images_sync import StreamHandle, _protected
 from mcp_docker_server.errors import EngineAPIError, InvalidArgument
-from mcp_docker_server.supply.models import HistoryEntry, ImageFacts
+from mcp_docker_server.results.security import HistoryEntry, ImageFacts
 
 Raw = dict[str, Any]
 _WHITEOUT = ".wh."

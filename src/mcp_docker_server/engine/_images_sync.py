@@ -27,14 +27,19 @@ import docker.errors
 import docker.utils
 import requests
 
-from mcp_docker_server import shaping
-from mcp_docker_server.build_context import ContextPlan, plan_context, secret_files_refused, write_context
-from mcp_docker_server.dockerfile import read_dockerfile
+from mcp_docker_server.config.settings import RegistrySettings
+from mcp_docker_server.engine.build_context import (
+    ContextPlan,
+    plan_context,
+    secret_files_refused,
+    write_context,
+)
 from mcp_docker_server.errors import EngineAPIError, InvalidArgument, NotFound
-from mcp_docker_server.models import BuildResult, HistoryRow, ImageDetail, ImageResult, ImageRow
-from mcp_docker_server.progress import Progress
-from mcp_docker_server.settings import RegistrySettings
-from mcp_docker_server.specs import BuildSpec
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.images import BuildResult, HistoryRow, ImageDetail, ImageResult, ImageRow
+from mcp_docker_server.results.progress import Progress
+from mcp_docker_server.specs.dockerfile import read_dockerfile
+from mcp_docker_server.specs.images import BuildSpec
 
 Raw = dict[str, Any]
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")

@@ -21,8 +21,8 @@ import docker
 import docker.errors
 import requests
 
-from mcp_docker_server import shaping
-from mcp_docker_server.streamframes import FrameDecoder, framing_from_content_type
+from mcp_docker_server.engine.streamframes import FrameDecoder, framing_from_content_type
+from mcp_docker_server.results import shaping
 
 __all__ = ["GREP_SECONDS", "LOG_SCAN_LIMIT", "BoundedLogs", "LogScan", "log_params", "read_logs"]
 

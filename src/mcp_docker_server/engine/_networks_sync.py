@@ -9,11 +9,11 @@ import docker.errors
 import docker.types
 import docker.utils
 
-from mcp_docker_server import shaping
 from mcp_docker_server.engine._names import matches as _matches
 from mcp_docker_server.errors import Conflict, EngineAPIError, InvalidArgument, NotFound
-from mcp_docker_server.models import NetworkDetail, NetworkResult, NetworkRow
-from mcp_docker_server.specs import NetworkSpec
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.networks import NetworkDetail, NetworkResult, NetworkRow
+from mcp_docker_server.specs.networks import NetworkSpec
 
 Raw = dict[str, Any]
 _PREDEFINED = frozenset({"bridge", "host", "none"})

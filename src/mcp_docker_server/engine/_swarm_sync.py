@@ -12,12 +12,12 @@ import docker
 import docker.errors
 import docker.types
 
-from mcp_docker_server import shaping
 from mcp_docker_server.engine._containers_sync import docker_healthcheck, nanoseconds
 from mcp_docker_server.engine._logs_sync import BoundedLogs, log_params, read_logs
 from mcp_docker_server.errors import Conflict, InvalidArgument
-from mcp_docker_server.models_swarm import NodeRow, ServiceDetail, ServiceRow, SwarmResult, TaskRow
-from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec, UpdatePolicy
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.swarm import NodeRow, ServiceDetail, ServiceRow, SwarmResult, TaskRow
+from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec, UpdatePolicy
 
 Raw = dict[str, Any]
 STACK_LABEL = "com.docker.stack.namespace"

@@ -10,16 +10,16 @@ from typing import Any
 import docker
 import docker.errors
 
-from mcp_docker_server import shaping
 from mcp_docker_server.engine._volumes_sync import volume_kind
-from mcp_docker_server.models_system import (
+from mcp_docker_server.policy import label_matches
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.system import (
     DiskUsage,
     DiskUsageRow,
     EventRow,
     PruneCandidate,
     PrunePlan,
 )
-from mcp_docker_server.policy import label_matches
 
 Raw = dict[str, Any]
 PRUNE_TARGETS = ("containers", "images", "networks", "volumes", "build-cache")

@@ -10,11 +10,11 @@ import docker
 import docker.errors
 import docker.utils
 
-from mcp_docker_server import shaping
 from mcp_docker_server.engine._names import matches as _matches
 from mcp_docker_server.errors import Conflict
-from mcp_docker_server.models import VolumeDetail, VolumeResult, VolumeRow
-from mcp_docker_server.specs import VolumeSpec
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.volumes import VolumeDetail, VolumeResult, VolumeRow
+from mcp_docker_server.specs.volumes import VolumeSpec
 
 Raw = dict[str, Any]
 # Engines from API 1.42 mark the volumes they create without a name (`docker run -v /data`);

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.models import ComposeService
+from mcp_docker_server.results.compose import ComposeService
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _catalog_sync as ops

@@ -6,9 +6,9 @@ import docker
 import docker.errors
 import docker.tls
 
+from mcp_docker_server.config.settings import EngineTarget
 from mcp_docker_server.engine.errors import translate_docker_errors, unreachable
 from mcp_docker_server.errors import EngineAPIError
-from mcp_docker_server.settings import EngineTarget
 
 MIN_API_VERSION = "1.41"
 

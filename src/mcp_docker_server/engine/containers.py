@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.models import (
+from mcp_docker_server.policy import Admitted
+from mcp_docker_server.policy.admission import ContainerDescription
+from mcp_docker_server.results.containers import (
     ContainerDetail,
     ContainerList,
     ExecResult,
@@ -17,9 +19,7 @@ from mcp_docker_server.models import (
     RunResult,
     StatsResult,
 )
-from mcp_docker_server.policy import Admitted
-from mcp_docker_server.policy.admission import ContainerDescription
-from mcp_docker_server.specs import ContainerSpec, ExecSpec
+from mcp_docker_server.specs.containers import ContainerSpec, ExecSpec
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _containers_sync as ops

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from mcp_docker_server.config.settings import EngineTarget
 from mcp_docker_server.errors import EngineUnavailable
-from mcp_docker_server.settings import EngineTarget
 
 if TYPE_CHECKING:
     import docker

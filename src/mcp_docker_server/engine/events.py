@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
+from mcp_docker_server.config.settings import EngineTarget
 from mcp_docker_server.engine.core import lazy_module
 from mcp_docker_server.engine.event_types import LIFECYCLE_ACTIONS, ContainerEvent
 from mcp_docker_server.errors import DockerServerError
-from mcp_docker_server.settings import EngineTarget
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _events_sync as ops

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio
 
-from mcp_docker_server.build_context import ContextPlan
+from mcp_docker_server.config.settings import RegistrySettings
+from mcp_docker_server.engine.build_context import ContextPlan
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.models import BuildResult, ImageResult
-from mcp_docker_server.models_build import BuildPreview, ContextEntry
-from mcp_docker_server.progress import Progress
-from mcp_docker_server.settings import RegistrySettings
-from mcp_docker_server.specs import BuildSpec
+from mcp_docker_server.results.images import BuildPreview, BuildResult, ContextEntry, ImageResult
+from mcp_docker_server.results.progress import Progress
+from mcp_docker_server.specs.images import BuildSpec
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _images_sync as ops

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.supply.models import ImageFacts
+from mcp_docker_server.results.security import ImageFacts
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _images_fs_sync as ops

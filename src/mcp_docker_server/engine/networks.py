@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.models import NetworkResult
 from mcp_docker_server.policy import Admitted
-from mcp_docker_server.specs import NetworkSpec
+from mcp_docker_server.results.networks import NetworkResult
+from mcp_docker_server.specs.networks import NetworkSpec
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _networks_sync as ops

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.models_swarm import NodeRow, ServiceDetail, ServiceRow, SwarmResult, TaskRow
 from mcp_docker_server.policy import Admitted
-from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
+from mcp_docker_server.results.swarm import NodeRow, ServiceDetail, ServiceRow, SwarmResult, TaskRow
+from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _swarm_sync as ops

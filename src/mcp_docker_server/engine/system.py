@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.models_system import DiskUsage, EventRow, PrunePlan
+from mcp_docker_server.results.system import DiskUsage, EventRow, PrunePlan
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _system_sync as ops

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.models import VolumeResult
 from mcp_docker_server.policy import Admitted
-from mcp_docker_server.specs import VolumeSpec
+from mcp_docker_server.results.volumes import VolumeResult
+from mcp_docker_server.specs.volumes import VolumeSpec
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _volumes_sync as ops

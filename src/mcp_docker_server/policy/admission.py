@@ -25,7 +25,7 @@ from mcp_docker_server.policy.containers import admit_volume, check_image, check
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
 from mcp_docker_server.policy.paths import check_bind_source
-from mcp_docker_server.specs import VolumeSpec
+from mcp_docker_server.specs.volumes import VolumeSpec
 
 __all__ = [
     "HARMLESS_CONFIG",

@@ -25,7 +25,7 @@ from mcp_docker_server.policy.containers import admit_volume
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
 from mcp_docker_server.policy.paths import check_host_path
-from mcp_docker_server.specs import VolumeSpec
+from mcp_docker_server.specs.volumes import VolumeSpec
 
 __all__ = ["HARMLESS_SERVICE_KEYS", "REFUSED_SERVICE_KEYS", "judge_compose_config", "pin_paths"]
 

@@ -10,14 +10,8 @@ from dataclasses import replace
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
 from mcp_docker_server.policy.paths import check_bind_source, check_host_path
-from mcp_docker_server.specs import (
-    ContainerSpec,
-    ExecSpec,
-    VolumeSpec,
-    bind_device,
-    tmpfs_only,
-    volume_host_paths,
-)
+from mcp_docker_server.specs.containers import ContainerSpec, ExecSpec
+from mcp_docker_server.specs.volumes import VolumeSpec, bind_device, tmpfs_only, volume_host_paths
 
 __all__ = [
     "admit_container",

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.model import Admitted, Policy, admit
-from mcp_docker_server.specs import NetworkSpec
+from mcp_docker_server.specs.networks import NetworkSpec
 
 __all__ = ["HARMLESS_NETWORK_OPTIONS", "NETWORK_DRIVERS", "admit_network", "judge_network"]
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.containers import admit_container, check_image, check_pinned, scope_labels
 from mcp_docker_server.policy.model import Admitted, PathResolver, Policy, admit
-from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
+from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec
 
 __all__ = ["admit_service", "admit_service_patch"]
 

@@ -22,7 +22,7 @@ import anyio.abc
 from anyio.streams.text import TextReceiveStream
 
 from mcp_docker_server.errors import ProcessError
-from mcp_docker_server.shaping import BoundedTail, clean_text
+from mcp_docker_server.results.shaping import BoundedTail, clean_text
 
 __all__ = ["Completed", "LineCallback", "find_tool", "run_process", "run_tool"]
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import datetime
 
-from mcp_docker_server.shaping import clean_text, human_size, mask_env, redact_secrets, short_id, truncate
-from mcp_docker_server.supply.models import Finding, ImageFacts, ImageSummary, LayerRow, rank
+from mcp_docker_server.results.security import Finding, ImageFacts, ImageSummary, LayerRow, rank
+from mcp_docker_server.results.shaping import (
+    clean_text,
+    human_size,
+    mask_env,
+    redact_secrets,
+    short_id,
+    truncate,
+)
 
 __all__ = ["audit_image", "biggest_layers", "summarize"]
 

@@ -13,8 +13,8 @@ import json
 import re
 from collections.abc import Iterator
 
-from mcp_docker_server.shaping import clean_text, redact_secrets, truncate
-from mcp_docker_server.supply.models import LEVELS, Finding, Level
+from mcp_docker_server.results.security import LEVELS, Finding, Level
+from mcp_docker_server.results.shaping import clean_text, redact_secrets, truncate
 
 __all__ = ["dockerfile_checks", "parse_hadolint"]
 

@@ -13,8 +13,8 @@ from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
-from mcp_docker_server.shaping import clean_text, truncate
-from mcp_docker_server.supply.models import SbomSummary
+from mcp_docker_server.results.security import SbomSummary
+from mcp_docker_server.results.shaping import clean_text, truncate
 from mcp_docker_server.supply.packages import Package
 
 __all__ = ["build_bom", "summarize_bom"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from mcp_docker_server.shaping import clean_text, truncate
-from mcp_docker_server.supply.models import VulnRow, VulnSummary
+from mcp_docker_server.results.security import VulnRow, VulnSummary
+from mcp_docker_server.results.shaping import clean_text, truncate
 
 __all__ = ["SCANNERS", "SCANNER_INSTALL", "scanner_command", "summarize_report"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from mcp_docker_server.policy import Policy
-from mcp_docker_server.shaping import clean_text, truncate
+from mcp_docker_server.results.shaping import clean_text, truncate
 
 __all__ = ["COSIGN_INSTALL", "cosign_argv", "cosign_verdict", "signing_configured"]
 

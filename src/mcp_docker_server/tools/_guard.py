@@ -28,7 +28,6 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mcp_docker_server.audit import AuditLog
 from mcp_docker_server.compose import ComposePlan, ProjectRequests
 from mcp_docker_server.errors import DockerServerError, InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import (
@@ -44,9 +43,10 @@ from mcp_docker_server.policy import (
 from mcp_docker_server.policy.admission import ContainerDescription, judge_container, judge_task_template
 from mcp_docker_server.policy.compose import judge_compose_config
 from mcp_docker_server.policy.exposure import exposure_refusal, tool_exposed
-from mcp_docker_server.shaping import redact_secrets
-from mcp_docker_server.specs import ContainerSpec, ExecSpec, VolumeSpec
-from mcp_docker_server.specs_swarm import ServicePatch, ServiceSpec
+from mcp_docker_server.results.shaping import redact_secrets
+from mcp_docker_server.specs.containers import ContainerSpec, ExecSpec
+from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec
+from mcp_docker_server.specs.volumes import VolumeSpec
 from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools._arguments import ArgumentCheckedTool
 from mcp_docker_server.tools._output import (
@@ -56,6 +56,7 @@ from mcp_docker_server.tools._output import (
     slim_schema,
 )
 from mcp_docker_server.tools._scope import check_scope, scoped_arguments, scoped_result
+from mcp_docker_server.tools.audit import AuditLog
 
 __all__ = ["Guard"]
 
@@ -216,7 +217,7 @@ class Guard:
     async def _signed(self, images: Iterable[str]) -> None:
         """Under the operator's require_signature, every image must pass `cosign verify`."""
         if self.state.policy.require_signature:
-            from mcp_docker_server.tools.supply import require_signatures  # it imports this module
+            from mcp_docker_server.tools.security import require_signatures  # it imports this module
 
             await require_signatures(self.state, images)
 

@@ -14,8 +14,8 @@ from pydantic_core import to_json
 
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.policy.exposure import action_allowed
-from mcp_docker_server.progress import Progress
-from mcp_docker_server.shaping import redact_data
+from mcp_docker_server.results.progress import Progress
+from mcp_docker_server.results.shaping import redact_data
 
 __all__ = [
     "compact_result",

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from mcp_docker_server.errors import InvalidArgument, NotFound, PolicyDenied
 from mcp_docker_server.policy import Policy, in_scope
-from mcp_docker_server.specs import parse_volumes
+from mcp_docker_server.specs.containers import parse_volumes
 from mcp_docker_server.state import AppState
 
 __all__ = ["check_scope", "scoped_arguments", "scoped_result"]

@@ -21,7 +21,6 @@ import anyio
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import Field
 
-from mcp_docker_server.build_context import plan_context, secret_files_refused
 from mcp_docker_server.compose import (
     CompletedCompose,
     ComposePlan,
@@ -39,13 +38,14 @@ from mcp_docker_server.compose.plan import (
     validate_project_name,
 )
 from mcp_docker_server.compose.runner import ProgressCallback
+from mcp_docker_server.engine.build_context import plan_context, secret_files_refused
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
-from mcp_docker_server.models import ComposeResult, ComposeService
 from mcp_docker_server.policy import Admitted
 from mcp_docker_server.policy.compose import pin_paths
 from mcp_docker_server.policy.paths import check_host_path
-from mcp_docker_server.shaping import BoundedTail
-from mcp_docker_server.state import local_resolver
+from mcp_docker_server.results.compose import ComposeResult, ComposeService
+from mcp_docker_server.results.shaping import BoundedTail
+from mcp_docker_server.state import local_read_resolver
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
@@ -201,7 +201,7 @@ class ComposeSession:
                     f"{item.purpose} {item.path!r} names a variable, so the file read cannot be judged",
                     hint="write the path out in the compose file.",
                 )
-            check_host_path(policy, item.path, local_resolver, purpose=item.purpose, mounted=False)
+            check_host_path(policy, item.path, local_read_resolver, purpose=item.purpose, mounted=False)
 
     async def run(self, step: ComposePlan, argv: list[str], *, check: bool = True) -> CompletedCompose:
         """Run Compose; a failure raises a readable error unless ``check`` is false.
@@ -254,7 +254,7 @@ class ComposeSession:
             admitted = self.guard.admit_compose_config(plan, config, env_files_of(raw))
             if self.plan.action in ("up", "build"):
                 await anyio.to_thread.run_sync(
-                    build_contexts_without_secrets, pin_paths(config, local_resolver)
+                    build_contexts_without_secrets, pin_paths(config, local_read_resolver)
                 )
             yield Rendered(
                 config=config,

@@ -9,7 +9,7 @@ from mcp.server.mcpserver import ElicitationResult, Resolve
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.models import (
+from mcp_docker_server.results.containers import (
     ContainerDetail,
     ContainerList,
     ExecResult,
@@ -18,7 +18,7 @@ from mcp_docker_server.models import (
     RunResult,
     StatsResult,
 )
-from mcp_docker_server.specs import (
+from mcp_docker_server.specs.containers import (
     ContainerSpec,
     ExecSpec,
     parse_command,
@@ -28,9 +28,9 @@ from mcp_docker_server.specs import (
     parse_ports,
     parse_restart_policy,
     parse_volumes,
-    validate_image_reference,
     validate_name,
 )
+from mcp_docker_server.specs.images import validate_image_reference
 from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, READ_ONLY
 from mcp_docker_server.tools._confirm import Confirm, confirm_manage, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard

@@ -10,12 +10,11 @@ from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.models import BuildResult, ImageResult
-from mcp_docker_server.models_build import BuildPreview
 from mcp_docker_server.policy import Policy, check_host_path
-from mcp_docker_server.progress import Progress
-from mcp_docker_server.specs import BuildSpec, validate_image_reference
-from mcp_docker_server.state import local_resolver
+from mcp_docker_server.results.images import BuildPreview, BuildResult, ImageResult
+from mcp_docker_server.results.progress import Progress
+from mcp_docker_server.specs.images import BuildSpec, validate_image_reference
+from mcp_docker_server.state import local_read_resolver
 from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN
 from mcp_docker_server.tools._confirm import Confirm, confirm_image, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
@@ -158,11 +157,11 @@ def _build_paths(policy: Policy, path: str, dockerfile: str | None) -> tuple[str
     read on this machine (whichever engine builds), so they are resolved here."""
     context = Path(path).expanduser()
     root = check_host_path(
-        policy, str(Path.cwd() / context), local_resolver, purpose="build context", mounted=False
+        policy, str(Path.cwd() / context), local_read_resolver, purpose="build context", mounted=False
     )
     name = Path(dockerfile or "Dockerfile").expanduser()
     file = check_host_path(
-        policy, str(Path(root) / name), local_resolver, purpose="Dockerfile", mounted=False
+        policy, str(Path(root) / name), local_read_resolver, purpose="Dockerfile", mounted=False
     )
     return root, file
 

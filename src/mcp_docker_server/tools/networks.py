@@ -10,10 +10,11 @@ from mcp.server.mcpserver import ElicitationResult, Resolve
 from pydantic import Field
 
 from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.models import NetworkResult
 from mcp_docker_server.policy import scope_labels
 from mcp_docker_server.policy.networks import admit_network
-from mcp_docker_server.specs import NetworkSpec, validate_name
+from mcp_docker_server.results.networks import NetworkResult
+from mcp_docker_server.specs.containers import validate_name
+from mcp_docker_server.specs.networks import NetworkSpec
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_network, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard

@@ -15,16 +15,16 @@ from mcp_docker_server.compose.plan import stack_config, tail_lines
 from mcp_docker_server.compose.runner import ProgressCallback
 from mcp_docker_server.engine import Swarm
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
-from mcp_docker_server.models_swarm import ServiceResult, StackResult, StackRow, SwarmResult
-from mcp_docker_server.specs import (
+from mcp_docker_server.results.swarm import ServiceResult, StackResult, StackRow, SwarmResult
+from mcp_docker_server.specs.containers import (
     ContainerSpec,
     parse_command,
     parse_healthcheck,
     parse_memory,
     parse_volumes,
-    validate_image_reference,
 )
-from mcp_docker_server.specs_swarm import (
+from mcp_docker_server.specs.images import validate_image_reference
+from mcp_docker_server.specs.swarm import (
     ServicePatch,
     ServiceSpec,
     parse_constraints,

@@ -10,9 +10,9 @@ from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from pydantic import Field
 
 from mcp_docker_server.errors import DockerServerError, InvalidArgument
-from mcp_docker_server.models_system import EngineRow, SystemResult
+from mcp_docker_server.results.system import EngineRow, SystemResult
+from mcp_docker_server.specs.timewindow import event_window
 from mcp_docker_server.state import AppState, EngineSet
-from mcp_docker_server.timewindow import event_window
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, ask, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard

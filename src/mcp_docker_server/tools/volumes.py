@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import ElicitationResult, Resolve
 from pydantic import Field
 
-from mcp_docker_server.models import VolumeResult
-from mcp_docker_server.specs import VolumeSpec, validate_name
+from mcp_docker_server.results.volumes import VolumeResult
+from mcp_docker_server.specs.containers import validate_name
+from mcp_docker_server.specs.volumes import VolumeSpec
 from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_volume, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard

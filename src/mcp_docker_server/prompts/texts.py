@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection
 
-from mcp_docker_server import shaping
-from mcp_docker_server.access import refusal
 from mcp_docker_server.errors import DockerServerError
-from mcp_docker_server.models_system import DiskUsage, PrunePlan
-from mcp_docker_server.project_scan import ProjectScan
+from mcp_docker_server.prompts.project_scan import ProjectScan
 from mcp_docker_server.resources import untrusted
+from mcp_docker_server.resources.access import refusal
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.system import DiskUsage, PrunePlan
 from mcp_docker_server.state import AppState
 from mcp_docker_server.tools.system import DEFAULT_PRUNE
 

@@ -1,6 +1,6 @@
-"""What a tool asks the engine to create, parsed from tool arguments into plain values.
+"""Containers as a tool asks for them: ports, mounts, limits, healthchecks, exec (pure).
 
-Pure: no I/O, no docker-py, no MCP. The policy guard judges these values and the engine
+Parsed from tool arguments into plain values; the policy judges these values and the engine
 layer turns approved ones into Engine API calls, so both see exactly the same request.
 """
 
@@ -17,17 +17,13 @@ from typing import Literal
 from mcp_docker_server.errors import InvalidArgument
 
 __all__ = [
-    "BuildSpec",
     "ContainerSpec",
     "ExecSpec",
     "GpuRequest",
     "Healthcheck",
     "MountSpec",
-    "NetworkSpec",
     "PortBinding",
     "RestartPolicy",
-    "VolumeSpec",
-    "bind_device",
     "parse_command",
     "parse_gpus",
     "parse_healthcheck",
@@ -35,26 +31,24 @@ __all__ = [
     "parse_ports",
     "parse_restart_policy",
     "parse_volumes",
-    "tmpfs_only",
-    "validate_image_reference",
     "validate_name",
-    "volume_host_paths",
 ]
 
-# distribution/reference grammar, as the engine applies it (lower-case repository path).
-_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
-_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_NAME = rf"(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*"
-_TAG = r"[\w][\w.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = re.compile(rf"{_NAME}(?::{_TAG})?(?:@{_DIGEST})?")
-_IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{12,64}")
+
 _CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
+
+
 _VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
+
+
 _PROPAGATION = frozenset({"shared", "rshared", "slave", "rslave", "private", "rprivate"})
+
+
 _MOUNT_FLAGS = frozenset({"ro", "rw", "z", "Z", "nocopy", *_PROPAGATION})
+
 
 Protocol = Literal["tcp", "udp", "sctp"]
 
@@ -147,104 +141,6 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
-class NetworkSpec:
-    """A network to create."""
-
-    name: str
-    driver: str = "bridge"
-    subnet: str | None = None
-    gateway: str | None = None
-    ip_range: str | None = None
-    internal: bool = False
-    attachable: bool = False
-    ipv6: bool = False
-    driver_opts: Mapping[str, str] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class VolumeSpec:
-    """A volume to create."""
-
-    name: str
-    driver: str = "local"
-    driver_opts: Mapping[str, str] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-def bind_device(driver_opts: Mapping[str, str]) -> str | None:
-    """The host path a ``local`` volume really mounts when its options make it a bind mount
-    (``type: none, o: bind, device: /path``): a host mount in disguise."""
-    if {"bind", "rbind"} & set(_mount_flags(driver_opts)):
-        return driver_opts.get("device") or "/"
-    return None
-
-
-# Options of a local tmpfs volume that mount nothing of the host's (moby's mount flags and
-# tmpfs's own keys). Anything else (bind, remount, propagation, suid, dev...) is not "tmpfs only".
-_TMPFS_FLAGS = frozenset(
-    {
-        "defaults", "ro", "rw", "nosuid", "nodev", "exec", "noexec", "sync", "async", "dirsync",
-        "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime",
-        "nostrictatime",
-    }
-)  # fmt: skip
-_TMPFS_KEYS = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "huge", "mpol"})
-
-
-def tmpfs_only(driver_opts: Mapping[str, str]) -> bool:
-    """Whether ``local`` driver options make a plain tmpfs: memory, no host path or device."""
-    if driver_opts.get("type", "").strip().lower() != "tmpfs" or set(driver_opts) - {"type", "o", "device"}:
-        return False
-    if driver_opts.get("device", "").strip().startswith("/"):
-        return False
-    return all(
-        flag in _TMPFS_FLAGS or ("=" in flag and flag.partition("=")[0] in _TMPFS_KEYS)
-        for flag in _mount_flags(driver_opts)
-    )
-
-
-def volume_host_paths(driver_opts: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The host folders ``local`` driver options mount, with what each is: a bind's device, an
-    overlay's layers. Block devices and network shares are not folders and are not listed."""
-    found: list[tuple[str, str]] = []
-    if (device := bind_device(driver_opts)) is not None:
-        found.append((device, "bind device"))
-    if driver_opts.get("type", "").strip().lower() == "overlay":
-        for flag in _mount_flags(driver_opts):
-            key, _, value = flag.partition("=")
-            if key in ("lowerdir", "upperdir", "workdir"):
-                found.extend((path, f"overlay {key}") for path in value.split(":") if path)
-    return found
-
-
-def _mount_flags(driver_opts: Mapping[str, str]) -> list[str]:
-    """The comma-separated ``o`` option, each trimmed, flags lower-cased (keys' values kept)."""
-    flags = []
-    for raw in driver_opts.get("o", "").split(","):
-        key, sep, value = raw.strip().partition("=")
-        if key:
-            flags.append(f"{key.lower()}{sep}{value}")
-    return flags
-
-
-@dataclass(frozen=True)
-class BuildSpec:
-    """A build as asked: paths are checked by the engine layer before any work."""
-
-    path: str
-    tag: str
-    dockerfile: str | None = None
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None
-    no_cache: bool = False
-    pull: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict)
-    platform: str | None = None
-    max_context_bytes: int = 512 * 1024 * 1024
-
-
-@dataclass(frozen=True)
 class ExecSpec:
     """A process to run inside an existing container."""
 
@@ -256,24 +152,6 @@ class ExecSpec:
     privileged: bool = False
 
 
-# --------------------------------------------------------------------------- validators
-
-
-def validate_image_reference(ref: str) -> str:
-    """Return ``ref`` if it is a valid image reference or id.
-
-    Raises:
-        InvalidArgument: with what is wrong and an example of the right shape.
-    """
-    ref = ref.strip()
-    if _REFERENCE.fullmatch(ref) or _IMAGE_ID.fullmatch(ref):
-        return ref
-    hint = "use [registry/]repository[:tag][@sha256:digest], e.g. busybox:1.36 or ghcr.io/org/app:v1."
-    if ref != ref.lower() and _REFERENCE.fullmatch(_lower_path(ref)):
-        hint = "repository names must be lower-case. " + hint
-    raise InvalidArgument(f"Invalid image reference {ref!r}.", hint=hint)
-
-
 def validate_name(name: str, kind: str = "container") -> str:
     """Return ``name`` if the engine would accept it as a resource name."""
     if not _CONTAINER_NAME.fullmatch(name):
@@ -282,14 +160,6 @@ def validate_name(name: str, kind: str = "container") -> str:
             hint="use letters, digits, '_', '.', '-', starting with a letter or digit.",
         )
     return name
-
-
-def _lower_path(ref: str) -> str:
-    name, sep, rest = ref.partition(":")
-    return name.lower() + sep + rest
-
-
-# --------------------------------------------------------------------------- parsers
 
 
 def parse_command(command: str | Sequence[str] | None, what: str = "command") -> tuple[str, ...] | None:
@@ -347,7 +217,11 @@ def parse_ports(ports: Mapping[str, object] | None, default_host_ip: str) -> tup
 
 
 _MAX_BINDINGS = 1024
+
+
 _PORT_KEY_HINT = 'use "80", "80/tcp", "53/udp" or a range such as "8000-8010/tcp" as the key.'
+
+
 _HOST_HINT = (
     'use 8080, "8080", a range "8000-8010", "127.0.0.1:8080", "[::1]:8080", '
     '"127.0.0.1:" (any free port) or null.'

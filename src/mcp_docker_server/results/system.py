@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mcp_docker_server.models import _Out
+from mcp_docker_server.results._base import Compact
 
 __all__ = [
     "DiskUsage",
@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-class EngineRow(_Out):
+class EngineRow(Compact):
     """One configured engine and whether it answers."""
 
     name: str
@@ -30,7 +30,7 @@ class EngineRow(_Out):
     error: str | None = None
 
 
-class DiskUsageRow(_Out):
+class DiskUsageRow(Compact):
     """Space used by one kind of object."""
 
     type: str = Field(description="images, containers, volumes or build-cache.")
@@ -42,14 +42,14 @@ class DiskUsageRow(_Out):
     reclaimable_bytes: int
 
 
-class DiskUsage(_Out):
+class DiskUsage(Compact):
     """`docker system df`, with the largest items named."""
 
     rows: list[DiskUsageRow]
     largest: list[str] = Field(default_factory=list, description="Biggest images and volumes, 'name size'.")
 
 
-class EventRow(_Out):
+class EventRow(Compact):
     """One engine event."""
 
     time: str
@@ -59,7 +59,7 @@ class EventRow(_Out):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
-class PruneCandidate(_Out):
+class PruneCandidate(Compact):
     """Something prune would remove."""
 
     type: str
@@ -68,7 +68,7 @@ class PruneCandidate(_Out):
     kind: str | None = Field(default=None, description="volume: anonymous or named.")
 
 
-class PrunePlan(_Out):
+class PrunePlan(Compact):
     """What a prune removes (or, dry run, would remove) and the space it frees."""
 
     candidates: list[PruneCandidate]
@@ -79,7 +79,7 @@ class PrunePlan(_Out):
     failed: list[str] = Field(default_factory=list)
 
 
-class SystemResult(_Out):
+class SystemResult(Compact):
     """Result of a docker-system action; one field set per action."""
 
     action: str

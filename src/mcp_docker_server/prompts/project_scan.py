@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcp_docker_server import shaping
+from mcp_docker_server.results import shaping
 
 __all__ = ["ProjectScan", "scan_project"]
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from mcp_docker_server.shaping import redact_secrets, secret_field, truncate
+from mcp_docker_server.results.shaping import redact_secrets, secret_field, truncate
 
 __all__ = ["AuditLog", "argument_shape"]
 
-logger = logging.getLogger("mcp_docker_server.audit")
+logger = logging.getLogger("mcp_docker_server.tools.audit")
 
 # Values of these arguments are never written, at any depth, only their keys (or that they
 # were given): environments, build arguments and secrets hold values by design.

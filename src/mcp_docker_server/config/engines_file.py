@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mcp_docker_server.config.targets import EngineTarget, engine_target
 from mcp_docker_server.errors import ConfigError
 from mcp_docker_server.policy import Policy, load_policy
-from mcp_docker_server.targets import EngineTarget, engine_target
 
 __all__ = ["ENGINE_NAME", "EngineConfig", "load_engines"]
 

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mcp_docker_server.engines_file import EngineConfig, load_engines
-from mcp_docker_server.errors import ConfigError
-from mcp_docker_server.policy import Policy, load_policy
-from mcp_docker_server.targets import (
+from mcp_docker_server.config.engines_file import EngineConfig, load_engines
+from mcp_docker_server.config.targets import (
     DEFAULT_HOST,
     EngineTarget,
     TlsFiles,
@@ -27,6 +25,8 @@ from mcp_docker_server.targets import (
     is_loopback,
     read_flag,
 )
+from mcp_docker_server.errors import ConfigError
+from mcp_docker_server.policy import Policy, load_policy
 
 __all__ = [
     "OPTIONS",

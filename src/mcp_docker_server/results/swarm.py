@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from mcp_docker_server.models import _Out
+from mcp_docker_server.results._base import Compact
 
 __all__ = [
     "NodeRow",
@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-class NodeRow(_Out):
+class NodeRow(Compact):
     """One swarm node."""
 
     id: str
@@ -31,7 +31,7 @@ class NodeRow(_Out):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class SwarmResult(_Out):
+class SwarmResult(Compact):
     """Result of a swarm-management action."""
 
     action: str
@@ -46,7 +46,7 @@ class SwarmResult(_Out):
     note: str | None = None
 
 
-class TaskRow(_Out):
+class TaskRow(Compact):
     """One task (a replica's container) of a service."""
 
     id: str
@@ -60,7 +60,7 @@ class TaskRow(_Out):
     updated: str
 
 
-class ServiceRow(_Out):
+class ServiceRow(Compact):
     """One service with its running/desired task counts."""
 
     id: str
@@ -90,7 +90,7 @@ class ServiceDetail(ServiceRow):
     version: int
 
 
-class ServiceResult(_Out):
+class ServiceResult(Compact):
     """Result of a service-management action."""
 
     action: str
@@ -105,14 +105,14 @@ class ServiceResult(_Out):
     note: str | None = None
 
 
-class StackRow(_Out):
+class StackRow(Compact):
     """One stack and its services."""
 
     name: str
     services: int
 
 
-class StackResult(_Out):
+class StackResult(Compact):
     """Result of a stack-management action."""
 
     action: str

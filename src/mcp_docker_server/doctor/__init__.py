@@ -25,7 +25,9 @@ import anyio.to_thread
 
 from mcp_docker_server import __version__
 from mcp_docker_server.compose.runner import ComposeRunner, compose_env
-from mcp_docker_server.doctor_checks import (
+from mcp_docker_server.config.engines_file import EngineConfig
+from mcp_docker_server.config.settings import EngineTarget, Settings, load_settings
+from mcp_docker_server.doctor.checks import (
     docker_cli_lines,
     http_lines,
     policy_data,
@@ -33,12 +35,10 @@ from mcp_docker_server.doctor_checks import (
     registry_lines,
     warning_lines,
 )
-from mcp_docker_server.doctor_report import EngineProbe, Line, Report, render_json, render_text
+from mcp_docker_server.doctor.report import EngineProbe, Line, Report, render_json, render_text
 from mcp_docker_server.engine import Engine, System
-from mcp_docker_server.engines_file import EngineConfig
 from mcp_docker_server.errors import ConfigError, DockerServerError, EngineUnavailable
 from mcp_docker_server.flags import parse_args
-from mcp_docker_server.settings import EngineTarget, Settings, load_settings
 
 __all__ = ["run_doctor", "transport_of"]
 

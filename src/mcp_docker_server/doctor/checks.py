@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
 
-from mcp_docker_server.doctor_report import Line
-from mcp_docker_server.engines_file import EngineConfig
+from mcp_docker_server.config.engines_file import EngineConfig
+from mcp_docker_server.config.settings import HttpSettings, RegistrySettings, Settings
+from mcp_docker_server.doctor.report import Line
 from mcp_docker_server.policy import Policy
 from mcp_docker_server.policy.model import CREDENTIAL_DIRS, DEFAULT_CAPABILITIES, SENSITIVE_PATHS
-from mcp_docker_server.settings import HttpSettings, RegistrySettings, Settings
-from mcp_docker_server.shaping import clean_text, truncate
+from mcp_docker_server.results.shaping import clean_text, truncate
 
 __all__ = [
     "docker_cli_lines",

@@ -22,14 +22,14 @@ from mcp.server import MCPServer
 from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
-from mcp_docker_server.access import check_read
 from mcp_docker_server.errors import DockerServerError, InvalidArgument
-from mcp_docker_server.models import ContainerDetail
 from mcp_docker_server.policy import check_host_path
-from mcp_docker_server.project_scan import scan_project
-from mcp_docker_server.prompt_texts import containerize_text, disk_text, tool_line
+from mcp_docker_server.prompts.project_scan import scan_project
+from mcp_docker_server.prompts.texts import containerize_text, disk_text, tool_line
 from mcp_docker_server.resources import delimited_logs, untrusted
-from mcp_docker_server.state import AppState, EngineSet, local_resolver
+from mcp_docker_server.resources.access import check_read
+from mcp_docker_server.results.containers import ContainerDetail
+from mcp_docker_server.state import AppState, EngineSet, local_read_resolver
 
 __all__ = ["PROMPTS", "register_prompts"]
 
@@ -75,7 +75,7 @@ def register_prompts(server: MCPServer[Any], engines: EngineSet, tools: Collecti
                 lambda: check_host_path(
                     state.policy,
                     os.path.abspath(path),
-                    local_resolver,
+                    local_read_resolver,
                     purpose="project folder",
                     mounted=False,
                 )

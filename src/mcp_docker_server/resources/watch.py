@@ -33,10 +33,10 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
-from mcp_docker_server.access import refusal
 from mcp_docker_server.engine import ContainerEvent, EventFeed, Watched
 from mcp_docker_server.errors import DockerServerError, PolicyDenied
-from mcp_docker_server.resource_uris import Target, event_matches, parse
+from mcp_docker_server.resources.access import refusal
+from mcp_docker_server.resources.uris import Target, event_matches, parse
 from mcp_docker_server.state import EngineSet
 
 __all__ = ["LiveUpdates"]

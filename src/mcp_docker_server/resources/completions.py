@@ -19,11 +19,11 @@ from mcp.types import (
     ResourceTemplateReference,
 )
 
-from mcp_docker_server.access import LISTING, refusal
 from mcp_docker_server.engine import Catalog
 from mcp_docker_server.errors import DockerServerError
-from mcp_docker_server.policy import check_bind_source
-from mcp_docker_server.state import EngineSet, local_resolver
+from mcp_docker_server.policy import check_host_path
+from mcp_docker_server.resources.access import LISTING, refusal
+from mcp_docker_server.state import EngineSet, local_read_resolver
 
 __all__ = ["MAX_VALUES", "register_completions"]
 
@@ -96,7 +96,14 @@ def _directories(prefix: str, engines: EngineSet) -> list[str]:
             continue
         candidate = f"{base}/{name}" if "/" in prefix else name
         try:
-            check_bind_source(policy, os.path.join(folder, name), local_resolver)
+            # The containerize prompt's folder becomes a build context: read here, never mounted.
+            check_host_path(
+                policy,
+                os.path.join(folder, name),
+                local_read_resolver,
+                purpose="project folder",
+                mounted=False,
+            )
         except DockerServerError:
             continue  # /etc and friends are never offered
         out.append(candidate)

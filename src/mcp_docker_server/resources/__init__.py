@@ -17,11 +17,11 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import BaseModel
 
-from mcp_docker_server.access import check_read
 from mcp_docker_server.engine import Catalog
 from mcp_docker_server.errors import DockerServerError, NotFound
-from mcp_docker_server.resource_uris import DEFAULT_TAIL, MAX_TAIL, Kind, Target, template, uri
-from mcp_docker_server.shaping import redact_data
+from mcp_docker_server.resources.access import check_read
+from mcp_docker_server.resources.uris import DEFAULT_TAIL, MAX_TAIL, Kind, Target, template, uri
+from mcp_docker_server.results.shaping import redact_data
 from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools._output import compact_text
 

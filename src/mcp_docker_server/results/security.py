@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import Field, JsonValue
+
+from mcp_docker_server.results._base import Compact
 
 __all__ = [
     "LEVELS",
@@ -31,11 +33,7 @@ Level = Literal["error", "warning", "info", "style"]
 LEVELS: tuple[Level, ...] = ("error", "warning", "info", "style")
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Finding(_Out):
+class Finding(Compact):
     """One problem: where it is, what it is, and how to fix it."""
 
     rule: str = Field(description="hadolint DLxxxx/SCxxxx, or this server's own MCPDxxx.")
@@ -46,7 +44,7 @@ class Finding(_Out):
     fix: str
 
 
-class LayerRow(_Out):
+class LayerRow(Compact):
     """One of the biggest layers."""
 
     size_bytes: int
@@ -54,7 +52,7 @@ class LayerRow(_Out):
     created_by: str
 
 
-class ImageSummary(_Out):
+class ImageSummary(Compact):
     """What an image is: id, names, base, age, size."""
 
     id: str
@@ -68,7 +66,7 @@ class ImageSummary(_Out):
     layers: int
 
 
-class SbomSummary(_Out):
+class SbomSummary(Compact):
     """The package inventory in brief; the full CycloneDX document is in ``bom`` or a file."""
 
     components: int
@@ -79,7 +77,7 @@ class SbomSummary(_Out):
     written: str | None = Field(default=None, description="The file the CycloneDX JSON went to.")
 
 
-class VulnRow(_Out):
+class VulnRow(Compact):
     """One fixable vulnerability."""
 
     id: str
@@ -89,7 +87,7 @@ class VulnRow(_Out):
     fixed: str
 
 
-class VulnSummary(_Out):
+class VulnSummary(Compact):
     """A scanner's report in brief."""
 
     scanner: str
@@ -99,7 +97,7 @@ class VulnSummary(_Out):
     top_fixable: list[VulnRow] = Field(default_factory=list)
 
 
-class SupplyResult(_Out):
+class SupplyResult(Compact):
     """Result of image-security; which fields are set depends on the action."""
 
     action: str

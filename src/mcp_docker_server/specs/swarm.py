@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.specs import ContainerSpec
+from mcp_docker_server.specs.containers import ContainerSpec
 
 __all__ = [
     "ServicePatch",

@@ -24,11 +24,11 @@ from mcp_docker_server.engine.images_fs import ImageContents
 from mcp_docker_server.errors import DockerServerError, InvalidArgument, NotFound, PolicyDenied, ProcessError
 from mcp_docker_server.policy import Policy, check_host_path, digest_pinned
 from mcp_docker_server.processes import find_tool, run_tool
-from mcp_docker_server.specs import validate_image_reference
-from mcp_docker_server.state import AppState, local_resolver
+from mcp_docker_server.results.security import SupplyResult, level_counts, rank
+from mcp_docker_server.specs.images import validate_image_reference
+from mcp_docker_server.state import AppState, local_read_resolver
 from mcp_docker_server.supply.audit import audit_image, biggest_layers, summarize
 from mcp_docker_server.supply.lint import dockerfile_checks, parse_hadolint
-from mcp_docker_server.supply.models import SupplyResult, level_counts, rank
 from mcp_docker_server.supply.packages import find_packages, os_release, wanted
 from mcp_docker_server.supply.refs import pinned_reference
 from mcp_docker_server.supply.scan import SCANNER_INSTALL, SCANNERS, scanner_command, summarize_report
@@ -105,7 +105,7 @@ def dockerfile_path(given: str, policy: Policy) -> Path:
         path = path / "Dockerfile"
     _check_dockerfile_name(path)
     path = Path(
-        check_host_path(policy, str(path), local_resolver, purpose="Dockerfile to lint", mounted=False)
+        check_host_path(policy, str(path), local_read_resolver, purpose="Dockerfile to lint", mounted=False)
     )
     _check_dockerfile_name(path)  # a link named Dockerfile may lead to any file
     if not path.is_file():
@@ -315,7 +315,7 @@ def sbom_target(output: str, state: AppState) -> Path:
     # own files, sockets, and only below allowed_bind_roots when the operator set them. The file
     # is made in the folder that was judged.
     folder = check_host_path(
-        state.policy, str(path.parent), local_resolver, purpose="SBOM output folder", mounted=False
+        state.policy, str(path.parent), local_read_resolver, purpose="SBOM output folder", mounted=False
     )
     path = Path(folder) / path.name
     if not path.parent.is_dir():

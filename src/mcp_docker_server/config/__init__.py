@@ -1,0 +1,1 @@
+"""Settings: environment variables and flags, engine targets, the engines file."""

@@ -1,0 +1,1 @@
+"""What tools return: compact result models and the shaping that makes them."""
