@@ -31,6 +31,7 @@ from mcp_docker_server.tools import (
     register_system,
     register_volumes,
 )
+from mcp_docker_server.tools.catalog import ToolDecl
 from mcp_docker_server.tools.security import register as register_security
 
 __all__ = ["build_server"]
@@ -122,10 +123,10 @@ class _CatalogGuard(Guard):
         super().__init__(engines)
         self.catalog: dict[str, frozenset[str]] = {}
 
-    def add(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+    def add(self, fn: Any, decl: ToolDecl) -> None:
         """Note the tool, then register it as the guard does."""
-        self.catalog[str(kwargs["name"])] = tool_actions(fn)
-        super().add(fn, *args, **kwargs)
+        self.catalog[decl.name] = tool_actions(fn)
+        super().add(fn, decl)
 
 
 def tool_actions(fn: Any) -> frozenset[str]:

@@ -30,6 +30,7 @@ from mcp_docker_server.resources import delimited_logs, untrusted
 from mcp_docker_server.resources.access import check_read
 from mcp_docker_server.results.containers import ContainerDetail
 from mcp_docker_server.state import AppState, EngineSet, local_read_resolver
+from mcp_docker_server.tools.catalog import ToolName
 
 __all__ = ["PROMPTS", "register_prompts"]
 
@@ -57,7 +58,7 @@ def register_prompts(server: MCPServer[Any], engines: EngineSet, tools: Collecti
         """Debug a failing container: state, exit code, health, last logs and recent events."""
         state = _state(engine)
         try:
-            await check_read(state, "inspect-container", None, {"container_id": container})
+            await check_read(state, ToolName.INSPECT_CONTAINER, None, {"container_id": container})
             detail = await state.containers.inspect(container)
         except DockerServerError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from exc
@@ -91,7 +92,7 @@ def register_prompts(server: MCPServer[Any], engines: EngineSet, tools: Collecti
         """Free disk space safely: usage, what a prune would reclaim, then a prune the user confirms."""
         state = _state(engine)
         try:
-            await check_read(state, "docker-system", "df")
+            await check_read(state, ToolName.DOCKER_SYSTEM, "df")
             disk = await state.system.disk_usage()
         except DockerServerError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from exc
@@ -140,29 +141,35 @@ async def _debug_text(state: AppState, detail: ContainerDetail, several: bool, t
     lines += [
         "",
         "## Last logs",
-        await _section(state, "container-logs", None, detail.name, lambda: _logs(state, detail)),
+        await _section(state, ToolName.CONTAINER_LOGS, None, detail.name, lambda: _logs(state, detail)),
     ]
     lines += [
         "",
         "## Events in the last hour",
-        await _section(state, "docker-system", "events", None, lambda: _events(state, detail)),
+        await _section(state, ToolName.DOCKER_SYSTEM, "events", None, lambda: _events(state, detail)),
     ]
     c = f'"container_id": "{detail.name}"{engine_arg}'
     steps = [
         tool_line(
             tools,
-            "container-logs",
+            ToolName.CONTAINER_LOGS,
             f'{{{c}, "tail": 500, "grep": "error|panic|fatal|exception"}} for more of the story',
         ),
-        tool_line(tools, "inspect-container", f"{{{c}}} for mounts, networks, ports and environment names"),
+        tool_line(
+            tools, ToolName.INSPECT_CONTAINER, f"{{{c}}} for mounts, networks, ports and environment names"
+        ),
         tool_line(
             tools,
-            "container-stats",
+            ToolName.CONTAINER_STATS,
             f'{{{c}, "processes": true}} while it runs (CPU, memory against its limit)',
         ),
-        tool_line(tools, "exec-container", f'{{{c}, "command": [...]}} to look inside a running container'),
         tool_line(
-            tools, "manage-container", f'{{{c}, "action": "restart"}} (or start) once the cause is fixed'
+            tools, ToolName.EXEC_CONTAINER, f'{{{c}, "command": [...]}} to look inside a running container'
+        ),
+        tool_line(
+            tools,
+            ToolName.MANAGE_CONTAINER,
+            f'{{{c}, "action": "restart"}} (or start) once the cause is fixed',
         ),
     ]
     lines += [

@@ -12,6 +12,7 @@ from mcp_docker_server.resources.access import refusal
 from mcp_docker_server.results import shaping
 from mcp_docker_server.results.system import DiskUsage, PrunePlan
 from mcp_docker_server.state import AppState
+from mcp_docker_server.tools.catalog import ToolName
 from mcp_docker_server.tools.system import DEFAULT_PRUNE
 
 __all__ = ["containerize_text", "disk_text", "tool_line"]
@@ -60,18 +61,20 @@ def containerize_text(scan: ProjectScan, tools: Collection[str]) -> str:
     ]
     dockerfile = f"{scan.path}/Dockerfile"
     steps = [
-        tool_line(tools, "image-security", f'{{"action": "lint", "target": "{dockerfile}"}} to check it'),
-        tool_line(tools, "build-image", f'{{"path": "{scan.path}", "tag": "{name}:dev"}} to build it'),
         tool_line(
-            tools, "run-container",
+            tools, ToolName.IMAGE_SECURITY, f'{{"action": "lint", "target": "{dockerfile}"}} to check it'
+        ),
+        tool_line(tools, ToolName.BUILD_IMAGE, f'{{"path": "{scan.path}", "tag": "{name}:dev"}} to build it'),
+        tool_line(
+            tools, ToolName.RUN_CONTAINER,
             f'{{"image": "{name}:dev", "name": "{name}-dev", '
             f'"ports": {{"{scan.port}/tcp": {scan.port}}}}} to try it',
         ),
         tool_line(
-            tools, "compose-stack",
+            tools, ToolName.COMPOSE_STACK,
             f'{{"compose_file": "{scan.path}/compose.yaml", "action": "up", "build": true}} to run it all',
         ),
-        tool_line(tools, "container-logs", f'{{"container_id": "{name}-dev"}} to see it start'),
+        tool_line(tools, ToolName.CONTAINER_LOGS, f'{{"container_id": "{name}-dev"}} to see it start'),
     ]  # fmt: skip
     parts += ["2. Then build and run it:", *[s for s in steps if s]]
     parts.append("3. If the build or start fails, read the error, fix the file and try again.")
@@ -88,12 +91,12 @@ async def disk_text(state: AppState, disk: DiskUsage, several: bool, tools: Coll
     parts = [f"Free disk space{on} safely. Docker's disk usage, read just now:", *rows]
     if disk.largest:
         parts.append(f"Largest: {', '.join(disk.largest)}")
-    denied = refusal(state, "docker-system", "prune")
+    denied = refusal(state, ToolName.DOCKER_SYSTEM, "prune")
     if denied is None and state.policy.read_only:
         denied_text: str | None = "this server is read-only"
     else:
         denied_text = denied.reason if denied else None
-    if denied_text or "docker-system" not in tools:
+    if denied_text or ToolName.DOCKER_SYSTEM not in tools:
         parts += [
             "",
             f"Prune is not available here ({denied_text or 'docker-system is not exposed'}). "

@@ -24,6 +24,7 @@ from mcp_docker_server.resources.uris import DEFAULT_TAIL, MAX_TAIL, Kind, Targe
 from mcp_docker_server.results.shaping import redact_data
 from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools._output import compact_text
+from mcp_docker_server.tools.catalog import ToolName
 
 __all__ = ["LOGS_MAX_BYTES", "ResourceReader", "delimited_logs", "register_resources", "untrusted"]
 
@@ -56,7 +57,11 @@ class ResourceReader:
     async def _read(self, state: AppState, target: Target) -> str:
         ref = target.name
         if target.kind == "container":
-            tool = {"inspect": "inspect-container", "logs": "container-logs", "stats": "container-stats"}
+            tool = {
+                "inspect": ToolName.INSPECT_CONTAINER,
+                "logs": ToolName.CONTAINER_LOGS,
+                "stats": ToolName.CONTAINER_STATS,
+            }
             await check_read(state, tool[target.view], None, {"container_id": ref})
             if target.view == "inspect":
                 return _json(await state.containers.inspect(ref))
@@ -64,16 +69,16 @@ class ResourceReader:
                 return _json(await state.containers.stats(ref))
             return await self._logs(state, ref, target.tail)
         if target.kind == "image":
-            await check_read(state, "image-operations", "inspect", {"image": ref})
+            await check_read(state, ToolName.IMAGE_OPERATIONS, "inspect", {"image": ref})
             return _json(await state.images.inspect(ref))
         if target.kind == "network":
-            await check_read(state, "network-management", "inspect", {"name": ref})
+            await check_read(state, ToolName.NETWORK_MANAGEMENT, "inspect", {"name": ref})
             return _json(await state.networks.inspect(ref))
         if target.kind == "volume":
-            await check_read(state, "volume-management", "inspect", {"name": ref})
+            await check_read(state, ToolName.VOLUME_MANAGEMENT, "inspect", {"name": ref})
             return _json(await state.volumes.inspect(ref))
         if target.kind == "compose":
-            await check_read(state, "compose-stack", "ps", {"project_name": ref})
+            await check_read(state, ToolName.COMPOSE_STACK, "ps", {"project_name": ref})
             services = await Catalog(state.engine).compose_project(ref)
             if not services:
                 raise NotFound(
@@ -83,7 +88,7 @@ class ResourceReader:
                 )
             rows = [s.model_dump(exclude_none=True, exclude_defaults=True) for s in services]
             return _dumps({"project": ref, "engine": state.name, "services": rows})
-        await check_read(state, "docker-system", "info", None)
+        await check_read(state, ToolName.DOCKER_SYSTEM, "info", None)
         return _dumps(
             {"engine": state.name, "version": await state.system.version(), "info": await state.system.info()}
         )

@@ -14,16 +14,13 @@ from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.exposure import exposure_refusal, tool_exposed
 from mcp_docker_server.state import AppState
 from mcp_docker_server.tools._scope import check_scope
+from mcp_docker_server.tools.catalog import CATALOG
 
 __all__ = ["LISTING", "check_read", "refusal"]
 
 # Completion kind -> the listing tool (and action) that would show the same names.
 LISTING: Mapping[str, tuple[str, str | None]] = {
-    "container": ("list-containers", None),
-    "image": ("image-operations", "list"),
-    "network": ("network-management", "list"),
-    "volume": ("volume-management", "list"),
-    "project": ("compose-stack", "ps"),
+    decl.lists: (decl.name, decl.lists_action) for decl in CATALOG.values() if decl.lists
 }
 
 

@@ -38,16 +38,17 @@ from mcp_docker_server.errors import DockerServerError, PolicyDenied
 from mcp_docker_server.resources.access import refusal
 from mcp_docker_server.resources.uris import Target, event_matches, parse
 from mcp_docker_server.state import EngineSet
+from mcp_docker_server.tools.catalog import ToolName
 
 __all__ = ["LiveUpdates"]
 
 log = logging.getLogger(__name__)
 # What a subscription would reveal, and the tool that shows the same: it must be exposed.
 _SUBSCRIBE_TOOL = {
-    "inspect": ("inspect-container", None),
-    "logs": ("container-logs", None),
-    "stats": ("container-stats", None),
-    "": ("compose-stack", "ps"),
+    "inspect": (ToolName.INSPECT_CONTAINER, None),
+    "logs": (ToolName.CONTAINER_LOGS, None),
+    "stats": (ToolName.CONTAINER_STATS, None),
+    "": (ToolName.COMPOSE_STACK, "ps"),
 }
 
 

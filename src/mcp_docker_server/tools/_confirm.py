@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from mcp_docker_server.state import EngineSet
+from mcp_docker_server.tools.catalog import ToolName
 
 __all__ = [
     "Confirm",
@@ -82,7 +83,7 @@ async def confirm_manage(
 ) -> Confirm | Elicit[Confirm]:
     """remove and kill ask first."""
     question = f"{action} container {container_id}" if action in ("remove", "kill") else None
-    return ask(ctx, "manage-container", action, question, engine)
+    return ask(ctx, ToolName.MANAGE_CONTAINER, action, question, engine)
 
 
 async def confirm_image(
@@ -90,14 +91,14 @@ async def confirm_image(
 ) -> Confirm | Elicit[Confirm]:
     """remove, prune and push ask first; a push names where the image goes."""
     if action == "prune":
-        return ask(ctx, "image-operations", action, "prune dangling images", engine)
+        return ask(ctx, ToolName.IMAGE_OPERATIONS, action, "prune dangling images", engine)
     question = None
     if action == "remove":
         question = f"remove image {image}"
     elif action == "push":
         host, repository, tag = push_destination(image, registry)
         question = f"push image {image} to registry {host}, repository {repository}, tag {tag}"
-    return ask(ctx, "image-operations", action, question, engine)
+    return ask(ctx, ToolName.IMAGE_OPERATIONS, action, question, engine)
 
 
 def push_destination(image: str, registry: str | None) -> tuple[str, str, str]:
@@ -130,7 +131,7 @@ async def confirm_network(
 ) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first."""
     question = f"{action} network {name}" if action in ("remove", "prune") else None
-    return ask(ctx, "network-management", action, question, engine)
+    return ask(ctx, ToolName.NETWORK_MANAGEMENT, action, question, engine)
 
 
 async def confirm_volume(
@@ -138,7 +139,7 @@ async def confirm_volume(
 ) -> Confirm | Elicit[Confirm]:
     """remove and prune ask first (volumes hold data)."""
     question = f"{action} volume {name} and its data" if action in ("remove", "prune") else None
-    return ask(ctx, "volume-management", action, question, engine)
+    return ask(ctx, ToolName.VOLUME_MANAGEMENT, action, question, engine)
 
 
 async def confirm_compose(
@@ -148,7 +149,7 @@ async def confirm_compose(
     destructive = action == "down" and remove_volumes
     return ask(
         ctx,
-        "compose-stack",
+        ToolName.COMPOSE_STACK,
         action,
         f"down {compose_file} and delete its volumes" if destructive else None,
         engine,

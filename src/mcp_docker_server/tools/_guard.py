@@ -57,6 +57,7 @@ from mcp_docker_server.tools._output import (
 )
 from mcp_docker_server.tools._scope import check_scope, scoped_arguments, scoped_result
 from mcp_docker_server.tools.audit import AuditLog
+from mcp_docker_server.tools.catalog import ToolDecl
 
 __all__ = ["Guard"]
 
@@ -283,18 +284,10 @@ class Guard:
         """
         check_image(self.state.policy, image)
 
-    def add(
-        self,
-        fn: Callable[P, Awaitable[R]],
-        *,
-        name: str,
-        title: str,
-        annotations: ToolAnnotations,
-        read_actions: Collection[str] = (),
-    ) -> None:
-        """Make ``fn`` the guarded tool ``name`` (if the policy exposes it); the server is built
-        from :attr:`tools`. ``read_actions`` are the actions of an action-routed tool that only
-        read, which read-only mode still allows."""
+    def add(self, fn: Callable[P, Awaitable[R]], decl: ToolDecl) -> None:
+        """Make ``fn`` the guarded tool ``decl`` declares (if the policy exposes it); the server
+        is built from :attr:`tools`."""
+        name, title, annotations, read_actions = decl.name, decl.title, decl.annotations, decl.read_actions
         if not self.exposes(name, annotations, read_actions):
             return
         wrapped = self._wrap(name, fn, frozenset(read_actions), bool(annotations.read_only_hint))

@@ -17,39 +17,20 @@ from mcp_docker_server.errors import InvalidArgument, NotFound, PolicyDenied
 from mcp_docker_server.policy import Policy, in_scope
 from mcp_docker_server.specs.containers import parse_volumes
 from mcp_docker_server.state import AppState
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["check_scope", "scoped_arguments", "scoped_result"]
 
 R = TypeVar("R")
 
-# tool -> (kind of resource, argument naming it, actions that name no existing resource)
-_TARGETS: Mapping[str, tuple[str, str, frozenset[str]]] = {
-    "manage-container": ("container", "container_id", frozenset()),
-    "inspect-container": ("container", "container_id", frozenset()),
-    "container-logs": ("container", "container_id", frozenset()),
-    "container-stats": ("container", "container_id", frozenset()),
-    "exec-container": ("container", "container_id", frozenset()),
-    "network-management": ("network", "name", frozenset({"create", "list"})),
-    "volume-management": ("volume", "name", frozenset({"create", "list"})),
-    "service-management": ("service", "name", frozenset({"create", "list"})),
-}
-# Actions that sweep by name pattern, or change what no label can mark (the node, images).
-_UNSCOPABLE = {
-    ("network-management", "prune"),
-    ("volume-management", "prune"),
-    ("image-operations", "prune"),
-    ("image-operations", "remove"),
-    ("swarm-management", "init"),
-    ("swarm-management", "leave"),
-    ("swarm-management", "set-availability"),
-}
-# Projects labelled by their own files, not by this server.
-_UNLABELLED = {"compose-stack", "stack-management"}
-# Listings cut to the scope: (tool, action) -> (kind listed, the result's field of rows).
-_LISTINGS: Mapping[tuple[str, str], tuple[str, str]] = {
-    ("network-management", "list"): ("network", "networks"),
-    ("volume-management", "list"): ("volume", "volumes"),
-    ("service-management", "list"): ("service", "services"),
+# From the tools' declarations: what each call names, what cannot be scoped, which listings
+# are cut to the scope.
+_TARGETS = {name: decl.scope for name, decl in CATALOG.items() if decl.scope is not None}
+_UNSCOPABLE = {(name, action) for name, decl in CATALOG.items() for action in decl.unscopable}
+_LISTINGS = {
+    (name, decl.scoped_listing[0]): (decl.scope.kind if decl.scope else "", decl.scoped_listing[1])
+    for name, decl in CATALOG.items()
+    if decl.scoped_listing is not None
 }
 # Networks every engine has, which no label marks: `bridge` (also "default") is where a
 # container goes when no network is named; `host` and `none` are judged by the container rules.
@@ -59,10 +40,10 @@ _BUILTIN_NETWORKS = frozenset({"bridge", "default", "host", "none"})
 def scoped_arguments(tool: str, arguments: dict[str, object], policy: Policy) -> dict[str, object]:
     """``arguments`` with the scope label added to a listing's label filter, and to the
     filters of ``docker-system events`` (the engine keeps only events of labelled objects)."""
-    if policy.label_scope and tool == "list-containers":
+    if policy.label_scope and tool == ToolName.LIST_CONTAINERS:
         labels = arguments.get("label")
         arguments["label"] = [*(labels if isinstance(labels, list) else []), policy.label_scope]
-    if policy.label_scope and tool == "docker-system" and arguments.get("action") == "events":
+    if policy.label_scope and tool == ToolName.DOCKER_SYSTEM and arguments.get("action") == "events":
         given_filters = arguments.get("filters")
         filters = dict(given_filters) if isinstance(given_filters, Mapping) else {}
         given = filters.get("label")
@@ -99,7 +80,7 @@ async def check_scope(
     scope = state.policy.label_scope
     if not scope:
         return
-    if tool in _UNLABELLED or (tool, action) in _UNSCOPABLE:
+    if (tool, "*") in _UNSCOPABLE or (tool, action) in _UNSCOPABLE:
         raise PolicyDenied(
             "label-scope",
             f"{tool}{' ' + action if action else ''} cannot be limited to resources labelled {scope}",
@@ -110,9 +91,9 @@ async def check_scope(
     target = _TARGETS.get(tool)
     if target is None:
         return
-    kind, argument, unscoped_actions = target
+    kind, argument = target.kind, target.argument
     ref = arguments.get(argument)
-    if action in unscoped_actions or not isinstance(ref, str):
+    if action in target.unscoped_actions or not isinstance(ref, str):
         return
     if not in_scope(state.policy, await state.system.labels_of(kind, ref)):
         raise PolicyDenied(
@@ -134,13 +115,13 @@ async def _check_named_resources(
             would create it without the label).
         NotFound: a network or container does not exist.
     """
-    if tool == "network-management" and action in ("connect", "disconnect"):
+    if tool == ToolName.NETWORK_MANAGEMENT and action in ("connect", "disconnect"):
         for container in _strings(arguments.get("containers")):
             await _in_scope(state, "container", container)
         return
-    if tool == "run-container":
+    if tool == ToolName.RUN_CONTAINER:
         networks = _strings(arguments.get("network"))
-    elif tool == "service-management" and action == "create":
+    elif tool == ToolName.SERVICE_MANAGEMENT and action == "create":
         networks = _strings(arguments.get("networks"))
     else:
         return

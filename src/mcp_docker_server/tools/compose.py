@@ -46,10 +46,10 @@ from mcp_docker_server.policy.paths import check_host_path
 from mcp_docker_server.results.compose import ComposeResult, ComposeService
 from mcp_docker_server.results.shaping import BoundedTail
 from mcp_docker_server.state import local_read_resolver
-from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["ComposeSession", "Rendered", "compose_file_path", "compose_files", "load_config", "register"]
 
@@ -147,13 +147,7 @@ def register(guard: Guard) -> None:
                 output=tail_lines(done.stderr, 5) or None,
             )
 
-    guard.add(
-        compose_stack,
-        name="compose-stack",
-        title="Compose stack",
-        annotations=DESTRUCTIVE,
-        read_actions=("ps", "logs", "config", "validate"),
-    )
+    guard.add(compose_stack, CATALOG[ToolName.COMPOSE_STACK])
 
 
 @dataclass(frozen=True)

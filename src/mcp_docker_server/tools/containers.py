@@ -31,9 +31,9 @@ from mcp_docker_server.specs.containers import (
     validate_name,
 )
 from mcp_docker_server.specs.images import validate_image_reference
-from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN, READ_ONLY
 from mcp_docker_server.tools._confirm import Confirm, confirm_manage, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
 
@@ -247,10 +247,10 @@ def register(guard: Guard) -> None:
         admitted = await guard.admit_exec(spec)
         return await guard.state.containers.exec(admitted, timeout=timeout, max_bytes=max_bytes)
 
-    guard.add(run_container, name="run-container", title="Run container", annotations=MUTATING_OPEN)
-    guard.add(manage_container, name="manage-container", title="Manage container", annotations=DESTRUCTIVE)
-    guard.add(list_containers, name="list-containers", title="List containers", annotations=READ_ONLY)
-    guard.add(inspect_container, name="inspect-container", title="Inspect container", annotations=READ_ONLY)
-    guard.add(container_logs, name="container-logs", title="Container logs", annotations=READ_ONLY)
-    guard.add(container_stats, name="container-stats", title="Container stats", annotations=READ_ONLY)
-    guard.add(exec_container, name="exec-container", title="Exec in container", annotations=DESTRUCTIVE)
+    guard.add(run_container, CATALOG[ToolName.RUN_CONTAINER])
+    guard.add(manage_container, CATALOG[ToolName.MANAGE_CONTAINER])
+    guard.add(list_containers, CATALOG[ToolName.LIST_CONTAINERS])
+    guard.add(inspect_container, CATALOG[ToolName.INSPECT_CONTAINER])
+    guard.add(container_logs, CATALOG[ToolName.CONTAINER_LOGS])
+    guard.add(container_stats, CATALOG[ToolName.CONTAINER_STATS])
+    guard.add(exec_container, CATALOG[ToolName.EXEC_CONTAINER])

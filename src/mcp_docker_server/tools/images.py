@@ -15,10 +15,10 @@ from mcp_docker_server.results.images import BuildPreview, BuildResult, ImageRes
 from mcp_docker_server.results.progress import Progress
 from mcp_docker_server.specs.images import BuildSpec, validate_image_reference
 from mcp_docker_server.state import local_read_resolver
-from mcp_docker_server.tools._base import DESTRUCTIVE, MUTATING_OPEN
 from mcp_docker_server.tools._confirm import Confirm, confirm_image, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import with_progress
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
 
@@ -126,14 +126,8 @@ def register(guard: Guard) -> None:
         )
         return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
 
-    guard.add(build_image, name="build-image", title="Build image", annotations=MUTATING_OPEN)
-    guard.add(
-        image_operations,
-        name="image-operations",
-        title="Images",
-        annotations=DESTRUCTIVE,
-        read_actions=("list", "inspect", "history"),
-    )
+    guard.add(build_image, CATALOG[ToolName.BUILD_IMAGE])
+    guard.add(image_operations, CATALOG[ToolName.IMAGE_OPERATIONS])
 
 
 async def _build(

@@ -15,9 +15,9 @@ from mcp_docker_server.policy.networks import admit_network
 from mcp_docker_server.results.networks import NetworkResult
 from mcp_docker_server.specs.containers import validate_name
 from mcp_docker_server.specs.networks import NetworkSpec
-from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_network, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
 
@@ -83,13 +83,7 @@ def _add_network_tool(guard: Guard) -> None:
         # Judged before anything is created: macvlan/ipvlan and bridge.name reach host interfaces.
         return await guard.state.networks.create(admit_network(guard.state.policy, spec))
 
-    guard.add(
-        network_management,
-        name="network-management",
-        title="Networks",
-        annotations=DESTRUCTIVE,
-        read_actions=("list", "inspect"),
-    )
+    guard.add(network_management, CATALOG[ToolName.NETWORK_MANAGEMENT])
 
 
 def _network_spec(name: str, driver: str, opts: Mapping[str, OptionValue]) -> NetworkSpec:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_docker_server.compose import compose_env
@@ -34,13 +33,10 @@ from mcp_docker_server.supply.refs import pinned_reference
 from mcp_docker_server.supply.scan import SCANNER_INSTALL, SCANNERS, scanner_command, summarize_report
 from mcp_docker_server.supply.signing import COSIGN_INSTALL, cosign_argv, cosign_verdict, signing_configured
 from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
 
-# Reads only, but resolve-digest, scan and verify may reach a registry or a vulnerability feed.
-READ_OPEN = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
 Action = Literal["lint", "audit", "sbom", "scan", "resolve-digest", "verify"]
 _MAX_FINDINGS = 60
 _DOCKERFILE_BYTES = 1024 * 1024
@@ -84,7 +80,7 @@ def register(guard: Guard) -> None:
             return await sbom(state, ref, output, timeout)
         return await scan(state, ref, timeout)
 
-    guard.add(image_security, name="image-security", title="Image security", annotations=READ_OPEN)
+    guard.add(image_security, CATALOG[ToolName.IMAGE_SECURITY])
 
 
 # --------------------------------------------------------------------------- lint

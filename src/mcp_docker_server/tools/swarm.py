@@ -31,10 +31,10 @@ from mcp_docker_server.specs.swarm import (
     parse_service_ports,
     parse_update_policy,
 )
-from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, ask, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 from mcp_docker_server.tools.compose import ComposeSession, compose_file_path
 from mcp_docker_server.tools.containers import HealthcheckArg, VolumeArg
 
@@ -49,7 +49,7 @@ async def confirm_swarm(
 ) -> Confirm | Elicit[Confirm]:
     """Leaving the swarm asks first."""
     question = "leave the swarm (a manager's services stop)" if action == "leave" else None
-    return ask(ctx, "swarm-management", action, question, engine)
+    return ask(ctx, ToolName.SWARM_MANAGEMENT, action, question, engine)
 
 
 async def confirm_service(
@@ -57,7 +57,7 @@ async def confirm_service(
 ) -> Confirm | Elicit[Confirm]:
     """Removing a service asks first."""
     question = f"remove service {name} and its tasks" if action == "remove" else None
-    return ask(ctx, "service-management", action, question, engine)
+    return ask(ctx, ToolName.SERVICE_MANAGEMENT, action, question, engine)
 
 
 async def confirm_stack(
@@ -65,7 +65,7 @@ async def confirm_stack(
 ) -> Confirm | Elicit[Confirm]:
     """Removing a stack asks first."""
     question = f"remove stack {name} (its services and networks)" if action == "remove" else None
-    return ask(ctx, "stack-management", action, question, engine)
+    return ask(ctx, ToolName.STACK_MANAGEMENT, action, question, engine)
 
 
 def register(guard: Guard) -> None:
@@ -120,13 +120,7 @@ def _add_swarm_tool(guard: Guard) -> None:
         status = await swarm.status(show_tokens=False, with_nodes=False)
         return status.model_copy(update={"action": action, "nodes": [row]})
 
-    guard.add(
-        swarm_management,
-        name="swarm-management",
-        title="Swarm",
-        annotations=DESTRUCTIVE,
-        read_actions=("status", "nodes", "inspect-node"),
-    )
+    guard.add(swarm_management, CATALOG[ToolName.SWARM_MANAGEMENT])
 
 
 def _add_service_tool(guard: Guard) -> None:
@@ -222,13 +216,7 @@ def _add_service_tool(guard: Guard) -> None:
             await swarm.rollback(name)
         return await _settled(swarm, action, name, wait=wait, timeout=timeout)
 
-    guard.add(
-        service_management,
-        name="service-management",
-        title="Swarm services",
-        annotations=DESTRUCTIVE,
-        read_actions=("list", "inspect", "tasks", "logs"),
-    )
+    guard.add(service_management, CATALOG[ToolName.SERVICE_MANAGEMENT])
 
 
 async def _read_service(swarm: Swarm, action: str, name: str, *, tail: int, all_tasks: bool) -> ServiceResult:
@@ -329,13 +317,7 @@ def _add_stack_tool(guard: Guard) -> None:
             note=note,
         )
 
-    guard.add(
-        stack_management,
-        name="stack-management",
-        title="Swarm stacks",
-        annotations=DESTRUCTIVE,
-        read_actions=("list", "services", "ps"),
-    )
+    guard.add(stack_management, CATALOG[ToolName.STACK_MANAGEMENT])
 
 
 async def _deploy(

@@ -13,9 +13,9 @@ from mcp_docker_server.errors import DockerServerError, InvalidArgument
 from mcp_docker_server.results.system import EngineRow, SystemResult
 from mcp_docker_server.specs.timewindow import event_window
 from mcp_docker_server.state import AppState, EngineSet
-from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, ask, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
 
@@ -25,7 +25,6 @@ DEFAULT_PRUNE: list[PruneTarget] = ["containers", "images", "networks", "build-c
 EVENT_FILTERS = frozenset(
     {"type", "event", "container", "image", "label", "network", "volume", "service", "node", "scope"}
 )
-_READ_ACTIONS = ("engines", "info", "version", "df", "events")
 
 
 async def confirm_prune(
@@ -54,7 +53,7 @@ async def confirm_prune(
             if plan.build_cache_bytes:
                 parts.append("unused build cache")
             question = f"prune {', '.join(parts)}, freeing about {plan.total}"
-    return ask(ctx, "docker-system", action, question, engine)
+    return ask(ctx, ToolName.DOCKER_SYSTEM, action, question, engine)
 
 
 def register(guard: Guard) -> None:
@@ -112,10 +111,7 @@ def register(guard: Guard) -> None:
         plan = await state.system.prune(chosen, scope, named_volumes=named_volumes)
         return SystemResult(action=action, prune=plan, note=note)
 
-    guard.add(
-        docker_system, name="docker-system", title="Docker system", annotations=DESTRUCTIVE,
-        read_actions=_READ_ACTIONS,
-    )  # fmt: skip
+    guard.add(docker_system, CATALOG[ToolName.DOCKER_SYSTEM])
 
 
 async def _engine_rows(engines: EngineSet) -> list[EngineRow]:

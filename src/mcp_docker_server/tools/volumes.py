@@ -10,9 +10,9 @@ from pydantic import Field
 from mcp_docker_server.results.volumes import VolumeResult
 from mcp_docker_server.specs.containers import validate_name
 from mcp_docker_server.specs.volumes import VolumeSpec
-from mcp_docker_server.tools._base import DESTRUCTIVE
 from mcp_docker_server.tools._confirm import Confirm, confirm_volume, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
 
@@ -51,10 +51,4 @@ def register(guard: Guard) -> None:
         )
         return await guard.state.volumes.create(guard.admit_volume(spec))
 
-    guard.add(
-        volume_management,
-        name="volume-management",
-        title="Volumes",
-        annotations=DESTRUCTIVE,
-        read_actions=("list", "inspect"),
-    )
+    guard.add(volume_management, CATALOG[ToolName.VOLUME_MANAGEMENT])
