@@ -20,7 +20,7 @@ from mcp_docker_server.prompts import register_prompts
 from mcp_docker_server.resources import register_resources
 from mcp_docker_server.resources.completions import register_completions
 from mcp_docker_server.resources.watch import LiveUpdates
-from mcp_docker_server.state import AppState, EngineSet
+from mcp_docker_server.state import AppState, EngineSet, Facades
 from mcp_docker_server.tools import (
     Guard,
     register_compose,
@@ -44,19 +44,25 @@ INSTRUCTIONS = (
 
 
 def build_server(
-    settings: Settings, *, engine: Engine | None = None, policy: Policy | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    policy: Policy | None = None,
+    facades: Facades | None = None,
 ) -> MCPServer[Any]:
     """Assemble the server. No engine is contacted until a tool call needs it.
 
-    ``engine`` and ``policy`` replace the settings' engines with that one engine (tests use it).
+    ``engine``, ``policy`` and ``facades`` replace the settings' engines with that one engine
+    (tests use them; ``facades`` puts stand-ins behind the engine seam, ``engine.ports``).
     """
-    if engine is not None or policy is not None:
+    if engine is not None or policy is not None or facades is not None:
         states = [
             AppState(
                 settings=settings,
                 engine=engine or Engine(settings.engine),
                 policy=policy or settings.policy,
                 name=settings.default_engine,
+                facades=facades or Facades(),
             )
         ]
     else:

@@ -7,12 +7,21 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from mcp_docker_server.compose import ComposeRunner, compose_env
 from mcp_docker_server.config.settings import Settings
 from mcp_docker_server.engine import Admission, Containers, Engine, Images, Networks, Swarm, System, Volumes
+from mcp_docker_server.engine.ports import (
+    AdmissionPort,
+    ContainersPort,
+    ImagesPort,
+    NetworksPort,
+    SwarmPort,
+    SystemPort,
+    VolumesPort,
+)
 from mcp_docker_server.errors import DockerServerError, InvalidArgument
 from mcp_docker_server.policy import (
     PathInfo,
@@ -21,7 +30,7 @@ from mcp_docker_server.policy import (
     lexical_resolver,
 )
 
-__all__ = ["AppState", "EngineSet", "local_read_resolver", "local_resolver"]
+__all__ = ["AppState", "EngineSet", "Facades", "local_read_resolver", "local_resolver"]
 
 # How much of a folder is searched for sockets before a bind of it is admitted: enough for the
 # places sockets live (a runtime folder, a project's tmp), bounded for big project trees.
@@ -75,6 +84,20 @@ def _socket_inside(folder: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Facades:
+    """Stand-ins for the engine facades, each optional (tests give the tools fakes through the
+    seam ``engine.ports``; what is not given is the real facade)."""
+
+    admission: AdmissionPort | None = None
+    containers: ContainersPort | None = None
+    images: ImagesPort | None = None
+    networks: NetworksPort | None = None
+    volumes: VolumesPort | None = None
+    swarm: SwarmPort | None = None
+    system: SystemPort | None = None
+
+
 @dataclass
 class AppState:
     """What a call on one engine needs: settings, the engine, and the policy that governs it."""
@@ -83,6 +106,7 @@ class AppState:
     engine: Engine
     policy: Policy
     name: str = "default"
+    facades: Facades = field(default_factory=Facades)
 
     def __post_init__(self) -> None:
         # The host path rule keeps binds, builds and scans away from the server's own files.
@@ -101,39 +125,39 @@ class AppState:
             self.policy = replace(self.policy, engine_data_root=root or "")
 
     @property
-    def admission(self) -> Admission:
+    def admission(self) -> AdmissionPort:
         """The engine's own descriptions of what it runs, for the guard to judge."""
-        return Admission(self.engine)
+        return self.facades.admission or Admission(self.engine)
 
     @property
-    def containers(self) -> Containers:
+    def containers(self) -> ContainersPort:
         """Container operations on the engine."""
-        return Containers(self.engine)
+        return self.facades.containers or Containers(self.engine)
 
     @property
-    def networks(self) -> Networks:
+    def networks(self) -> NetworksPort:
         """Network operations on the engine."""
-        return Networks(self.engine)
+        return self.facades.networks or Networks(self.engine)
 
     @property
-    def volumes(self) -> Volumes:
+    def volumes(self) -> VolumesPort:
         """Volume operations on the engine."""
-        return Volumes(self.engine)
+        return self.facades.volumes or Volumes(self.engine)
 
     @property
-    def images(self) -> Images:
+    def images(self) -> ImagesPort:
         """Image operations on the engine."""
-        return Images(self.engine)
+        return self.facades.images or Images(self.engine)
 
     @property
-    def swarm(self) -> Swarm:
+    def swarm(self) -> SwarmPort:
         """The swarm this engine belongs to."""
-        return Swarm(self.engine)
+        return self.facades.swarm or Swarm(self.engine)
 
     @property
-    def system(self) -> System:
+    def system(self) -> SystemPort:
         """Engine-wide operations."""
-        return System(self.engine)
+        return self.facades.system or System(self.engine)
 
     @cached_property
     def compose(self) -> ComposeRunner:

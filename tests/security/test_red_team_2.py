@@ -230,6 +230,131 @@ async def test_logs_keep_the_newest_bytes_of_a_long_line(client: Client, test_im
     assert text.count("y") > 8 * 1024, f"only {len(text)} bytes of a 16 KiB budget: {text[:80]!r}"
 
 
+# --------------------------------------------------------------------------- compose and stacks
+
+SECRET_VALUE = f"hunter2-{RUN_ID}"
+
+
+@pytest.fixture
+def project(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A compose project name whose containers and networks are removed afterwards."""
+    name = f"mcpd-rt2-{_short()}"
+    yield name
+    project_filter: dict[str, str | list[str] | bool] = {"label": f"com.docker.compose.project={name}"}
+    for container in docker_client.containers.list(all=True, filters=project_filter):
+        container.remove(force=True)
+    for network in docker_client.networks.list(filters=project_filter):
+        with contextlib.suppress(docker.errors.APIError):
+            network.remove()
+
+
+def project_env(docker_client: docker.DockerClient, project: str) -> list[str]:
+    project_filter: dict[str, str | list[str] | bool] = {"label": f"com.docker.compose.project={project}"}
+    return [
+        entry
+        for container in docker_client.containers.list(all=True, filters=project_filter)
+        for entry in container.attrs["Config"]["Env"] or []
+    ]
+
+
+async def test_compose_up_runs_secret_environment_values_as_written(
+    client: Client, docker_client: docker.DockerClient, test_image: str, tmp_path: Path, project: str
+) -> None:
+    # FAULT: the rendered config is read through the output redactor (processes/runner.py cleans
+    # stdout), so the file Compose runs has DB_PASSWORD=[redacted]: every app with a password breaks.
+    file = tmp_path / "compose.yaml"
+    file.write_text(
+        f"services:\n  app:\n    image: {test_image}\n    command: [sleep, '120']\n"
+        f"    labels: {{{LABEL_KEY}: '{RUN_ID}'}}\n"
+        f"    environment:\n      DB_PASSWORD: {SECRET_VALUE}\n"
+        f"      DATABASE_URL: postgres://app:{SECRET_VALUE}@db/app\n"
+    )
+    result = await client.call_tool(
+        "compose-stack", {"compose_file": str(file), "action": "up", "project_name": project, "timeout": 120}
+    )
+    assert SECRET_VALUE not in text_of(result)  # results stay redacted
+    ok(result)
+    env = project_env(docker_client, project)
+    assert f"DB_PASSWORD={SECRET_VALUE}" in env, env
+    assert f"DATABASE_URL=postgres://app:{SECRET_VALUE}@db/app" in env, env
+
+
+async def test_a_failing_one_shot_service_is_not_reported_as_a_success(
+    client: Client, docker_client: docker.DockerClient, test_image: str, tmp_path: Path, project: str
+) -> None:
+    # FAULT: same cause: "echo TOKEN=x; exit 3" is rewritten to "echo TOKEN=[redacted] exit 3", the
+    # migration "succeeds" (exit 0) and the service depending on it is started and reported healthy.
+    file = tmp_path / "compose.yaml"
+    file.write_text(
+        f"services:\n"
+        f"  web:\n    image: {test_image}\n    command: [sleep, '120']\n"
+        f"    labels: {{{LABEL_KEY}: '{RUN_ID}'}}\n"
+        f"    depends_on: {{migrate: {{condition: service_completed_successfully}}}}\n"
+        f"  migrate:\n    image: {test_image}\n"
+        f"    labels: {{{LABEL_KEY}: '{RUN_ID}'}}\n"
+        f'    command: [sh, -c, "echo migrating with TOKEN=abc123; exit 3"]\n'
+    )
+    text = error_text(
+        await client.call_tool(
+            "compose-stack",
+            {"compose_file": str(file), "action": "up", "project_name": project, "timeout": 120},
+        )
+    )
+    assert "exit 3" in text or "exit code 3" in text
+    project_filter: dict[str, str | list[str] | bool] = {"label": f"com.docker.compose.project={project}"}
+    running = docker_client.containers.list(filters=project_filter)
+    assert running == [], [c.name for c in running]
+
+
+@pytest.fixture
+def swarm_manager() -> Iterator[tuple[str, docker.DockerClient]]:
+    """The test set's swarm manager (already a swarm: nothing here inits or leaves one)."""
+    host = os.environ.get("MCPD_TEST_SWARM_MANAGER_HOST")
+    if not host:
+        pytest.fail("MCPD_TEST_SWARM_MANAGER_HOST is not set: run through scripts/test.sh")
+    manager = docker.DockerClient(base_url=host, version="auto", timeout=30)
+    yield host, manager
+    manager.close()
+
+
+async def test_stack_deploy_runs_secret_environment_values_as_written(
+    swarm_manager: tuple[str, docker.DockerClient], test_image: str, tmp_path: Path
+) -> None:
+    # FAULT: stack deploy renders through the same redacting reader: the service gets DB_PASSWORD=[redacted].
+    host, manager = swarm_manager
+    stack = f"mcpd-rt2-{_short()}"
+    file = tmp_path / "stack.yaml"
+    file.write_text(
+        f"services:\n  app:\n    image: {test_image}\n    command: [sleep, '120']\n"
+        f"    environment:\n      DB_PASSWORD: {SECRET_VALUE}\n"
+    )
+    stack_filter = {"label": f"com.docker.stack.namespace={stack}"}
+    try:
+        async with Client(build_server(settings_for(host)), elicitation_callback=accept_all) as c:
+            result = await c.call_tool(
+                "stack-management",
+                {"action": "deploy", "name": stack, "compose_file": str(file), "timeout": 120},
+            )
+        ok(result)
+        env = [
+            entry
+            for service in manager.services.list(filters=stack_filter)
+            for entry in service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"].get("Env") or []
+        ]
+        assert f"DB_PASSWORD={SECRET_VALUE}" in env, env
+    finally:
+        for service in manager.services.list(filters=stack_filter):
+            service.remove()  # type: ignore[no-untyped-call]  # docker-py's stubs leave it untyped
+        for _ in range(50):
+            networks = manager.networks.list(filters=stack_filter)
+            for network in networks:
+                with contextlib.suppress(docker.errors.APIError):
+                    network.remove()
+            if not networks:
+                break
+            time.sleep(0.2)
+
+
 # --------------------------------------------------------------------------- images
 
 

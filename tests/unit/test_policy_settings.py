@@ -40,7 +40,7 @@ def test_credential_dirs_are_kept_as_written_and_still_protect(tmp_path: Path) -
     """Case 6 of the issue: the loader upper-cased the folders, so `.ssh` became `.SSH` and the
     rule matched nothing."""
     policy = load_policy(policy_file(tmp_path, 'credential_dirs = [".ssh", ".config/gcloud"]\n'), {})
-    assert policy.credential_dirs == frozenset({".ssh", ".config/gcloud"})
+    assert {".ssh", ".config/gcloud"} <= policy.credential_dirs
     with pytest.raises(PolicyDenied):
         check_host_path(policy, "/home/dev/.ssh", lexical_resolver, purpose="bind source")
     with pytest.raises(PolicyDenied):
@@ -67,7 +67,9 @@ def test_lists_and_strings_keep_their_case(tmp_path: Path) -> None:
     assert policy.image_allowlist == ("Registry.Example/App:*",)
     assert policy.allowed_bind_roots == ("/srv/Data",)
     assert policy.label_scope == "Team=A"
-    assert policy.sensitive_paths == ("/Volumes/Secrets",)
+    # Added to the built-in list, which stays (a list meant to add must not drop /etc).
+    assert policy.sensitive_paths[-1] == "/Volumes/Secrets"
+    assert "/etc" in policy.sensitive_paths
 
 
 def test_registry_reads_key_defaults_off(tmp_path: Path) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+import regex
 
 from mcp_docker_server.engine._logs_sync import BoundedLogs
 from mcp_docker_server.engine.streamframes import FrameDecoder, framing_from_content_type
@@ -59,7 +58,7 @@ def test_the_content_type_decides_when_the_engine_gives_one() -> None:
 
 
 def test_bounded_logs_keep_the_newest_matching_lines_across_payload_boundaries() -> None:
-    logs = BoundedLogs(1000, re.compile("ERROR"))
+    logs = BoundedLogs(1000, regex.compile("ERROR"))
     for payload in (b"INFO a\nERR", b"OR b\nINFO c\nERROR ", b"d"):
         logs.add(payload)
     text, lines, dropped = logs.result()

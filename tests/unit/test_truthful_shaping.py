@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import regex
 
 from mcp_docker_server.engine._logs_sync import BoundedLogs
 from mcp_docker_server.engine._volumes_sync import ANONYMOUS_LABEL, volume_kind
@@ -36,11 +37,20 @@ def test_a_cut_inside_a_multibyte_character_does_not_show_a_broken_one() -> None
 
 
 def test_complete_newer_lines_are_kept_whole_and_the_cut_line_goes() -> None:
-    tail = BoundedTail(50)
+    tail = BoundedTail(30)
     tail.add(b"x" * 200 + b"\nnewest one\nnewest two\n")
     assert tail.text() == "newest one\nnewest two\n"
     assert tail.dropped
     assert not tail.cut_line
+
+
+def test_a_long_line_before_a_short_one_keeps_its_end() -> None:
+    """A 40 KB line then `END`: the budget is used for the long line's end, not left empty."""
+    tail = BoundedTail(50)
+    tail.add(b"x" * 40_000 + b"\nEND\n")
+    text = tail.text()
+    assert text == CUT_MARKER + "x" * 45 + "\nEND\n"
+    assert tail.cut_line
 
 
 def test_bounded_logs_report_lines_of_a_single_long_line() -> None:
@@ -52,7 +62,7 @@ def test_bounded_logs_report_lines_of_a_single_long_line() -> None:
 
 
 def test_grep_keeps_the_newest_matches_and_counts_all_of_them() -> None:
-    kept = BoundedLogs(4096, re.compile("ERROR"), keep=2)
+    kept = BoundedLogs(4096, regex.compile("ERROR"), keep=2)
     kept.add(b"ERROR early\n" + b"".join(f"ok {n}\n".encode() for n in range(500)))
     kept.add(b"ERROR late 1\nERROR late 2\n")
     text, lines, dropped = kept.result()
@@ -62,18 +72,18 @@ def test_grep_keeps_the_newest_matches_and_counts_all_of_them() -> None:
 
 def test_grep_matches_tty_lines_timestamps_aside_and_records_where_it_got() -> None:
     stamp = b"2026-01-02T03:04:05.123456789Z "
-    kept = BoundedLogs(4096, re.compile("^done$"), keep=10, timestamped=True)
+    kept = BoundedLogs(4096, regex.compile("^done$"), keep=10, timestamped=True)
     kept.add(stamp + b"working\r\n" + stamp + b"\x1b[32mdone\x1b[0m\r\n")
     text, lines, _ = kept.result()
     assert (text, lines) == ("done\n", 1)
     assert kept.last_time == "2026-01-02T03:04:05.123456789Z"
-    shown = BoundedLogs(4096, re.compile("done"), keep=10, timestamped=True, show_timestamps=True)
+    shown = BoundedLogs(4096, regex.compile("done"), keep=10, timestamped=True, show_timestamps=True)
     shown.add(stamp + b"done\n")
     assert shown.result()[0] == stamp.decode() + "done\n"
 
 
 def test_a_matching_line_longer_than_the_budget_is_shown_cut_not_dropped() -> None:
-    kept = BoundedLogs(512, re.compile("needle"), keep=5)
+    kept = BoundedLogs(512, regex.compile("needle"), keep=5)
     kept.add(b"needle " + b"z" * 30_000 + b"\n")
     text, lines, _ = kept.result()
     assert lines == 1
@@ -171,7 +181,7 @@ def test_volume_kinds_as_the_engine_prunes_them(volume: dict[str, object], api: 
 
 
 def test_grep_holds_no_more_matches_than_max_bytes_can_show_whatever_tail_says() -> None:
-    kept = BoundedLogs(1000, re.compile("m"), keep=10_000)
+    kept = BoundedLogs(1000, regex.compile("m"), keep=10_000)
     for n in range(200):
         kept.add(f"m{n:03d}".encode() + b"m" * 5000 + b"\n")
         assert kept._matched_bytes <= 2 * 1002

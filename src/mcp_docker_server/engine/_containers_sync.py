@@ -17,6 +17,7 @@ from typing import Any
 import docker
 import docker.errors
 import docker.types
+import regex
 import requests.exceptions
 
 from mcp_docker_server.engine._admission_sync import absent_volumes, describe_container, remove_volumes
@@ -186,7 +187,7 @@ def container_logs(
     since: str | None,
     until: str | None,
     timestamps: bool,
-    pattern: re.Pattern[str] | None,
+    pattern: regex.Pattern[str] | None,
     max_bytes: int,
 ) -> LogsResult:
     """A bounded slice of the logs in one request, newest lines kept. With ``pattern`` the

@@ -19,9 +19,11 @@ from urllib.parse import quote
 
 import docker
 import docker.errors
+import regex
 import requests
 
 from mcp_docker_server.engine.streamframes import FrameDecoder, framing_from_content_type
+from mcp_docker_server.errors import InvalidArgument
 from mcp_docker_server.results import shaping
 
 __all__ = ["GREP_SECONDS", "LOG_SCAN_LIMIT", "BoundedLogs", "LogScan", "log_params", "read_logs"]
@@ -29,6 +31,8 @@ __all__ = ["GREP_SECONDS", "LOG_SCAN_LIMIT", "BoundedLogs", "LogScan", "log_para
 # Reading stops after this many bytes from the engine, whatever tail says: a bound on time and
 # memory for containers with enormous lines.
 LOG_SCAN_LIMIT = 64 * 1024 * 1024
+# A grep pattern's time on one line: past it, the pattern backtracks without end.
+GREP_LINE_SECONDS = 1.0
 # A search (grep) reads the whole log from its start, and stops after this many seconds.
 GREP_SECONDS = 10.0
 _READ_SIZE = 64 * 1024
@@ -118,7 +122,7 @@ class BoundedLogs:
     def __init__(
         self,
         max_bytes: int,
-        pattern: re.Pattern[str] | None = None,
+        pattern: regex.Pattern[str] | None = None,
         *,
         keep: int | None = None,
         timestamped: bool = False,
@@ -176,7 +180,19 @@ class BoundedLogs:
             message = line[stamp.end() :]
         assert self._pattern is not None
         # Only the newest max_bytes of a line can be shown; matching reads all of it.
-        if self._pattern.search(shaping.plain_text(message.decode("utf-8", errors="replace"))):
+        try:
+            found = self._pattern.search(
+                shaping.plain_text(message.decode("utf-8", errors="replace")),
+                timeout=GREP_LINE_SECONDS,
+                concurrent=True,
+            )
+        except TimeoutError as exc:
+            raise InvalidArgument(
+                f"The grep pattern took over {GREP_LINE_SECONDS:g} s on one log line, so the search was "
+                "stopped (a pattern such as (a+)+$ backtracks without end).",
+                hint="simplify the pattern: avoid nested repetition like (x+)+.",
+            ) from exc
+        if found:
             self.matched += 1
             kept = (line if self._show_timestamps else message)[-(self.max_bytes + 1) :]
             self._matches.append(kept)

@@ -281,7 +281,7 @@ def _event(raw: Raw) -> EventRow:
 
 
 def labels_of(client: docker.DockerClient, kind: str, ref: str) -> dict[str, str]:
-    """The labels a container, network, volume or service carries (one request)."""
+    """The labels a container, network, volume, image or service carries (one request)."""
     api: Any = client.api
     if kind == "container":
         labels = (api.inspect_container(ref).get("Config") or {}).get("Labels")
@@ -289,6 +289,8 @@ def labels_of(client: docker.DockerClient, kind: str, ref: str) -> dict[str, str
         labels = api.inspect_network(ref).get("Labels")
     elif kind == "volume":
         labels = api.inspect_volume(ref).get("Labels")
+    elif kind == "image":
+        labels = (api.inspect_image(ref).get("Config") or {}).get("Labels")
     else:
         labels = (api.inspect_service(ref).get("Spec") or {}).get("Labels")
     return {str(k): str(v) for k, v in (labels or {}).items()}

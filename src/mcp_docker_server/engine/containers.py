@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
+
+import regex
 
 from mcp_docker_server.engine.core import Engine, lazy_module
 from mcp_docker_server.policy import Admitted
@@ -66,7 +67,7 @@ class Containers:
         since: str | None,
         until: str | None,
         timestamps: bool,
-        pattern: re.Pattern[str] | None,
+        pattern: regex.Pattern[str] | None,
         max_bytes: int,
     ) -> LogsResult:
         """Bounded logs."""

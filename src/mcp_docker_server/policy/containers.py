@@ -258,14 +258,26 @@ def admit_exec(policy: Policy, spec: ExecSpec, default_user: str = "") -> Admitt
     Raises:
         PolicyDenied: for a privileged exec, or one as root when the operator forbids that.
     """
-    effective = (spec.user or default_user).split(":")[0]
-    if not policy.allow_root_exec and effective in ("", "0", "root"):
-        raise PolicyDenied(
-            "root-exec",
-            f"exec in {spec.container} would run as root",
-            hint='pass user, e.g. user="1000".',
-            setting="allow_root_exec = true",
-        )
+    effective = (spec.user or default_user).split(":")[0].strip()
+    if not policy.allow_root_exec:
+        # The uid the process gets: numbers are read as numbers (00, +0 are root); a name could
+        # be any uid in the container's own /etc/passwd, which a container may rewrite.
+        numeric = effective.lstrip("+-").isdigit()
+        if effective in ("", "root") or (numeric and int(effective) == 0):
+            raise PolicyDenied(
+                "root-exec",
+                f"exec in {spec.container} would run as root",
+                hint='pass user, e.g. user="1000".',
+                setting="allow_root_exec = true",
+            )
+        if not numeric:
+            raise PolicyDenied(
+                "root-exec",
+                f"exec in {spec.container} would run as user {effective!r}, whose uid the container "
+                "itself defines (it could be 0)",
+                hint='pass the user as a number, e.g. user="1000".',
+                setting="allow_root_exec = true",
+            )
     if spec.privileged and not policy.allow_privileged:
         raise PolicyDenied(
             "privileged",

@@ -106,6 +106,14 @@ def _build(values: Mapping[str, Any], source: str) -> Policy:
             f"{changes['confirm']!r} is not a confirmation mode",
             "use elicit or client-approval.",
         )
+    # The built-in sensitive paths and credential folders are a floor: an operator's list adds
+    # to them (a list meant to add /srv/secrets must not silently drop /etc).
+    if "sensitive_paths" in changes:
+        changes["sensitive_paths"] = tuple(
+            dict.fromkeys((*policy.sensitive_paths, *changes["sensitive_paths"]))
+        )
+    if "credential_dirs" in changes:
+        changes["credential_dirs"] = frozenset(policy.credential_dirs) | frozenset(changes["credential_dirs"])
     built = replace(policy, **changes)
     _check_signing(built)
     return built

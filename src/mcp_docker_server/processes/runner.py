@@ -101,7 +101,9 @@ async def run_process(
         ) from exc
     finally:
         await _stop(process)
-    return Completed(tuple(argv), returncode, stdout.text(), stderr.text(), stdout.dropped)
+    # stdout as it came: programs read it (Compose's JSON); what reaches the model is cleaned
+    # and redacted where results leave the server. stderr is for people: cleaned here.
+    return Completed(tuple(argv), returncode, stdout.raw(), stderr.text(), stdout.dropped)
 
 
 async def run_tool(

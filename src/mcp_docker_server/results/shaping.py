@@ -247,25 +247,35 @@ class BoundedTail:
         self._size = len(joined)
 
     def text(self) -> str:
-        """The kept bytes as clean text. When older bytes were dropped, the cut first line goes
-        if newer text follows it; when it is all there is (one line longer than the budget),
-        its newest bytes stay, after :data:`CUT_MARKER`, and :attr:`cut_line` says so: a
-        bounded result is never empty because its newest line was long."""
+        """The kept bytes as clean text (for the model). When older bytes were dropped: whole
+        newer lines when they fill at least half the budget (the cut line goes); otherwise the
+        text starts with :data:`CUT_MARKER` and keeps every newest byte the budget holds, the cut
+        line's end included, and :attr:`cut_line` says so. A bounded result is never empty, nor
+        mostly unused, because a line was long."""
+        return clean_text(self._kept())
+
+    def raw(self) -> str:
+        """The kept bytes as they came (decoded, nothing removed or redacted): for output a
+        program reads, such as Compose's ``config --format json``."""
+        self._compact()
+        return b"".join(self._chunks).decode("utf-8", errors="replace")
+
+    def _kept(self) -> str:
         self._compact()
         joined = b"".join(self._chunks)
         self.cut_line = False
-        if self.dropped:
-            _, newline, rest = joined.partition(b"\n")
-            if newline and rest.strip():
-                joined = rest
-            else:
-                # A cut may land inside a UTF-8 character: skip its continuation bytes.
-                start = 0
-                while start < min(len(joined), 3) and 0x80 <= joined[start] < 0xC0:
-                    start += 1
-                self.cut_line = True
-                return CUT_MARKER + clean_text(joined[start:].decode("utf-8", errors="replace"))
-        return clean_text(joined.decode("utf-8", errors="replace"))
+        if not self.dropped:
+            return joined.decode("utf-8", errors="replace")
+        _, newline, rest = joined.partition(b"\n")
+        if newline and rest.strip() and len(rest) >= self.max_bytes // 2:
+            # Whole newer lines fill most of the budget: the cut line goes.
+            return rest.decode("utf-8", errors="replace")
+        # A cut may land inside a UTF-8 character: skip its continuation bytes.
+        start = 0
+        while start < min(len(joined), 3) and 0x80 <= joined[start] < 0xC0:
+            start += 1
+        self.cut_line = not joined[start:].startswith(b"\n")
+        return CUT_MARKER + joined[start:].decode("utf-8", errors="replace")
 
 
 def format_bound_ports(bindings: Mapping[str, object] | None) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["DockerfileFacts", "read_dockerfile"]
+__all__ = ["base_images", "DockerfileFacts", "read_dockerfile"]
 
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*\S+(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
 _SYNTAX = re.compile(r"^#\s*syntax\s*=", re.IGNORECASE)
@@ -46,6 +46,24 @@ def read_dockerfile(text: str) -> DockerfileFacts:
     if feature is None:
         return DockerfileFacts(tuple(stages))
     return DockerfileFacts(tuple(stages), feature[0], feature[1])
+
+
+_FROM_IMAGE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
+
+
+def base_images(text: str) -> list[str]:
+    """The images a Dockerfile's stages start from, in order: not ``scratch``, not an earlier
+    stage's name (``FROM build``), as written (``${VAR}`` left as it is)."""
+    stages: set[str] = set()
+    images: list[str] = []
+    for _, line in _logical_lines(text):
+        if match := _FROM_IMAGE.match(line):
+            image = match[1]
+            if image.lower() != "scratch" and image not in stages:
+                images.append(image)
+            if match[2]:
+                stages.add(match[2])
+    return images
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:

@@ -10,6 +10,7 @@ all read from the tool's published input schema.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,10 @@ from pydantic_core import ErrorDetails
 __all__ = ["ArgumentCheckedTool", "argument_errors", "example_of", "shape_of"]
 
 _MAX_LINES = 5
+# How pydantic names a union's branches in an error's location.
+_BRANCH = re.compile(
+    r"(?:str|int|float|bool|none|bytes|(?:list|dict|tuple|set|frozenset)\[.*\]|[A-Z]\w*|function-\w+\[.*\])"
+)
 _SCALAR_EXAMPLES: dict[str, Any] = {"string": "text", "integer": 1, "number": 1, "boolean": True}
 
 
@@ -118,6 +123,12 @@ def _path(loc: list[int | str], arguments: Mapping[str, Any]) -> tuple[str, Any]
     path = str(loc[0])
     current: Any = arguments.get(str(loc[0]))
     for part in loc[1:]:
+        if (
+            isinstance(part, str)
+            and _BRANCH.fullmatch(part)
+            and not (isinstance(current, Mapping) and part in current)
+        ):
+            continue  # pydantic names the union branch it tried ("str", "list[str]"), not a key
         if isinstance(current, Mapping) and isinstance(part, str) and part in current:
             path += f".{part}"
             current = current[part]

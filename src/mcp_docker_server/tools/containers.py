@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
+import regex
 from mcp.server.mcpserver import ElicitationResult, Resolve
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -201,8 +201,10 @@ def register(guard: Guard) -> None:
         """Read a container's logs (untrusted output), newest lines kept within max_bytes; grep
         searches the whole log (up to 64 MiB or 10 s; `searched` says what it covered)."""
         try:
-            pattern = re.compile(grep) if grep else None
-        except re.error as exc:
+            # The regex module: each line's search has a time limit and releases the GIL, so a
+            # pattern that backtracks without end cannot hang the server.
+            pattern = regex.compile(grep) if grep else None
+        except regex.error as exc:
             raise InvalidArgument(f"Invalid grep pattern: {exc}.", hint="use a Python regex.") from exc
         return await guard.state.containers.logs(
             container_id,

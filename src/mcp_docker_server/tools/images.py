@@ -3,16 +3,20 @@ the engine's work when the client cancels."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import BaseModel, ConfigDict, Field
 
-from mcp_docker_server.errors import InvalidArgument
-from mcp_docker_server.policy import Policy, check_host_path
+from mcp_docker_server.errors import DockerServerError, InvalidArgument, NotFound, PolicyDenied
+from mcp_docker_server.policy import Policy, check_host_path, check_image, in_scope, scope_labels
 from mcp_docker_server.results.images import BuildPreview, BuildResult, ImageResult
 from mcp_docker_server.results.progress import Progress
+from mcp_docker_server.specs.dockerfile import base_images
 from mcp_docker_server.specs.images import BuildSpec, validate_image_reference
 from mcp_docker_server.state import local_read_resolver
 from mcp_docker_server.tools._confirm import Confirm, confirm_image, ensure_confirmed
@@ -61,7 +65,7 @@ def register(guard: Guard) -> None:
             target=target,
             no_cache=no_cache,
             pull=pull,
-            labels=labels or {},
+            labels=scope_labels(guard.state.policy, labels or {}),
             platform=platform,
             max_context_bytes=settings.max_build_context_bytes,
         )
@@ -108,7 +112,9 @@ def register(guard: Guard) -> None:
         if action == "tag":
             if not new_tag:
                 raise InvalidArgument("tag needs new_tag.", hint='e.g. new_tag="127.0.0.1:5000/app:v2".')
-            return await guard.state.images.tag(ref, validate_image_reference(new_tag))
+            destination = validate_image_reference(new_tag)
+            await _admit_name(guard, destination, [ref])
+            return await guard.state.images.tag(ref, destination)
         explicit = auth.model_dump(exclude_none=True) if auth else None
         credentials = await guard.state.images.auth_for(ref, explicit, settings.registry)
         progress = Progress(f"{action} {ref}")
@@ -117,17 +123,37 @@ def register(guard: Guard) -> None:
             return await with_progress(
                 ctx, progress, guard.state.images.transfer("pull", ref, credentials, progress, timeout)
             )
-        note = None
-        if ref != image:
-            await guard.state.images.tag(image, ref)
-            note = f"tagged {image} as {ref}"
-        pushed = await with_progress(
-            ctx, progress, guard.state.images.transfer("push", ref, credentials, progress, timeout)
-        )
-        return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
+        return await _push(guard, ctx, image, ref, credentials, progress, timeout)
 
     guard.add(build_image, CATALOG[ToolName.BUILD_IMAGE])
     guard.add(image_operations, CATALOG[ToolName.IMAGE_OPERATIONS])
+
+
+async def _push(
+    guard: Guard,
+    ctx: Context[Any],
+    image: str,
+    ref: str,
+    credentials: Mapping[str, str] | None,
+    progress: Progress,
+    timeout: float,
+) -> ImageResult:
+    """Push ``image`` as ``ref`` (tagging it first when the names differ); a failed push takes
+    back the name it added, so nothing is left half-made."""
+    note = None
+    if ref != image:
+        await guard.state.images.tag(image, ref)
+        note = f"tagged {image} as {ref}"
+    try:
+        pushed = await with_progress(
+            ctx, progress, guard.state.images.transfer("push", ref, credentials, progress, timeout)
+        )
+    except BaseException:
+        if note is not None:  # the name this call added goes with the failed push
+            with anyio.CancelScope(shield=True), contextlib.suppress(DockerServerError):
+                await guard.state.images.remove(ref, force=False)
+        raise
+    return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
 
 
 async def _build(
@@ -141,9 +167,67 @@ async def _build(
 ) -> BuildResult | BuildPreview:
     if dry_run:
         return await guard.state.images.preview(request)
+    if request.dockerfile is not None:
+        text = await anyio.to_thread.run_sync(_read_dockerfile, request.dockerfile)
+        await _admit_name(guard, request.tag, base_images(text))
     progress = Progress(f"building {request.tag}")
     build = guard.state.images.build(request, progress, timeout, allow_secret_files=allow_secret_files)
     return await with_progress(ctx, progress, build)
+
+
+def _read_dockerfile(path: str) -> str:
+    """The Dockerfile's text, or "" when it cannot be read (the build's own checks then say why,
+    before any work)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(1024 * 1024).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+async def _admit_name(guard: Guard, name: str, sources: list[str]) -> None:
+    """A name this call gives an image (a tag, a build's tag), from ``sources`` (the image
+    tagged, or the images a build starts from). Under ``image_allowlist`` an allowed name may
+    only go to an image made from allowed ones, or a tag would launder any image into the
+    allowlist; under ``label_scope`` a name that already exists is not moved (workloads
+    outside the scope may run it).
+
+    Raises:
+        PolicyDenied: naming the source or the name, and the policy key.
+    """
+    policy = guard.state.policy
+    if policy.image_allowlist and _allowed(policy, name):
+        for source in sources:
+            if "$" in source or not _allowed(policy, source):
+                raise PolicyDenied(
+                    "image-allowlist",
+                    f"{name} would be an allowed name for an image made from {source}, which is "
+                    f"not in the allowed images ({', '.join(policy.image_allowlist)})",
+                    hint="start from an allowed image, named as the allowlist names it.",
+                    setting="image_allowlist",
+                )
+    if policy.label_scope:
+        try:
+            labels = await guard.state.system.labels_of("image", name)
+        except NotFound:
+            return
+        if in_scope(policy, labels):
+            return  # an image of this scope (a rebuild of its own tag)
+        raise PolicyDenied(
+            "label-scope",
+            f"{name} already names an image, and this server does not move names that workloads "
+            "outside its scope may run",
+            hint="choose a new tag.",
+            setting="label_scope",
+        )
+
+
+def _allowed(policy: Policy, image: str) -> bool:
+    try:
+        check_image(policy, image)
+    except PolicyDenied:
+        return False
+    return True
 
 
 def _build_paths(policy: Policy, path: str, dockerfile: str | None) -> tuple[str, str]:
@@ -164,6 +248,13 @@ def _with_registry(ref: str, registry: str | None) -> str:
     if not registry:
         return ref
     host = registry.removeprefix("https://").removeprefix("http://").rstrip("/")
+    # Docker reads a first path part as a registry only with a dot, a port, or "localhost"
+    # (distribution/reference): "intranet/app" would go to Docker Hub's intranet namespace.
+    if not ("." in host or ":" in host or host == "localhost") or "/" in host:
+        raise InvalidArgument(
+            f"registry {registry!r} is not a registry host: Docker would read it as a Docker Hub namespace.",
+            hint='name the host with its domain or port, e.g. "registry.example.com" or "intranet:5000".',
+        )
     if ref.startswith(host + "/"):
         return ref
     return validate_image_reference(f"{host}/{ref}")

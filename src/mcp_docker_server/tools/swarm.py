@@ -13,7 +13,7 @@ from pydantic import Field
 from mcp_docker_server.compose import ComposePlan
 from mcp_docker_server.compose.plan import stack_config, tail_lines
 from mcp_docker_server.compose.runner import ProgressCallback
-from mcp_docker_server.engine import Swarm
+from mcp_docker_server.engine.ports import SwarmPort
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
 from mcp_docker_server.results.swarm import ServiceResult, StackResult, StackRow, SwarmResult
 from mcp_docker_server.specs.containers import (
@@ -219,7 +219,9 @@ def _add_service_tool(guard: Guard) -> None:
     guard.add(service_management, CATALOG[ToolName.SERVICE_MANAGEMENT])
 
 
-async def _read_service(swarm: Swarm, action: str, name: str, *, tail: int, all_tasks: bool) -> ServiceResult:
+async def _read_service(
+    swarm: SwarmPort, action: str, name: str, *, tail: int, all_tasks: bool
+) -> ServiceResult:
     if action == "inspect":
         return ServiceResult(action=action, service=await swarm.service(name))
     if action == "tasks":
@@ -228,7 +230,7 @@ async def _read_service(swarm: Swarm, action: str, name: str, *, tail: int, all_
     return ServiceResult(action=action, logs=text, lines=lines, truncated=truncated)
 
 
-async def _settled(swarm: Swarm, action: str, name: str, *, wait: bool, timeout: float) -> ServiceResult:
+async def _settled(swarm: SwarmPort, action: str, name: str, *, wait: bool, timeout: float) -> ServiceResult:
     """The service after a change, once its tasks converged (when waiting)."""
     converged = seconds = None
     if wait:
@@ -377,15 +379,6 @@ async def _judge_created(guard: Guard, services: list[str]) -> None:
             await guard.state.swarm.remove(service)
     if refusal is not None:
         raise refusal
-
-
-async def _wait_for_stack(swarm: Swarm, name: str, timeout: float) -> str | None:
-    """Wait for each service of a stack; a note naming one that did not converge."""
-    for service in await swarm.stack_services(name):
-        converged, seconds = await swarm.wait(service.name, timeout)
-        if not converged:
-            return f"{service.name} did not converge within {seconds} s: see action=ps."
-    return None
 
 
 async def _remove_stack(guard: Guard, name: str, timeout: float, progress: ProgressCallback) -> str:
