@@ -50,7 +50,7 @@ SCRIPT="$ROOT/scripts/$(basename "${BASH_SOURCE[0]}")"
 IMAGE=busybox:local
 COMPOSE_VERSION=2.40.3
 # The primary engine by default: flip to current once every test passes on it.
-DEFAULT_PRIMARY=floor
+DEFAULT_PRIMARY=current
 PRIMARY_KIND=${MCPD_TEST_PRIMARY:-$DEFAULT_PRIMARY}
 case "$PRIMARY_KIND" in current | floor) ;; *)
   echo "test-engine: MCPD_TEST_PRIMARY must be current or floor, not '$PRIMARY_KIND'" >&2
