@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -17,7 +16,7 @@ import anyio.abc
 
 from mcp_docker_server.config.settings import EngineTarget
 from mcp_docker_server.errors import ComposeError, ProcessError
-from mcp_docker_server.processes import run_process
+from mcp_docker_server.processes import Completed, run_process
 from mcp_docker_server.results.shaping import clean_text
 
 __all__ = ["CompletedCompose", "ComposeRunner", "compose_env"]
@@ -35,14 +34,8 @@ _STDERR_CAP = 64 * 1024
 _PRIVATE = ("MCP_DOCKER_HTTP_TOKEN", "REGISTRY_PASSWORD")
 
 
-@dataclass(frozen=True)
-class CompletedCompose:
-    """A finished compose command."""
-
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
+# A finished compose command is a finished process.
+CompletedCompose = Completed
 
 
 def compose_env(target: EngineTarget, docker_config: Path, base: Mapping[str, str]) -> dict[str, str]:
@@ -162,4 +155,4 @@ class ComposeRunner:
             )
         except ProcessError as exc:
             raise ComposeError(exc.message, hint=exc.hint) from exc
-        return CompletedCompose(done.argv, done.returncode, done.stdout, done.stderr)
+        return done

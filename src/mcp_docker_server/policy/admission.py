@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_docker_server.errors import PolicyDenied
-from mcp_docker_server.policy.containers import admit_volume, check_image, check_pinned
+from mcp_docker_server.policy.containers import admit_volume, check_image, check_namespace, check_pinned
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
 from mcp_docker_server.policy.paths import check_bind_source
@@ -275,17 +275,7 @@ def _namespace_mode(field_name: str) -> Rule:
 
 
 def _namespace(policy: Policy, namespace: str, mode: str) -> None:
-    value = mode.strip().lower()
-    shared = value.startswith(("container:", "service:"))
-    if policy.allow_host_namespaces or not (value == "host" or shared):
-        return
-    raise PolicyDenied(
-        f"host-{namespace}" if value == "host" else f"shared-{namespace}",
-        f"{namespace} mode {mode!r} shares a namespace with "
-        + ("the host" if value == "host" else "another container"),
-        hint="use the default (private) namespace, or a user-defined network.",
-        setting="allow_host_namespaces = true",
-    )
+    check_namespace(policy, namespace, mode)
 
 
 def _cgroupns(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "admit_exec",
     "admit_volume",
     "check_image",
+    "check_namespace",
     "check_pinned",
     "check_volume_options",
     "digest_pinned",
@@ -233,15 +234,7 @@ def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:
         "userns": spec.userns_mode,
     }
     for namespace, mode in shared.items():
-        value = (mode or "").strip().lower()
-        if value == "host" or value.startswith("container:"):
-            raise PolicyDenied(
-                f"host-{namespace}" if value == "host" else f"shared-{namespace}",
-                f"{namespace} mode {mode!r} shares a namespace with "
-                + ("the host" if value == "host" else "another container"),
-                hint="use the default (private) namespace, or a user-defined network.",
-                setting="allow_host_namespaces = true",
-            )
+        check_namespace(policy, namespace, mode or "")
     if spec.volumes_from:
         raise PolicyDenied(
             "volumes-from",
@@ -249,6 +242,26 @@ def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:
             hint="name the volumes to mount explicitly.",
             setting="allow_host_namespaces = true",
         )
+
+
+def check_namespace(policy: Policy, namespace: str, mode: str) -> None:
+    """Refuse a namespace mode that shares the host's (``host``) or another container's
+    (``container:x``, Compose's ``service:x``), unless the operator allows it.
+
+    Raises:
+        PolicyDenied: rule ``host-<namespace>`` or ``shared-<namespace>``.
+    """
+    value = mode.strip().lower()
+    shared = value.startswith(("container:", "service:"))
+    if policy.allow_host_namespaces or not (value == "host" or shared):
+        return
+    raise PolicyDenied(
+        f"host-{namespace}" if value == "host" else f"shared-{namespace}",
+        f"{namespace} mode {mode!r} shares a namespace with "
+        + ("the host" if value == "host" else "another container"),
+        hint="use the default (private) namespace, or a user-defined network.",
+        setting="allow_host_namespaces = true",
+    )
 
 
 def admit_exec(policy: Policy, spec: ExecSpec, default_user: str = "") -> Admitted[ExecSpec]:
