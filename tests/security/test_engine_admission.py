@@ -518,6 +518,9 @@ async def test_a_created_service_is_what_was_judged(
         ]
         assert template["Resources"]["Limits"]["MemoryBytes"] == 64 * 1024 * 1024
         assert not spec.get("Privileges", {}).get("Seccomp")
+        # The operator's no-new-privileges default reaches services from API 1.44 (Docker 25).
+        api = tuple(int(p) for p in str(docker_client.version()["ApiVersion"]).split(".")[:2])
+        assert bool(spec.get("Privileges", {}).get("NoNewPrivileges")) is (api >= (1, 44))
         assert not spec.get("CapabilityAdd")
         judge_task_template(Policy(), name, template, [], {}, lexical_resolver)
     finally:

@@ -212,3 +212,16 @@ def test_a_socket_this_process_may_not_open_points_at_its_group() -> None:
     assert "--group-add" in denied
     missing = str(unreachable("unix:///var/run/docker.sock", "No such file or directory"))
     assert "is dockerd running" in missing
+
+
+def test_services_get_no_new_privileges_from_api_1_44() -> None:
+    from mcp_docker_server.engine._swarm_sync import _api_at_least, _no_new_privileges
+
+    assert _no_new_privileges(("no-new-privileges",))
+    assert _no_new_privileges(("no-new-privileges:true",))
+    assert not _no_new_privileges(("no-new-privileges=false",))
+    assert not _no_new_privileges(())
+    assert _api_at_least("1.51", (1, 44))
+    assert _api_at_least("1.44", (1, 44))
+    assert not _api_at_least("1.41", (1, 44))
+    assert not _api_at_least("", (1, 44))

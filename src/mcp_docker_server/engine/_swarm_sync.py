@@ -121,7 +121,7 @@ def _node_row(raw: Raw) -> NodeRow:
 
 def create_service(client: docker.DockerClient, spec: ServiceSpec) -> str:
     """Create a service; its id."""
-    kwargs = _service_kwargs(spec)
+    kwargs = _service_kwargs(spec, str(client.api.api_version))
     try:
         created = client.api.create_service(**kwargs)
     except docker.errors.APIError as exc:
@@ -268,7 +268,7 @@ def _tasks_current(client: docker.DockerClient, service: Raw) -> bool:
     )
 
 
-def _service_kwargs(spec: ServiceSpec) -> Raw:
+def _service_kwargs(spec: ServiceSpec, api_version: str = "1.41") -> Raw:
     c = spec.container
     mounts = [
         docker.types.Mount(
@@ -294,6 +294,9 @@ def _service_kwargs(spec: ServiceSpec) -> Raw:
         cap_drop=list(c.cap_drop) or None,
         tty=c.tty or None,
     )
+    if _no_new_privileges(c.security_opt) and _api_at_least(api_version, (1, 44)):
+        # Services carry no-new-privileges from API 1.44 (Docker 25); older engines cannot set it.
+        container_spec["Privileges"] = {**(container_spec.get("Privileges") or {}), "NoNewPrivileges": True}
     resources = docker.types.Resources(
         cpu_limit=c.nano_cpus,
         mem_limit=c.memory_bytes,
@@ -343,6 +346,23 @@ def _service_kwargs(spec: ServiceSpec) -> Raw:
         "rollback_config": _update_config(spec.rollback),
         "endpoint_spec": endpoint,
     }
+
+
+def _no_new_privileges(options: tuple[str, ...]) -> bool:
+    """Whether the security options ask for no-new-privileges (any spelling that is not false)."""
+    for option in options:
+        key, _, value = option.replace(":", "=", 1).partition("=")
+        if key.strip().lower() == "no-new-privileges":
+            return value.strip().lower() not in ("false", "f", "0")
+    return False
+
+
+def _api_at_least(version: str, floor: tuple[int, int]) -> bool:
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= floor
 
 
 def _update_config(policy: UpdatePolicy | None) -> docker.types.UpdateConfig | None:

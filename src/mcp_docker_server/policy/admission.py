@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_docker_server.errors import PolicyDenied
-from mcp_docker_server.policy.containers import admit_volume, check_image, check_namespace, check_pinned
+from mcp_docker_server.policy.containers import (
+    admit_volume,
+    check_capabilities,
+    check_image,
+    check_namespace,
+    check_pinned,
+)
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
 from mcp_docker_server.policy.paths import check_bind_source
@@ -325,15 +331,7 @@ def _device_requests(
 
 
 def _cap_add(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:
-    asked = {str(c).upper().removeprefix("CAP_") for c in (value if isinstance(value, list) else [value])}
-    extra = sorted(asked - policy.capability_allowlist)
-    if extra:
-        raise PolicyDenied(
-            "cap-add",
-            f"capabilities {', '.join(extra)} are outside the allowlist",
-            hint="run without them; the default capability set covers most workloads.",
-            setting="capability_allowlist",
-        )
+    check_capabilities(policy, value if isinstance(value, list) else [value])
 
 
 def security_option(option: str) -> tuple[str, str]:

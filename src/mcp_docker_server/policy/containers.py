@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from mcp_docker_server.errors import PolicyDenied
@@ -17,6 +17,7 @@ __all__ = [
     "admit_container",
     "admit_exec",
     "admit_volume",
+    "check_capabilities",
     "check_image",
     "check_namespace",
     "check_pinned",
@@ -62,14 +63,7 @@ def admit_container(
             hint="run without devices.",
             setting="allow_devices = true",
         )
-    extra = sorted({c.upper().removeprefix("CAP_") for c in spec.cap_add} - policy.capability_allowlist)
-    if extra:
-        raise PolicyDenied(
-            "cap-add",
-            f"capabilities {', '.join(extra)} are outside the allowlist",
-            hint="run without them; the default capability set covers most workloads.",
-            setting="capability_allowlist",
-        )
+    check_capabilities(policy, spec.cap_add)
     for opt in spec.security_opt:
         # Every spelling the engine accepts: key=value, the legacy key:value, any spacing.
         spelled = re.sub(r"\s+", "", opt).lower().replace(":", "=", 1)
@@ -241,6 +235,23 @@ def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:
             "volumes_from copies another container's mounts, which this policy cannot inspect",
             hint="name the volumes to mount explicitly.",
             setting="allow_host_namespaces = true",
+        )
+
+
+def check_capabilities(policy: Policy, capabilities: Iterable[object]) -> None:
+    """Refuse added capabilities outside ``capability_allowlist`` (any case, ``CAP_`` optional,
+    as the engine reads them).
+
+    Raises:
+        PolicyDenied: rule ``cap-add``, naming the capabilities.
+    """
+    extra = sorted({str(c).upper().removeprefix("CAP_") for c in capabilities} - policy.capability_allowlist)
+    if extra:
+        raise PolicyDenied(
+            "cap-add",
+            f"capabilities {', '.join(extra)} are outside the allowlist",
+            hint="run without them; the default capability set covers most workloads.",
+            setting="capability_allowlist",
         )
 
 

@@ -56,6 +56,7 @@ from mcp_docker_server.tools._output import (
     slim_schema,
 )
 from mcp_docker_server.tools._scope import check_scope, scoped_arguments, scoped_result
+from mcp_docker_server.tools._signing import require_signatures
 from mcp_docker_server.tools.audit import AuditLog
 from mcp_docker_server.tools.catalog import ToolDecl
 
@@ -218,8 +219,6 @@ class Guard:
     async def _signed(self, images: Iterable[str]) -> None:
         """Under the operator's require_signature, every image must pass `cosign verify`."""
         if self.state.policy.require_signature:
-            from mcp_docker_server.tools.security import require_signatures  # it imports this module
-
             await require_signatures(self.state, images)
 
     async def admit_service_patch(self, name: str, patch: ServicePatch) -> Admitted[ServicePatch]:
