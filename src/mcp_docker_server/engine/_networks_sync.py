@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import docker
@@ -82,6 +83,18 @@ def create_network(client: docker.DockerClient, spec: NetworkSpec) -> NetworkRes
     except docker.errors.APIError as exc:
         raise _network_create_error(spec, str(exc.explanation or exc)) from exc
     detail = _network_detail(client.api.inspect_network(str(created["Id"])))
+    for _ in range(20):
+        # A swarm network is allocated after the call returns: until then the manager reports it
+        # without a driver. Wait a little (at most 2 s) rather than report a driver of "".
+        if detail.driver and detail.scope:
+            break
+        time.sleep(0.1)
+        detail = _network_detail(client.api.inspect_network(str(created["Id"])))
+    if not (detail.driver and detail.scope):
+        scope = "swarm" if spec.driver == "overlay" else "local"
+        detail = detail.model_copy(
+            update={"driver": detail.driver or spec.driver, "scope": detail.scope or scope}
+        )
     note = str(created.get("Warning") or "") or None
     return NetworkResult(action="create", network=detail, note=note)
 
