@@ -270,3 +270,20 @@ async def test_argument_errors_name_the_argument_and_the_shape(tools: Rig) -> No
     assert re.search(r"max_bytes .*at least 512", said), said
     assert "pydantic" not in said
     assert tools.containers.calls == []
+
+
+async def test_a_tool_is_a_module_level_function_callable_without_the_protocol() -> None:
+    """The tool functions are importable and callable on the app state directly (the guard's
+    checks and the argument model are what the MCP call adds around them)."""
+    from mcp_docker_server.engine import Engine
+    from mcp_docker_server.state import AppState, EngineSet
+    from mcp_docker_server.tools import Guard
+    from mcp_docker_server.tools.containers import list_containers
+
+    containers = FakeContainers()
+    settings = load_settings({"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    state = AppState(settings, Engine(settings.engine), Policy(), facades=Facades(containers=containers))
+    guard = Guard(EngineSet([state], state.name))
+    listed = await list_containers(guard, name="we")
+    assert [row.name for row in listed.containers] == ["web"]
+    assert containers.calls == ["list name=we"]

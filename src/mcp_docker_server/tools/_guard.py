@@ -283,13 +283,16 @@ class Guard:
         """
         check_image(self.state.policy, image)
 
-    def add(self, fn: Callable[P, Awaitable[R]], decl: ToolDecl) -> None:
+    def add(self, fn: Callable[..., Awaitable[Any]], decl: ToolDecl) -> None:
         """Make ``fn`` the guarded tool ``decl`` declares (if the policy exposes it); the server
-        is built from :attr:`tools`."""
+        is built from :attr:`tools`. ``fn`` is a module-level tool function whose first
+        parameter is the guard (bound here; the client sees the other parameters)."""
         name, title, annotations, read_actions = decl.name, decl.title, decl.annotations, decl.read_actions
         if not self.exposes(name, annotations, read_actions):
             return
-        wrapped = self._wrap(name, fn, frozenset(read_actions), bool(annotations.read_only_hint))
+        wrapped = self._wrap(
+            name, _bound(fn, self), frozenset(read_actions), bool(annotations.read_only_hint)
+        )
         # structured_output=False: no output schema is generated (see below); results are
         # CallToolResults with structured content, which the SDK passes through as they are.
         tool = ArgumentCheckedTool.from_function(
@@ -378,6 +381,23 @@ class Guard:
 
         _add_engine_parameter(guarded, fn)
         return guarded
+
+
+def _bound(fn: Callable[..., Awaitable[R]], guard: Guard) -> Callable[..., Awaitable[R]]:
+    """``fn`` with its first parameter (the guard) given: the tool as the SDK sees it, with
+    ``fn``'s name, docstring and every other parameter."""
+    signature = inspect.signature(fn, eval_str=True)
+    first = next(iter(signature.parameters))
+
+    @functools.wraps(fn)
+    async def tool(*args: Any, **kwargs: Any) -> R:
+        return await fn(guard, *args, **kwargs)
+
+    tool.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=list(signature.parameters.values())[1:]
+    )
+    tool.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != first}
+    return tool
 
 
 def _foreign(exc: PolicyDenied, what: str) -> PolicyDenied:

@@ -59,93 +59,87 @@ Action = Literal[
 _LOG_CAP = 16 * 1024
 
 
+async def compose_stack(
+    guard: Guard,
+    compose_file: Annotated[
+        str, Field(min_length=1, description="Compose file, or a folder (found as docker compose does).")
+    ],
+    action: Action,
+    ctx: Context[Any],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_compose)],
+    project_name: Annotated[str | None, Field(description="Project name (default: the folder's).")] = None,
+    services: Annotated[list[str] | None, Field(description="Only these services.")] = None,
+    profiles: Annotated[list[str] | None, Field(description="Profiles to enable (--profile).")] = None,
+    extra_files: Annotated[
+        list[str] | None, Field(description="More compose files merged over it, in order (-f).")
+    ] = None,
+    build: Annotated[bool, Field(description="up: build images first.")] = False,
+    remove_volumes: Annotated[bool, Field(description="down: also delete the project's volumes.")] = False,
+    wait: Annotated[bool, Field(description="up: wait until running/healthy.")] = True,
+    tail: Annotated[int, Field(ge=1, le=5000, description="logs: lines per service.")] = 100,
+    timeout: Annotated[float, Field(gt=0, le=3600, description="Seconds before Compose is stopped.")] = 300,
+) -> ComposeResult:
+    """Run Docker Compose v2: up, down, start, stop, restart, ps, logs, pull, build, config."""
+    ensure_confirmed(confirmation)
+    plan = ComposePlan(
+        files=compose_files(compose_file, extra_files or ()),
+        project=validate_project_name(project_name) if project_name else None,
+        action=action,
+        services=tuple(services or ()),
+        profiles=tuple(profiles or ()),
+        build=build,
+        wait=wait,
+        remove_volumes=remove_volumes,
+        tail=tail,
+        timeout=timeout,
+    )
+    session = ComposeSession(guard, plan, line_progress(ctx))
+    await session.check_inputs()
+    if action in ("config", "validate"):
+        config = await session.render()
+        return ComposeResult(
+            action=action,
+            project=config.get("name"),
+            config={n: str(s.get("image") or "(built)") for n, s in (config.get("services") or {}).items()},
+            volumes=sorted(config.get("volumes") or {}),
+            networks=sorted(config.get("networks") or {}),
+        )
+    if action == "ps":
+        return ComposeResult(action=action, project=plan.project, services=await session.states(plan))
+    if action == "logs":
+        done = await session.run(plan, compose_argv(plan))
+        kept = BoundedTail(_LOG_CAP)
+        kept.add(done.stdout.encode())
+        return ComposeResult(
+            action=action,
+            project=plan.project,
+            output=kept.text(),
+            truncated=kept.dropped,
+            note="Older lines were cut; lower tail or name services." if kept.dropped else None,
+        )
+    async with session.rendered() as rendered:
+        if action == "up":
+            return await session.up(rendered)
+        if action in ("start", "restart"):
+            await guard.judge_project(rendered.project, rendered.services, rendered.built_images)
+        done = await session.run(rendered.plan, compose_argv(rendered.plan))
+        rows = (
+            []
+            if action == "down"
+            else await session.states(rendered.plan)
+            if action in ("start", "stop", "restart")
+            else None
+        )
+        return ComposeResult(
+            action=action,
+            project=rendered.project,
+            services=rows,
+            output=tail_lines(done.stderr, 5) or None,
+        )
+
+
 def register(guard: Guard) -> None:
     """Add compose-stack to the guard's tool list."""
-
-    async def compose_stack(
-        compose_file: Annotated[
-            str, Field(min_length=1, description="Compose file, or a folder (found as docker compose does).")
-        ],
-        action: Action,
-        ctx: Context[Any],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_compose)],
-        project_name: Annotated[
-            str | None, Field(description="Project name (default: the folder's).")
-        ] = None,
-        services: Annotated[list[str] | None, Field(description="Only these services.")] = None,
-        profiles: Annotated[list[str] | None, Field(description="Profiles to enable (--profile).")] = None,
-        extra_files: Annotated[
-            list[str] | None, Field(description="More compose files merged over it, in order (-f).")
-        ] = None,
-        build: Annotated[bool, Field(description="up: build images first.")] = False,
-        remove_volumes: Annotated[
-            bool, Field(description="down: also delete the project's volumes.")
-        ] = False,
-        wait: Annotated[bool, Field(description="up: wait until running/healthy.")] = True,
-        tail: Annotated[int, Field(ge=1, le=5000, description="logs: lines per service.")] = 100,
-        timeout: Annotated[
-            float, Field(gt=0, le=3600, description="Seconds before Compose is stopped.")
-        ] = 300,
-    ) -> ComposeResult:
-        """Run Docker Compose v2: up, down, start, stop, restart, ps, logs, pull, build, config."""
-        ensure_confirmed(confirmation)
-        plan = ComposePlan(
-            files=compose_files(compose_file, extra_files or ()),
-            project=validate_project_name(project_name) if project_name else None,
-            action=action,
-            services=tuple(services or ()),
-            profiles=tuple(profiles or ()),
-            build=build,
-            wait=wait,
-            remove_volumes=remove_volumes,
-            tail=tail,
-            timeout=timeout,
-        )
-        session = ComposeSession(guard, plan, line_progress(ctx))
-        await session.check_inputs()
-        if action in ("config", "validate"):
-            config = await session.render()
-            return ComposeResult(
-                action=action,
-                project=config.get("name"),
-                config={
-                    n: str(s.get("image") or "(built)") for n, s in (config.get("services") or {}).items()
-                },
-                volumes=sorted(config.get("volumes") or {}),
-                networks=sorted(config.get("networks") or {}),
-            )
-        if action == "ps":
-            return ComposeResult(action=action, project=plan.project, services=await session.states(plan))
-        if action == "logs":
-            done = await session.run(plan, compose_argv(plan))
-            kept = BoundedTail(_LOG_CAP)
-            kept.add(done.stdout.encode())
-            return ComposeResult(
-                action=action,
-                project=plan.project,
-                output=kept.text(),
-                truncated=kept.dropped,
-                note="Older lines were cut; lower tail or name services." if kept.dropped else None,
-            )
-        async with session.rendered() as rendered:
-            if action == "up":
-                return await session.up(rendered)
-            if action in ("start", "restart"):
-                await guard.judge_project(rendered.project, rendered.services, rendered.built_images)
-            done = await session.run(rendered.plan, compose_argv(rendered.plan))
-            rows = (
-                []
-                if action == "down"
-                else await session.states(rendered.plan)
-                if action in ("start", "stop", "restart")
-                else None
-            )
-            return ComposeResult(
-                action=action,
-                project=rendered.project,
-                services=rows,
-                output=tail_lines(done.stderr, 5) or None,
-            )
 
     guard.add(compose_stack, CATALOG[ToolName.COMPOSE_STACK])
 

@@ -36,94 +36,89 @@ class RegistryAuth(BaseModel):
     identitytoken: str | None = Field(default=None, repr=False)
 
 
+async def build_image(
+    guard: Guard,
+    path: Annotated[str, Field(min_length=1, description="Build context folder.")],
+    tag: Annotated[str, Field(min_length=1, description="Image name:tag to give the result.")],
+    ctx: Context[Any],
+    dockerfile: Annotated[str | None, Field(description="Dockerfile path, relative to path.")] = None,
+    build_args: dict[str, str] | None = None,
+    target: Annotated[str | None, Field(description="Multi-stage target.")] = None,
+    no_cache: bool = False,
+    labels: dict[str, str] | None = None,
+    pull: Annotated[bool, Field(description="Refresh base images.")] = False,
+    platform: Annotated[str | None, Field(description="e.g. linux/amd64.")] = None,
+    timeout: Annotated[float, Field(gt=0, le=7200)] = 900,
+    dry_run: Annotated[bool, Field(description="Only preview the context.")] = False,
+    allow_secret_files: Annotated[bool, Field(description="Send .env, keys... anyway.")] = False,
+) -> BuildResult | BuildPreview:
+    """Build an image from a Dockerfile (classic builder); step progress, clear step errors."""
+    root, file = _build_paths(guard.state.policy, path, dockerfile)
+    request = BuildSpec(
+        path=root,
+        dockerfile=file,
+        tag=validate_image_reference(tag),
+        build_args=build_args or {},
+        target=target,
+        no_cache=no_cache,
+        pull=pull,
+        labels=scope_labels(guard.state.policy, labels or {}),
+        platform=platform,
+        max_context_bytes=guard.state.settings.max_build_context_bytes,
+    )
+    return await _build(guard, ctx, request, timeout, dry_run=dry_run, allow_secret_files=allow_secret_files)
+
+
+async def image_operations(
+    guard: Guard,
+    image: Annotated[
+        str,
+        Field(min_length=1, max_length=512, description="Image reference or id; list: glob, '*' = all."),
+    ],
+    action: Literal["pull", "push", "tag", "remove", "list", "inspect", "history", "prune"],
+    ctx: Context[Any],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_image)],
+    registry: Annotated[
+        str | None, Field(description="Registry host[:port] to pull from or push to.")
+    ] = None,
+    auth: Annotated[RegistryAuth | None, Field(description="Credentials for this call (not stored).")] = None,
+    force: Annotated[bool, Field(description="remove: even if tagged twice or used by a container.")] = False,
+    new_tag: Annotated[str | None, Field(description="tag: the new name, e.g. registry:5000/app:v2.")] = None,
+    limit: Annotated[int, Field(ge=1, le=500)] = 50,
+    timeout: Annotated[float, Field(gt=0, le=7200, description="pull/push seconds.")] = 600,
+) -> ImageResult:
+    """Pull, push, tag, remove, list, inspect, history or prune images."""
+    ensure_confirmed(confirmation)
+    if action == "list":
+        return await guard.state.images.listing(image, limit)
+    if action == "prune":
+        return await guard.state.images.prune()
+    ref = _with_registry(validate_image_reference(image), registry)
+    if action == "inspect":
+        return await guard.state.images.inspect(ref)
+    if action == "history":
+        return await guard.state.images.history(ref, limit)
+    if action == "remove":
+        return await guard.state.images.remove(ref, force=force)
+    if action == "tag":
+        if not new_tag:
+            raise InvalidArgument("tag needs new_tag.", hint='e.g. new_tag="127.0.0.1:5000/app:v2".')
+        destination = validate_image_reference(new_tag)
+        await _admit_name(guard, destination, [ref])
+        return await guard.state.images.tag(ref, destination)
+    explicit = auth.model_dump(exclude_none=True) if auth else None
+    credentials = await guard.state.images.auth_for(ref, explicit, guard.state.settings.registry)
+    progress = Progress(f"{action} {ref}")
+    if action == "pull":
+        guard.check_image(ref)
+        return await with_progress(
+            ctx, progress, guard.state.images.transfer("pull", ref, credentials, progress, timeout)
+        )
+    return await _push(guard, ctx, image, ref, credentials, progress, timeout)
+
+
 def register(guard: Guard) -> None:
     """Add build-image and image-operations to the guard's tool list."""
-    settings = guard.state.settings
-
-    async def build_image(
-        path: Annotated[str, Field(min_length=1, description="Build context folder.")],
-        tag: Annotated[str, Field(min_length=1, description="Image name:tag to give the result.")],
-        ctx: Context[Any],
-        dockerfile: Annotated[str | None, Field(description="Dockerfile path, relative to path.")] = None,
-        build_args: dict[str, str] | None = None,
-        target: Annotated[str | None, Field(description="Multi-stage target.")] = None,
-        no_cache: bool = False,
-        labels: dict[str, str] | None = None,
-        pull: Annotated[bool, Field(description="Refresh base images.")] = False,
-        platform: Annotated[str | None, Field(description="e.g. linux/amd64.")] = None,
-        timeout: Annotated[float, Field(gt=0, le=7200)] = 900,
-        dry_run: Annotated[bool, Field(description="Only preview the context.")] = False,
-        allow_secret_files: Annotated[bool, Field(description="Send .env, keys... anyway.")] = False,
-    ) -> BuildResult | BuildPreview:
-        """Build an image from a Dockerfile (classic builder); step progress, clear step errors."""
-        root, file = _build_paths(guard.state.policy, path, dockerfile)
-        request = BuildSpec(
-            path=root,
-            dockerfile=file,
-            tag=validate_image_reference(tag),
-            build_args=build_args or {},
-            target=target,
-            no_cache=no_cache,
-            pull=pull,
-            labels=scope_labels(guard.state.policy, labels or {}),
-            platform=platform,
-            max_context_bytes=settings.max_build_context_bytes,
-        )
-        return await _build(
-            guard, ctx, request, timeout, dry_run=dry_run, allow_secret_files=allow_secret_files
-        )
-
-    async def image_operations(
-        image: Annotated[
-            str,
-            Field(min_length=1, max_length=512, description="Image reference or id; list: glob, '*' = all."),
-        ],
-        action: Literal["pull", "push", "tag", "remove", "list", "inspect", "history", "prune"],
-        ctx: Context[Any],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_image)],
-        registry: Annotated[
-            str | None, Field(description="Registry host[:port] to pull from or push to.")
-        ] = None,
-        auth: Annotated[
-            RegistryAuth | None, Field(description="Credentials for this call (not stored).")
-        ] = None,
-        force: Annotated[
-            bool, Field(description="remove: even if tagged twice or used by a container.")
-        ] = False,
-        new_tag: Annotated[
-            str | None, Field(description="tag: the new name, e.g. registry:5000/app:v2.")
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=500)] = 50,
-        timeout: Annotated[float, Field(gt=0, le=7200, description="pull/push seconds.")] = 600,
-    ) -> ImageResult:
-        """Pull, push, tag, remove, list, inspect, history or prune images."""
-        ensure_confirmed(confirmation)
-        if action == "list":
-            return await guard.state.images.listing(image, limit)
-        if action == "prune":
-            return await guard.state.images.prune()
-        ref = _with_registry(validate_image_reference(image), registry)
-        if action == "inspect":
-            return await guard.state.images.inspect(ref)
-        if action == "history":
-            return await guard.state.images.history(ref, limit)
-        if action == "remove":
-            return await guard.state.images.remove(ref, force=force)
-        if action == "tag":
-            if not new_tag:
-                raise InvalidArgument("tag needs new_tag.", hint='e.g. new_tag="127.0.0.1:5000/app:v2".')
-            destination = validate_image_reference(new_tag)
-            await _admit_name(guard, destination, [ref])
-            return await guard.state.images.tag(ref, destination)
-        explicit = auth.model_dump(exclude_none=True) if auth else None
-        credentials = await guard.state.images.auth_for(ref, explicit, settings.registry)
-        progress = Progress(f"{action} {ref}")
-        if action == "pull":
-            guard.check_image(ref)
-            return await with_progress(
-                ctx, progress, guard.state.images.transfer("pull", ref, credentials, progress, timeout)
-            )
-        return await _push(guard, ctx, image, ref, credentials, progress, timeout)
 
     guard.add(build_image, CATALOG[ToolName.BUILD_IMAGE])
     guard.add(image_operations, CATALOG[ToolName.IMAGE_OPERATIONS])

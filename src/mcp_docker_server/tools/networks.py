@@ -35,53 +35,55 @@ _NETWORK_KEYS = {
 }
 
 
+async def network_management(
+    guard: Guard,
+    name: Annotated[
+        str, Field(min_length=1, max_length=128, description="Network name; list/prune: glob, '*' = all.")
+    ],
+    action: Literal["create", "remove", "connect", "disconnect", "list", "inspect", "prune"],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_network)],
+    driver: Literal["bridge", "overlay", "host", "macvlan", "ipvlan"] = "bridge",
+    options: Annotated[
+        dict[str, OptionValue] | None,
+        Field(
+            description="subnet, gateway, ip_range, internal, attachable, ipv6, labels{}; "
+            "disconnect: force; other keys are driver options."
+        ),
+    ] = None,
+    containers: Annotated[
+        list[str] | None, Field(description="connect/disconnect: container names or ids.")
+    ] = None,
+) -> NetworkResult:
+    """Create, remove, connect, disconnect, list, inspect or prune networks."""
+    ensure_confirmed(confirmation)
+    opts = dict(options or {})
+    if action == "list":
+        return await guard.state.networks.listing(name)
+    if action == "inspect":
+        return await guard.state.networks.inspect(name)
+    if action == "prune":
+        return await guard.state.networks.prune(name)
+    if action == "remove":
+        return await guard.state.networks.remove(name)
+    if action in ("connect", "disconnect"):
+        if not containers:
+            raise InvalidArgument(f"{action} needs containers.", hint='e.g. containers=["web", "db"].')
+        return await guard.state.networks.connect(
+            name, containers, connect=action == "connect", force=_flag(opts, "force")
+        )
+    spec = _network_spec(name, driver, opts)
+    # The operator's scope label goes on every network the server creates.
+    spec = replace(spec, labels=scope_labels(guard.state.policy, spec.labels))
+    # Judged before anything is created: macvlan/ipvlan and bridge.name reach host interfaces.
+    return await guard.state.networks.create(admit_network(guard.state.policy, spec))
+
+
 def register(guard: Guard) -> None:
     """Add network-management to the guard's tool list."""
     _add_network_tool(guard)
 
 
 def _add_network_tool(guard: Guard) -> None:
-
-    async def network_management(
-        name: Annotated[
-            str, Field(min_length=1, max_length=128, description="Network name; list/prune: glob, '*' = all.")
-        ],
-        action: Literal["create", "remove", "connect", "disconnect", "list", "inspect", "prune"],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_network)],
-        driver: Literal["bridge", "overlay", "host", "macvlan", "ipvlan"] = "bridge",
-        options: Annotated[
-            dict[str, OptionValue] | None,
-            Field(
-                description="subnet, gateway, ip_range, internal, attachable, ipv6, labels{}; "
-                "disconnect: force; other keys are driver options."
-            ),
-        ] = None,
-        containers: Annotated[
-            list[str] | None, Field(description="connect/disconnect: container names or ids.")
-        ] = None,
-    ) -> NetworkResult:
-        """Create, remove, connect, disconnect, list, inspect or prune networks."""
-        ensure_confirmed(confirmation)
-        opts = dict(options or {})
-        if action == "list":
-            return await guard.state.networks.listing(name)
-        if action == "inspect":
-            return await guard.state.networks.inspect(name)
-        if action == "prune":
-            return await guard.state.networks.prune(name)
-        if action == "remove":
-            return await guard.state.networks.remove(name)
-        if action in ("connect", "disconnect"):
-            if not containers:
-                raise InvalidArgument(f"{action} needs containers.", hint='e.g. containers=["web", "db"].')
-            return await guard.state.networks.connect(
-                name, containers, connect=action == "connect", force=_flag(opts, "force")
-            )
-        spec = _network_spec(name, driver, opts)
-        # The operator's scope label goes on every network the server creates.
-        spec = replace(spec, labels=scope_labels(guard.state.policy, spec.labels))
-        # Judged before anything is created: macvlan/ipvlan and bridge.name reach host interfaces.
-        return await guard.state.networks.create(admit_network(guard.state.policy, spec))
 
     guard.add(network_management, CATALOG[ToolName.NETWORK_MANAGEMENT])
 

@@ -45,39 +45,41 @@ _BOM_INLINE_BYTES = 32 * 1024  # a bigger SBOM goes to a file (output), not into
 _DOCKERFILE_NAME = re.compile(r"(?i)^(?:.*[._-])?(?:docker|container)file(?:[._-].*)?$")
 
 
+async def image_security(
+    guard: Guard,
+    action: Action,
+    target: Annotated[
+        str,
+        Field(min_length=1, max_length=1024, description="lint: Dockerfile path; else an image."),
+    ],
+    ctx: Context[Any],
+    output: Annotated[
+        str | None, Field(max_length=1024, description="sbom: new .json file for the CycloneDX BOM.")
+    ] = None,
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 300,
+) -> SupplyResult:
+    """Lint a Dockerfile (hadolint); audit, SBOM, vulnerability-scan, resolve-digest or
+    cosign-verify a local image. Findings ranked, each with a fix."""
+    if action == "lint":
+        return await lint_dockerfile(guard.state, target, timeout)
+    ref = validate_image_reference(target)
+    state = guard.state
+    if action == "audit":
+        return await audit(state, ref)
+    if action == "resolve-digest":
+        digest, source = await resolve_digest(state, ref)
+        return SupplyResult(
+            action=action, target=ref, digest=digest, pinned=pinned_reference(ref, digest), source=source
+        )
+    if action == "verify":
+        return await verify(state, ref, timeout)
+    if action == "sbom":
+        return await sbom(state, ref, output, timeout)
+    return await scan(state, ref, timeout)
+
+
 def register(guard: Guard) -> None:
     """Add image-security to the guard's tool list."""
-
-    async def image_security(
-        action: Action,
-        target: Annotated[
-            str,
-            Field(min_length=1, max_length=1024, description="lint: Dockerfile path; else an image."),
-        ],
-        ctx: Context[Any],
-        output: Annotated[
-            str | None, Field(max_length=1024, description="sbom: new .json file for the CycloneDX BOM.")
-        ] = None,
-        timeout: Annotated[float, Field(gt=0, le=3600)] = 300,
-    ) -> SupplyResult:
-        """Lint a Dockerfile (hadolint); audit, SBOM, vulnerability-scan, resolve-digest or
-        cosign-verify a local image. Findings ranked, each with a fix."""
-        if action == "lint":
-            return await lint_dockerfile(guard.state, target, timeout)
-        ref = validate_image_reference(target)
-        state = guard.state
-        if action == "audit":
-            return await audit(state, ref)
-        if action == "resolve-digest":
-            digest, source = await resolve_digest(state, ref)
-            return SupplyResult(
-                action=action, target=ref, digest=digest, pinned=pinned_reference(ref, digest), source=source
-            )
-        if action == "verify":
-            return await verify(state, ref, timeout)
-        if action == "sbom":
-            return await sbom(state, ref, output, timeout)
-        return await scan(state, ref, timeout)
 
     guard.add(image_security, CATALOG[ToolName.IMAGE_SECURITY])
 

@@ -68,6 +68,182 @@ async def confirm_stack(
     return ask(ctx, ToolName.STACK_MANAGEMENT, action, question, engine)
 
 
+async def swarm_management(
+    guard: Guard,
+    action: Literal["status", "init", "leave", "nodes", "inspect-node", "set-availability"],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_swarm)],
+    node: Annotated[str | None, Field(max_length=128, description="inspect-node/set-availability.")] = None,
+    availability: Literal["active", "pause", "drain"] | None = None,
+    advertise_addr: Annotated[str | None, Field(max_length=128, description="init: e.g. 10.0.0.5.")] = None,
+    force: Annotated[bool, Field(description="leave: also a manager.")] = False,
+) -> SwarmResult:
+    """Swarm status (with join tokens only if the operator allows), init, leave, nodes,
+    inspect-node, set-availability (active, pause, drain)."""
+    swarm = guard.state.swarm
+    show_tokens = guard.state.policy.show_join_tokens
+    if action in ("status", "nodes"):
+        return (await swarm.status(show_tokens=show_tokens, with_nodes=action == "nodes")).model_copy(
+            update={"action": action}
+        )
+    if action == "init":
+        await swarm.init(advertise_addr, None)
+        result = await swarm.status(show_tokens=show_tokens, with_nodes=True)
+        note = None if show_tokens else "Join tokens are hidden by the operator's policy (show_join_tokens)."
+        return result.model_copy(update={"action": action, "note": note})
+    if action == "leave":
+        ensure_confirmed(confirmation)
+        await swarm.leave(force)
+        return (await swarm.status(show_tokens=False, with_nodes=False)).model_copy(update={"action": action})
+    if not node:
+        raise InvalidArgument(f"{action} needs node", hint="swarm-management action=nodes lists them.")
+    if action == "inspect-node":
+        row = await swarm.node(node)
+    else:
+        if availability is None:
+            raise InvalidArgument("set-availability needs availability", hint="active, pause or drain.")
+        row = await swarm.set_availability(node, availability)
+    status = await swarm.status(show_tokens=False, with_nodes=False)
+    return status.model_copy(update={"action": action, "nodes": [row]})
+
+
+async def service_management(
+    guard: Guard,
+    action: Literal["create", "list", "inspect", "scale", "update", "rollback", "remove", "tasks", "logs"],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_service)],
+    name: Annotated[str | None, Field(max_length=63, description="Service name (all but list).")] = None,
+    image: Annotated[str | None, Field(max_length=512, description="create; update: new image.")] = None,
+    replicas: Annotated[int | None, Field(ge=0, le=1000, description="create, scale, update.")] = None,
+    mode: Literal["replicated", "global"] = "replicated",
+    command: str | list[str] | None = None,
+    env: Annotated[dict[str, str] | None, Field(description="create; update: variables to set.")] = None,
+    ports: Annotated[
+        list[str | int] | None, Field(description='create: ["8080:80", "53:53/udp"] (ingress).')
+    ] = None,
+    volumes: Annotated[list[VolumeArg | str] | None, Field(description="create: as run-container.")] = None,
+    networks: Annotated[list[str] | None, Field(description="create: overlay networks.")] = None,
+    constraints: Annotated[list[str] | None, Field(description="create: e.g. node.role==manager.")] = None,
+    cpus: Annotated[float | None, Field(gt=0, le=1024, description="Limit (create, update).")] = None,
+    memory: Annotated[int | str | None, Field(description='Limit, e.g. "256m" (create, update).')] = None,
+    restart: Literal["none", "on-failure", "any"] = "any",
+    update_config: Annotated[
+        dict[str, Any] | None,
+        Field(description="parallelism, delay (s), failure_action, order, monitor (s)."),
+    ] = None,
+    healthcheck: HealthcheckArg | None = None,
+    labels: dict[str, str] | None = None,
+    force: Annotated[bool, Field(description="update: restart tasks even if unchanged.")] = False,
+    wait: Annotated[bool, Field(description="Wait until the tasks converge.")] = True,
+    timeout: Annotated[float, Field(gt=0, le=3600, description="Seconds to wait.")] = 120,
+    tail: Annotated[int, Field(ge=1, le=5000, description="logs: lines.")] = 100,
+    all_tasks: Annotated[bool, Field(description="tasks: include finished ones.")] = False,
+) -> ServiceResult:
+    """Swarm services: create, list (running/desired), inspect, scale, update (rolling),
+    rollback, remove, tasks, logs. Policy-checked like containers."""
+    swarm = guard.state.swarm
+    if action == "list":
+        return ServiceResult(action=action, services=await swarm.services())
+    if not name or not _NAME.fullmatch(name):
+        raise InvalidArgument(f"{action} needs a service name", hint="service-management action=list.")
+    if action in ("inspect", "tasks", "logs"):
+        return await _read_service(swarm, action, name, tail=tail, all_tasks=all_tasks)
+    if action == "remove":
+        ensure_confirmed(confirmation)
+        await swarm.remove(name)
+        return ServiceResult(action=action, note=f"service {name} removed")
+    if action == "create":
+        if not image:
+            raise InvalidArgument("create needs image")
+        spec = ServiceSpec(
+            name=name,
+            container=_task_container(image, command, env, volumes, cpus, memory, healthcheck),
+            mode=mode,
+            replicas=replicas,
+            ports=parse_service_ports(ports),
+            networks=tuple(networks or ()),
+            constraints=parse_constraints(constraints),
+            labels=labels or {},
+            restart_condition=restart,
+            update=parse_update_policy(update_config),
+        )
+        await swarm.create_service(await guard.admit_service(spec))
+        await _judge_created(guard, [name])
+    elif action == "scale":
+        if replicas is None:
+            raise InvalidArgument("scale needs replicas")
+        await guard.admit_existing_service(name, "scale")
+        await swarm.scale(name, replicas)
+    elif action == "update":
+        patch = ServicePatch(
+            image=validate_image_reference(image) if image else None,
+            environment=env or {},
+            replicas=replicas,
+            nano_cpus=int(cpus * 1e9) if cpus else None,
+            memory_bytes=parse_memory(memory),
+            update=parse_update_policy(update_config),
+            force=force,
+        )
+        if patch.empty:
+            raise InvalidArgument(
+                "update names nothing to change",
+                hint="pass image, env, replicas, cpus, memory, update_config or force=true.",
+            )
+        await swarm.update(name, await guard.admit_service_patch(name, patch))
+    else:
+        await guard.admit_existing_service(name, "rollback")
+        await swarm.rollback(name)
+    return await _settled(swarm, action, name, wait=wait, timeout=timeout)
+
+
+async def stack_management(
+    guard: Guard,
+    action: Literal["deploy", "list", "services", "ps", "remove"],
+    ctx: Context[Any],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_stack)],
+    name: Annotated[str | None, Field(max_length=63, description="Stack name (all but list).")] = None,
+    compose_file: Annotated[str | None, Field(description="deploy: path to the compose file.")] = None,
+    resolve_image: Annotated[
+        Literal["always", "changed", "never"],
+        Field(description="deploy: query the registry for digests."),
+    ] = "always",
+    wait: Annotated[bool, Field(description="deploy: wait until every service converged.")] = True,
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 300,
+) -> StackResult:
+    """Swarm stacks: deploy a compose file (through `docker stack deploy`, policy-checked
+    like compose-stack), list, services, ps, remove."""
+    swarm = guard.state.swarm
+    if action == "list":
+        stacks = await swarm.stacks()
+        return StackResult(action=action, stacks=[StackRow(name=n, services=c) for n, c in stacks.items()])
+    if not name or not _NAME.fullmatch(name):
+        raise InvalidArgument(f"{action} needs a stack name", hint="stack-management action=list.")
+    if action == "services":
+        return StackResult(action=action, stack=name, services=await swarm.stack_services(name))
+    if action == "ps":
+        return StackResult(action=action, stack=name, tasks=await swarm.stack_tasks(name))
+    progress = line_progress(ctx)
+
+    if action == "remove":
+        ensure_confirmed(confirmation)
+        said = await _remove_stack(guard, name, timeout, progress)
+        return StackResult(action=action, stack=name, output=said or None)
+    if not compose_file:
+        raise InvalidArgument("deploy needs compose_file")
+    deployed = await _deploy(guard, name, compose_file_path(compose_file), resolve_image, timeout, progress)
+    note = None
+    if wait:
+        for service in await swarm.stack_services(name):
+            converged, seconds = await swarm.wait(service.name, timeout)
+            if not converged:
+                note = f"{service.name} did not converge within {seconds} s: see action=ps."
+    return StackResult(
+        action=action,
+        stack=name,
+        services=await swarm.stack_services(name),
+        output=tail_lines(deployed, 5) or None,
+        note=note,
+    )
+
+
 def register(guard: Guard) -> None:
     """Add the Swarm tools to the guard's tool list."""
     _add_swarm_tool(guard)
@@ -76,145 +252,11 @@ def register(guard: Guard) -> None:
 
 
 def _add_swarm_tool(guard: Guard) -> None:
-    async def swarm_management(
-        action: Literal["status", "init", "leave", "nodes", "inspect-node", "set-availability"],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_swarm)],
-        node: Annotated[
-            str | None, Field(max_length=128, description="inspect-node/set-availability.")
-        ] = None,
-        availability: Literal["active", "pause", "drain"] | None = None,
-        advertise_addr: Annotated[
-            str | None, Field(max_length=128, description="init: e.g. 10.0.0.5.")
-        ] = None,
-        force: Annotated[bool, Field(description="leave: also a manager.")] = False,
-    ) -> SwarmResult:
-        """Swarm status (with join tokens only if the operator allows), init, leave, nodes,
-        inspect-node, set-availability (active, pause, drain)."""
-        swarm = guard.state.swarm
-        show_tokens = guard.state.policy.show_join_tokens
-        if action in ("status", "nodes"):
-            return (await swarm.status(show_tokens=show_tokens, with_nodes=action == "nodes")).model_copy(
-                update={"action": action}
-            )
-        if action == "init":
-            await swarm.init(advertise_addr, None)
-            result = await swarm.status(show_tokens=show_tokens, with_nodes=True)
-            note = (
-                None if show_tokens else "Join tokens are hidden by the operator's policy (show_join_tokens)."
-            )
-            return result.model_copy(update={"action": action, "note": note})
-        if action == "leave":
-            ensure_confirmed(confirmation)
-            await swarm.leave(force)
-            return (await swarm.status(show_tokens=False, with_nodes=False)).model_copy(
-                update={"action": action}
-            )
-        if not node:
-            raise InvalidArgument(f"{action} needs node", hint="swarm-management action=nodes lists them.")
-        if action == "inspect-node":
-            row = await swarm.node(node)
-        else:
-            if availability is None:
-                raise InvalidArgument("set-availability needs availability", hint="active, pause or drain.")
-            row = await swarm.set_availability(node, availability)
-        status = await swarm.status(show_tokens=False, with_nodes=False)
-        return status.model_copy(update={"action": action, "nodes": [row]})
 
     guard.add(swarm_management, CATALOG[ToolName.SWARM_MANAGEMENT])
 
 
 def _add_service_tool(guard: Guard) -> None:
-    async def service_management(
-        action: Literal[
-            "create", "list", "inspect", "scale", "update", "rollback", "remove", "tasks", "logs"
-        ],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_service)],
-        name: Annotated[str | None, Field(max_length=63, description="Service name (all but list).")] = None,
-        image: Annotated[str | None, Field(max_length=512, description="create; update: new image.")] = None,
-        replicas: Annotated[int | None, Field(ge=0, le=1000, description="create, scale, update.")] = None,
-        mode: Literal["replicated", "global"] = "replicated",
-        command: str | list[str] | None = None,
-        env: Annotated[dict[str, str] | None, Field(description="create; update: variables to set.")] = None,
-        ports: Annotated[
-            list[str | int] | None, Field(description='create: ["8080:80", "53:53/udp"] (ingress).')
-        ] = None,
-        volumes: Annotated[
-            list[VolumeArg | str] | None, Field(description="create: as run-container.")
-        ] = None,
-        networks: Annotated[list[str] | None, Field(description="create: overlay networks.")] = None,
-        constraints: Annotated[
-            list[str] | None, Field(description="create: e.g. node.role==manager.")
-        ] = None,
-        cpus: Annotated[float | None, Field(gt=0, le=1024, description="Limit (create, update).")] = None,
-        memory: Annotated[int | str | None, Field(description='Limit, e.g. "256m" (create, update).')] = None,
-        restart: Literal["none", "on-failure", "any"] = "any",
-        update_config: Annotated[
-            dict[str, Any] | None,
-            Field(description="parallelism, delay (s), failure_action, order, monitor (s)."),
-        ] = None,
-        healthcheck: HealthcheckArg | None = None,
-        labels: dict[str, str] | None = None,
-        force: Annotated[bool, Field(description="update: restart tasks even if unchanged.")] = False,
-        wait: Annotated[bool, Field(description="Wait until the tasks converge.")] = True,
-        timeout: Annotated[float, Field(gt=0, le=3600, description="Seconds to wait.")] = 120,
-        tail: Annotated[int, Field(ge=1, le=5000, description="logs: lines.")] = 100,
-        all_tasks: Annotated[bool, Field(description="tasks: include finished ones.")] = False,
-    ) -> ServiceResult:
-        """Swarm services: create, list (running/desired), inspect, scale, update (rolling),
-        rollback, remove, tasks, logs. Policy-checked like containers."""
-        swarm = guard.state.swarm
-        if action == "list":
-            return ServiceResult(action=action, services=await swarm.services())
-        if not name or not _NAME.fullmatch(name):
-            raise InvalidArgument(f"{action} needs a service name", hint="service-management action=list.")
-        if action in ("inspect", "tasks", "logs"):
-            return await _read_service(swarm, action, name, tail=tail, all_tasks=all_tasks)
-        if action == "remove":
-            ensure_confirmed(confirmation)
-            await swarm.remove(name)
-            return ServiceResult(action=action, note=f"service {name} removed")
-        if action == "create":
-            if not image:
-                raise InvalidArgument("create needs image")
-            spec = ServiceSpec(
-                name=name,
-                container=_task_container(image, command, env, volumes, cpus, memory, healthcheck),
-                mode=mode,
-                replicas=replicas,
-                ports=parse_service_ports(ports),
-                networks=tuple(networks or ()),
-                constraints=parse_constraints(constraints),
-                labels=labels or {},
-                restart_condition=restart,
-                update=parse_update_policy(update_config),
-            )
-            await swarm.create_service(await guard.admit_service(spec))
-            await _judge_created(guard, [name])
-        elif action == "scale":
-            if replicas is None:
-                raise InvalidArgument("scale needs replicas")
-            await guard.admit_existing_service(name, "scale")
-            await swarm.scale(name, replicas)
-        elif action == "update":
-            patch = ServicePatch(
-                image=validate_image_reference(image) if image else None,
-                environment=env or {},
-                replicas=replicas,
-                nano_cpus=int(cpus * 1e9) if cpus else None,
-                memory_bytes=parse_memory(memory),
-                update=parse_update_policy(update_config),
-                force=force,
-            )
-            if patch.empty:
-                raise InvalidArgument(
-                    "update names nothing to change",
-                    hint="pass image, env, replicas, cpus, memory, update_config or force=true.",
-                )
-            await swarm.update(name, await guard.admit_service_patch(name, patch))
-        else:
-            await guard.admit_existing_service(name, "rollback")
-            await swarm.rollback(name)
-        return await _settled(swarm, action, name, wait=wait, timeout=timeout)
 
     guard.add(service_management, CATALOG[ToolName.SERVICE_MANAGEMENT])
 
@@ -267,57 +309,6 @@ def _task_container(
 
 
 def _add_stack_tool(guard: Guard) -> None:
-    async def stack_management(
-        action: Literal["deploy", "list", "services", "ps", "remove"],
-        ctx: Context[Any],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_stack)],
-        name: Annotated[str | None, Field(max_length=63, description="Stack name (all but list).")] = None,
-        compose_file: Annotated[str | None, Field(description="deploy: path to the compose file.")] = None,
-        resolve_image: Annotated[
-            Literal["always", "changed", "never"],
-            Field(description="deploy: query the registry for digests."),
-        ] = "always",
-        wait: Annotated[bool, Field(description="deploy: wait until every service converged.")] = True,
-        timeout: Annotated[float, Field(gt=0, le=3600)] = 300,
-    ) -> StackResult:
-        """Swarm stacks: deploy a compose file (through `docker stack deploy`, policy-checked
-        like compose-stack), list, services, ps, remove."""
-        swarm = guard.state.swarm
-        if action == "list":
-            stacks = await swarm.stacks()
-            return StackResult(
-                action=action, stacks=[StackRow(name=n, services=c) for n, c in stacks.items()]
-            )
-        if not name or not _NAME.fullmatch(name):
-            raise InvalidArgument(f"{action} needs a stack name", hint="stack-management action=list.")
-        if action == "services":
-            return StackResult(action=action, stack=name, services=await swarm.stack_services(name))
-        if action == "ps":
-            return StackResult(action=action, stack=name, tasks=await swarm.stack_tasks(name))
-        progress = line_progress(ctx)
-
-        if action == "remove":
-            ensure_confirmed(confirmation)
-            said = await _remove_stack(guard, name, timeout, progress)
-            return StackResult(action=action, stack=name, output=said or None)
-        if not compose_file:
-            raise InvalidArgument("deploy needs compose_file")
-        deployed = await _deploy(
-            guard, name, compose_file_path(compose_file), resolve_image, timeout, progress
-        )
-        note = None
-        if wait:
-            for service in await swarm.stack_services(name):
-                converged, seconds = await swarm.wait(service.name, timeout)
-                if not converged:
-                    note = f"{service.name} did not converge within {seconds} s: see action=ps."
-        return StackResult(
-            action=action,
-            stack=name,
-            services=await swarm.stack_services(name),
-            output=tail_lines(deployed, 5) or None,
-            note=note,
-        )
 
     guard.add(stack_management, CATALOG[ToolName.STACK_MANAGEMENT])
 

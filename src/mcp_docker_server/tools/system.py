@@ -56,60 +56,60 @@ async def confirm_prune(
     return ask(ctx, ToolName.DOCKER_SYSTEM, action, question, engine)
 
 
+async def docker_system(
+    guard: Guard,
+    action: Literal["engines", "info", "version", "df", "events", "prune"],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_prune)],
+    targets: Annotated[
+        list[PruneTarget] | None,
+        Field(description="prune: what to remove (default all but volumes)."),
+    ] = None,
+    dry_run: Annotated[bool, Field(description="prune: only report what would go.")] = False,
+    named_volumes: Annotated[
+        bool, Field(description="prune volumes: named ones too (default: anonymous only, like docker).")
+    ] = False,
+    since: Annotated[
+        str | None, Field(max_length=40, description="events: '10m' ago (default), unix or ISO time.")
+    ] = None,
+    until: Annotated[str | None, Field(max_length=40, description="events: end (default now).")] = None,
+    filters: Annotated[
+        dict[str, str | list[str]] | None,
+        Field(description="events: type, event, container, image, label, network, volume, service, node."),
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=500, description="events: latest N kept.")] = 100,
+) -> SystemResult:
+    """Engines (reachability, versions), info, version, disk usage (df), events in a time
+    window (at most a day), or prune unused objects (reports what it frees, then asks)."""
+    state = guard.state
+    if action == "engines":
+        return SystemResult(action=action, engines=await _engine_rows(guard.engines))
+    if action == "info":
+        return SystemResult(action=action, info=await state.system.info())
+    if action == "version":
+        return SystemResult(action=action, version=await state.system.version())
+    if action == "df":
+        return SystemResult(action=action, disk=await state.system.disk_usage())
+    if action == "events":
+        start, end = event_window(since, until, time.time())
+        rows, truncated = await state.system.events(start, end, _event_filters(filters), limit)
+        return SystemResult(action=action, events=rows, events_truncated=truncated)
+    chosen: list[str] = list(targets or DEFAULT_PRUNE)
+    note = (
+        "Only anonymous volumes are pruned; named_volumes=true includes named ones (their data is lost)."
+        if "volumes" in chosen and not named_volumes
+        else None
+    )
+    scope = state.policy.label_scope
+    if dry_run:
+        plan = await state.system.prune_plan(chosen, scope, named_volumes=named_volumes)
+        return SystemResult(action=action, prune=plan, note=note)
+    ensure_confirmed(confirmation)
+    plan = await state.system.prune(chosen, scope, named_volumes=named_volumes)
+    return SystemResult(action=action, prune=plan, note=note)
+
+
 def register(guard: Guard) -> None:
     """Add docker-system to the guard's tool list."""
-
-    async def docker_system(
-        action: Literal["engines", "info", "version", "df", "events", "prune"],
-        confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_prune)],
-        targets: Annotated[
-            list[PruneTarget] | None,
-            Field(description="prune: what to remove (default all but volumes)."),
-        ] = None,
-        dry_run: Annotated[bool, Field(description="prune: only report what would go.")] = False,
-        named_volumes: Annotated[
-            bool, Field(description="prune volumes: named ones too (default: anonymous only, like docker).")
-        ] = False,
-        since: Annotated[
-            str | None, Field(max_length=40, description="events: '10m' ago (default), unix or ISO time.")
-        ] = None,
-        until: Annotated[str | None, Field(max_length=40, description="events: end (default now).")] = None,
-        filters: Annotated[
-            dict[str, str | list[str]] | None,
-            Field(
-                description="events: type, event, container, image, label, network, volume, service, node."
-            ),
-        ] = None,
-        limit: Annotated[int, Field(ge=1, le=500, description="events: latest N kept.")] = 100,
-    ) -> SystemResult:
-        """Engines (reachability, versions), info, version, disk usage (df), events in a time
-        window (at most a day), or prune unused objects (reports what it frees, then asks)."""
-        state = guard.state
-        if action == "engines":
-            return SystemResult(action=action, engines=await _engine_rows(guard.engines))
-        if action == "info":
-            return SystemResult(action=action, info=await state.system.info())
-        if action == "version":
-            return SystemResult(action=action, version=await state.system.version())
-        if action == "df":
-            return SystemResult(action=action, disk=await state.system.disk_usage())
-        if action == "events":
-            start, end = event_window(since, until, time.time())
-            rows, truncated = await state.system.events(start, end, _event_filters(filters), limit)
-            return SystemResult(action=action, events=rows, events_truncated=truncated)
-        chosen: list[str] = list(targets or DEFAULT_PRUNE)
-        note = (
-            "Only anonymous volumes are pruned; named_volumes=true includes named ones (their data is lost)."
-            if "volumes" in chosen and not named_volumes
-            else None
-        )
-        scope = state.policy.label_scope
-        if dry_run:
-            plan = await state.system.prune_plan(chosen, scope, named_volumes=named_volumes)
-            return SystemResult(action=action, prune=plan, note=note)
-        ensure_confirmed(confirmation)
-        plan = await state.system.prune(chosen, scope, named_volumes=named_volumes)
-        return SystemResult(action=action, prune=plan, note=note)
 
     guard.add(docker_system, CATALOG[ToolName.DOCKER_SYSTEM])
 
