@@ -217,7 +217,7 @@ def _check_image(policy: Policy, image: str) -> None:
 
     Swarm pins what it resolved (name:tag@sha256:...), and the allowlist names the tag; but an
     allowlist entry may itself name a digest (name@sha256:...), which only the full reference
-    matches. Fix (helper review): judging the stripped name alone refused digest entries.
+    matches.
     """
     if "@" not in image or image.startswith("sha256:"):
         check_image(policy, image)
@@ -323,7 +323,7 @@ def _device_requests(
         caps = request.get("Capabilities") if isinstance(request, Mapping) else None
         driver = str(request.get("Driver") or "") if isinstance(request, Mapping) else ""
         flat = {str(c) for group in caps or [] for c in (group or [])}
-        # Fix (helper review): the engine's "cdi" driver ignores Capabilities and injects
+        # The engine's "cdi" driver ignores Capabilities and injects
         # whatever DeviceIDs name (moby daemon/devices.go), so "gpu" vouches only for the
         # capability-matched drivers: the default selection and nvidia.
         if "gpu" not in flat or driver not in ("", "nvidia"):
@@ -529,7 +529,7 @@ def _mounts(policy: Policy, desc: ContainerDescription, value: object, resolve: 
                 _named_volume(policy, desc, source or f"(anonymous at {target})", inline, resolve)
         elif kind == "image":
             check_image(policy, source)
-            check_pinned(policy, source)  # Fix (helper review): its files run like the image's
+            check_pinned(policy, source)  # its files run like the image's
         elif kind != "tmpfs":
             _opened(
                 policy,
@@ -544,7 +544,7 @@ def _named_volume(
 ) -> None:
     """A named volume is judged by what it really is: its driver and options (an inline driver
     config creates the volume with those options when it does not exist yet)."""
-    # Fix (helper review): an existing volume is used as it is, whatever the inline config says,
+    # An existing volume is used as it is, whatever the inline config says,
     # so the inline config must not stand in for it: judge both.
     for info in (inline, desc.volumes.get(name)):
         if info is not None:
@@ -643,7 +643,7 @@ def judge_task_template(
                 host["SecurityOpt"] = _privilege_options(policy, value)
             else:
                 _unknown(policy, f"ContainerSpec.{key}", value)
-        # Fix (helper review): the full reference goes to _judge, whose _check_image tries the
+        # The full reference goes to _judge, whose _check_image tries the
         # name:tag without the swarm's pin as well; stripping it here refused allowlist entries
         # that name a digest.
         desc = ContainerDescription(

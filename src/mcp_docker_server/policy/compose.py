@@ -237,7 +237,7 @@ def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: Path
 def _local_context(source: str) -> str | None:
     """The host folder a build context source reads, or None for a remote one.
 
-    Fix (helper review): ``oci-layout://<path>[:tag][@digest]`` is a folder on this host, which
+    ``oci-layout://<path>[:tag][@digest]`` is a folder on this host, which
     buildx reads (build/build.go cuts the path at "@" then ":"), not a remote source.
     """
     if source.startswith("oci-layout://"):
@@ -248,7 +248,7 @@ def _local_context(source: str) -> str | None:
 def _cache_paths(entry: str) -> list[str]:
     """The host folders a ``cache_from``/``cache_to`` entry reads or writes.
 
-    Fix (helper review): buildx parses an entry as CSV fields ``key=value`` in any order, with
+    buildx parses an entry as CSV fields ``key=value`` in any order, with
     keys case-folded and fields possibly quoted (util/buildflags/cache.go), so ``type=local``
     need not come first. Every ``src``/``dest`` is judged, whatever the type (fail closed).
     """
