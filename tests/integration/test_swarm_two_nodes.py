@@ -230,12 +230,6 @@ async def test_a_lost_worker_is_reported_down_its_tasks_rescheduled_and_its_retu
         remove_services(manager, unique_name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: service-management list passes on the engine's ServiceStatus.RunningTasks, which "
-    "still counts the tasks a down node last reported running: 2 replicas show as running 3 of 2 until "
-    "the node returns (docker service ls shows 3/2 too); count only tasks on nodes that are not down",
-)
 async def test_the_service_list_counts_no_task_of_a_lost_node(
     swarm: Recorder, manager: docker.DockerClient, unique_name: str, test_image: str
 ) -> None:

@@ -201,9 +201,33 @@ def remove_service(client: docker.DockerClient, name: str) -> None:
 
 
 def list_services(client: docker.DockerClient, filters: Raw | None = None) -> list[ServiceRow]:
-    """Services with running/desired counts (one request)."""
+    """Services with running/desired counts (two requests; a third while a node is down)."""
     raw: list[Raw] = client.api.services(filters=filters, status=True)
-    return sorted((_service_row(s) for s in raw), key=lambda r: r.name)
+    rows = [_service_row(s) for s in raw]
+    live = _running_on_live_nodes(client)
+    if live is not None:
+        rows = [row.model_copy(update={"running": live.get(row.id, 0)}) for row in rows]
+    return sorted(rows, key=lambda r: r.name)
+
+
+def _running_on_live_nodes(client: docker.DockerClient) -> dict[str, int] | None:
+    """While a node is down, the engine's ServiceStatus still counts the tasks it last reported
+    running (`docker service ls` shows 3/2): the running tasks on nodes that are not down, by
+    short service id. None when every node is up (the engine's counts are right)."""
+    try:
+        nodes: list[Raw] = client.api.nodes()
+    except docker.errors.APIError:
+        return None
+    down = {str(n.get("ID")) for n in nodes if (n.get("Status") or {}).get("State") == "down"}
+    if not down:
+        return None
+    tasks: list[Raw] = client.api.tasks(filters={"desired-state": "running"})
+    counts: dict[str, int] = {}
+    for task in tasks:
+        if (task.get("Status") or {}).get("State") == "running" and str(task.get("NodeID")) not in down:
+            service = shaping.short_id(str(task.get("ServiceID", "")))
+            counts[service] = counts.get(service, 0) + 1
+    return counts
 
 
 def inspect_service(client: docker.DockerClient, name: str) -> ServiceDetail:
