@@ -15,6 +15,7 @@ import docker.types
 from mcp_docker_server.engine._containers_sync import docker_healthcheck, nanoseconds
 from mcp_docker_server.engine._logs_sync import BoundedLogs, log_params, read_logs
 from mcp_docker_server.errors import Conflict, InvalidArgument
+from mcp_docker_server.policy.containers import security_option
 from mcp_docker_server.results import shaping
 from mcp_docker_server.results.swarm import NodeRow, ServiceDetail, ServiceRow, SwarmResult, TaskRow
 from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec, UpdatePolicy
@@ -375,9 +376,9 @@ def _service_kwargs(spec: ServiceSpec, api_version: str = "1.41") -> Raw:
 def _no_new_privileges(options: tuple[str, ...]) -> bool:
     """Whether the security options ask for no-new-privileges (any spelling that is not false)."""
     for option in options:
-        key, _, value = option.replace(":", "=", 1).partition("=")
-        if key.strip().lower() == "no-new-privileges":
-            return value.strip().lower() not in ("false", "f", "0")
+        key, value = security_option(option)
+        if key == "no-new-privileges":
+            return value.lower() not in ("false", "f", "0")
     return False
 
 

@@ -27,6 +27,7 @@ from mcp_docker_server.policy.containers import (
     check_image,
     check_namespace,
     check_pinned,
+    security_option,
 )
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
@@ -332,19 +333,6 @@ def _device_requests(
 
 def _cap_add(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:
     check_capabilities(policy, value if isinstance(value, list) else [value])
-
-
-def security_option(option: str) -> tuple[str, str]:
-    """Split a security option as the engine does: ``key=value``, the legacy ``key:value``, or a
-    bare flag. Keys are case-folded; values keep their case (profile names, JSON).
-
-    Follows moby ``daemon/create.go`` / ``parseSecurityOpt``.
-    """
-    text = option.strip()
-    cut = min((i for i in (text.find("="), text.find(":")) if i >= 0), default=-1)
-    if cut < 0:
-        return text.lower(), ""
-    return text[:cut].strip().lower(), text[cut + 1 :].strip()
 
 
 def _security_opt(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:

@@ -21,13 +21,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp_docker_server.errors import PolicyDenied
-from mcp_docker_server.policy.containers import admit_volume
+from mcp_docker_server.policy.containers import admit_volume, security_option
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
 from mcp_docker_server.policy.paths import check_host_path
 from mcp_docker_server.specs.volumes import VolumeSpec
 
-__all__ = ["HARMLESS_SERVICE_KEYS", "REFUSED_SERVICE_KEYS", "judge_compose_config", "pin_paths"]
+__all__ = [
+    "HARMLESS_SERVICE_KEYS",
+    "REFUSED_SERVICE_KEYS",
+    "env_file_paths",
+    "judge_compose_config",
+    "pin_paths",
+]
 
 # Service keys whose effect on the host is nothing, or is judged on the created container.
 HARMLESS_SERVICE_KEYS = frozenset(
@@ -164,7 +170,7 @@ def _service(policy: Policy, name: str, service: Mapping[str, Any], resolve: Pat
         elif key not in HARMLESS_SERVICE_KEYS:
             _refuse(policy, key, f"service {name}: key {key!r} is not known to this server", key)
     for key in ("env_file", "label_file"):
-        for path in _env_paths(service.get(key)):
+        for path in env_file_paths(service.get(key)):
             _path(policy, path, resolve, f"service {name}: {key}")
     for option in service.get("security_opt") or []:
         _seccomp_profile(policy, name, str(option), resolve)
@@ -180,9 +186,8 @@ def _seccomp_profile(policy: Policy, service: str, option: str, resolve: PathRes
     """``seccomp=<file>``: Compose reads that host file into the container's configuration.
     The path is judged before anything reads it, and a custom profile is unconfined unless the
     operator allows it (the created container would be refused anyway, after the read)."""
-    key, _, value = option.replace(":", "=", 1).partition("=")
-    value = value.strip()
-    if key.strip().lower() != "seccomp" or value in ("", "unconfined", "default", "builtin"):
+    key, value = security_option(option)
+    if key != "seccomp" or value in ("", "unconfined", "default", "builtin"):
         return
     if not value.startswith("{"):
         _path(policy, value, resolve, f"service {service}: seccomp profile")
@@ -260,9 +265,11 @@ def _cache_paths(entry: str) -> list[str]:
     return paths
 
 
-def _env_paths(value: object) -> list[str]:
+def env_file_paths(value: object) -> list[str]:
+    """The paths of a service's ``env_file`` or ``label_file`` entry in any of its shapes: a
+    path, a list of paths, or a list of ``{path, required}``."""
     items = value if isinstance(value, list) else [value] if value else []
-    return [str(i.get("path") if isinstance(i, Mapping) else i) for i in items]
+    return [str(p) for p in (i.get("path") if isinstance(i, Mapping) else i for i in items) if p]
 
 
 def _path(policy: Policy, path: str, resolve: PathResolver, where: str) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "check_image",
     "check_namespace",
     "check_pinned",
+    "security_option",
     "check_volume_options",
     "digest_pinned",
     "with_defaults",
@@ -65,9 +66,8 @@ def admit_container(
         )
     check_capabilities(policy, spec.cap_add)
     for opt in spec.security_opt:
-        # Every spelling the engine accepts: key=value, the legacy key:value, any spacing.
-        spelled = re.sub(r"\s+", "", opt).lower().replace(":", "=", 1)
-        if spelled in _UNCONFINED and not policy.allow_unconfined:
+        key, value = security_option(opt)  # every spelling the engine accepts
+        if f"{key}={value.lower()}" in _UNCONFINED and not policy.allow_unconfined:
             raise PolicyDenied(
                 "unconfined",
                 f"security_opt {opt!r} disables a kernel confinement",
@@ -236,6 +236,19 @@ def _check_namespaces(policy: Policy, spec: ContainerSpec) -> None:
             hint="name the volumes to mount explicitly.",
             setting="allow_host_namespaces = true",
         )
+
+
+def security_option(option: str) -> tuple[str, str]:
+    """Split a security option as the engine does: ``key=value``, the legacy ``key:value``, or a
+    bare flag. Keys are case-folded; values keep their case (profile names, JSON).
+
+    Follows moby ``daemon/create.go`` / ``parseSecurityOpt``.
+    """
+    text = option.strip()
+    cut = min((i for i in (text.find("="), text.find(":")) if i >= 0), default=-1)
+    if cut < 0:
+        return text.lower(), ""
+    return text[:cut].strip().lower(), text[cut + 1 :].strip()
 
 
 def check_capabilities(policy: Policy, capabilities: Iterable[object]) -> None:

@@ -41,7 +41,7 @@ from mcp_docker_server.compose.runner import ProgressCallback
 from mcp_docker_server.engine.build_context import plan_context, secret_files_refused
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import Admitted
-from mcp_docker_server.policy.compose import pin_paths
+from mcp_docker_server.policy.compose import env_file_paths, pin_paths
 from mcp_docker_server.policy.paths import check_host_path
 from mcp_docker_server.results.compose import ComposeResult, ComposeService
 from mcp_docker_server.results.shaping import BoundedTail
@@ -367,12 +367,8 @@ def env_files_of(raw: Mapping[str, Any]) -> dict[str, list[str]]:
     files: dict[str, list[str]] = {}
     for service, spec in (raw.get("services") or {}).items():
         for key in ("env_file", "label_file"):
-            value = (spec or {}).get(key)
-            items = value if isinstance(value, list) else [value] if value else []
-            for item in items:
-                path = item.get("path") if isinstance(item, Mapping) else item
-                if path:
-                    files.setdefault(str(service), []).append(str(path))
+            if paths := env_file_paths((spec or {}).get(key)):
+                files.setdefault(str(service), []).extend(paths)
     return files
 
 
