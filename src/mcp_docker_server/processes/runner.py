@@ -9,8 +9,10 @@ cosign) all run through :func:`run_process`; failures to start or to finish in t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -63,9 +65,14 @@ async def run_process(
     stdout_cap: int = _STDOUT_CAP,
     stderr_cap: int = _STDERR_CAP,
     timeout_hint: str = "try again with a longer timeout.",
+    on_stdout_line: LineCallback | None = None,
+    interrupt_first: bool = False,
 ) -> Completed:
     """Run ``argv`` and collect its output; stderr lines go to ``on_stderr_line`` as they come
-    (cleaned, at most 200 characters each).
+    (cleaned, at most 200 characters each), stdout lines (raw, whole) to ``on_stdout_line``.
+
+    ``interrupt_first``: on a deadline or a cancellation, send SIGINT to the process group first
+    (what Ctrl-C does: buildx then cancels the build on the engine), then terminate, then kill.
 
     Raises:
         ProcessError: it could not start, or it did not finish within ``timeout`` seconds (it is
@@ -91,7 +98,10 @@ async def run_process(
             async with anyio.create_task_group() as group:
                 assert process.stdout is not None
                 assert process.stderr is not None
-                group.start_soon(_drain, process.stdout, stdout.add)
+                if on_stdout_line is None:
+                    group.start_soon(_drain, process.stdout, stdout.add)
+                else:
+                    group.start_soon(_lines, process.stdout, stdout, on_stdout_line)
                 group.start_soon(_follow, process.stderr, stderr, on_stderr_line)
             returncode = await process.wait()
     except TimeoutError as exc:
@@ -100,7 +110,7 @@ async def run_process(
             hint=timeout_hint,
         ) from exc
     finally:
-        await _stop(process)
+        await _stop(process, interrupt_first=interrupt_first)
     # stdout as it came: programs read it (Compose's JSON); what reaches the model is cleaned
     # and redacted where results leave the server. stderr is for people: cleaned here.
     return Completed(tuple(argv), returncode, stdout.raw(), stderr.text(), stdout.dropped)
@@ -135,6 +145,21 @@ async def _drain(stream: anyio.abc.ByteReceiveStream, sink: Callable[[bytes], No
         sink(chunk)
 
 
+async def _lines(
+    stream: anyio.abc.ByteReceiveStream, tail: BoundedTail, on_line: LineCallback
+) -> None:
+    """Whole stdout lines, raw (a program's JSON), to ``on_line``; the tail keeps the end."""
+    pending = b""
+    async for chunk in stream:
+        tail.add(chunk)
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            await on_line(line.decode(errors="replace"))
+    if pending:
+        await on_line(pending.decode(errors="replace"))
+
+
 async def _follow(
     stream: anyio.abc.ByteReceiveStream, tail: BoundedTail, on_line: LineCallback | None
 ) -> None:
@@ -150,12 +175,22 @@ async def _follow(
                 await on_line(cleaned[:200])
 
 
-async def _stop(process: anyio.abc.Process) -> None:
-    """Terminate, then kill, a process still running (deadline or cancellation)."""
+async def _stop(process: anyio.abc.Process, *, interrupt_first: bool = False) -> None:
+    """Terminate, then kill, a process still running (deadline or cancellation); with
+    ``interrupt_first``, SIGINT its process group and give it the grace period first."""
     if process.returncode is not None:
         await process.aclose()
         return
     with anyio.CancelScope(shield=True):
+        if interrupt_first:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                # Its own session (start_new_session): the group id is its pid.
+                os.killpg(process.pid, signal.SIGINT)
+            with anyio.move_on_after(_GRACE):
+                await process.wait()
+            if process.returncode is not None:
+                await process.aclose()
+                return
         process.terminate()
         with anyio.move_on_after(_GRACE):
             await process.wait()
