@@ -354,8 +354,7 @@ set_current() { # suite-dir
   if [ -x "$buildx" ]; then
     version=$("$buildx" version 2>/dev/null | awk '{print $2}' | sed 's/^v//; s/+.*//')
     if [ -n "$version" ] && version_at_least "$version" "$BUILDX_MIN"; then
-      # A plugin dir of its own: the CLI uses it only when a test points DOCKER_CONFIG's
-      # cliPluginsExtraDirs (or a copy) at it; never installed where every docker CLI finds it.
+      # A plugin dir of its own; up_buildx links it into the user's plugin dir.
       mkdir -p "$1/cli-plugins"
       ln -sf "$buildx" "$1/cli-plugins/docker-buildx"
       CURRENT_BUILDX="$1/cli-plugins/docker-buildx"
@@ -546,6 +545,21 @@ up_compose() {
   mv -f "$dir/.docker-compose.tmp" "$dir/docker-compose"
   compose_ok || die "docker compose version does not print v2 after installing $dir/docker-compose"
   log "installed Compose $(docker compose version --short) in $dir"
+}
+
+# buildx: the current suite's (>= $BUILDX_MIN), linked into the user's plugin dir
+# (${DOCKER_CONFIG:-~/.docker}/cli-plugins), where the docker CLI and Compose find it. Not in a
+# system dir: a server started with another DOCKER_CONFIG then has no buildx, which is how the
+# tests try the classic builder's fallback on the same machine.
+up_buildx() {
+  [ -n "$CURRENT_BUILDX" ] || { log "note: no buildx >= $BUILDX_MIN: builds use the classic builder"; return 0; }
+  local dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins" found
+  mkdir -p "$dir"
+  ln -sfn "$(readlink -f "$CURRENT_BUILDX")" "$dir/docker-buildx"
+  found=$(docker buildx version 2>/dev/null | awk '{print $2}' | sed 's/^v//; s/+.*//')
+  [ -n "$found" ] && version_at_least "$found" "$BUILDX_MIN" ||
+    die "docker buildx version says '${found:-nothing}' after linking $dir/docker-buildx" \
+      "an older docker-buildx elsewhere? Compose needs >= $BUILDX_MIN"
 }
 
 tcp_answers() { timeout 10 docker -H "$TCP_HOST" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
@@ -1024,7 +1038,7 @@ export MCPD_TEST_ENGINE_VERSION=$(d1 version --format '{{.Server.Version}}')
 export MCPD_TEST_ENGINE_API=$(d1 version --format '{{.Server.APIVersion}}')
 export MCPD_TEST_FLOOR_VERSION=$(d2 version --format '{{.Server.Version}}')
 export MCPD_TEST_CURRENT_VERSION=$CURRENT_VERSION
-# buildx >= $BUILDX_MIN from the current engine's suite, in a cli-plugins dir of its own (not installed).
+# buildx >= $BUILDX_MIN from the current engine's suite, linked into the user's cli-plugins dir.
 export MCPD_TEST_BUILDX=$CURRENT_BUILDX
 # The two-node swarm (current engines): the manager sw1 and the worker sw2 (stop-worker /
 # start-worker stop and start the worker's engine mid-test).
@@ -1064,6 +1078,7 @@ cmd_up() {
   up_tcp
   # The current engine (the swarm's, and the primary's when MCPD_TEST_PRIMARY=current).
   fetch_current_locked
+  up_buildx
   start_second
   take_over_ports
   up_swarm

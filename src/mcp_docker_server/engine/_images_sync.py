@@ -376,11 +376,17 @@ def _messages(api: Any, response: requests.Response, handle: StreamHandle) -> It
 
 
 def prepare_build(
-    path: str, dockerfile: str | None, target: str | None, max_context_bytes: int
+    path: str,
+    dockerfile: str | None,
+    target: str | None,
+    max_context_bytes: int,
+    *,
+    buildkit: bool = False,
 ) -> ContextPlan:
     """Check everything that can fail before any work: context, Dockerfile, target, BuildKit-only
-    features, context size. Returns what the build will send (:func:`plan_context`): the
-    context as the Docker CLI makes it, with .dockerignore applied and links kept as links.
+    features (for the classic builder), context size. Returns what the build will send
+    (:func:`plan_context`): the context as the Docker CLI makes it, with .dockerignore applied
+    and links kept as links.
 
     Raises:
         InvalidArgument: naming what is wrong and how to fix it.
@@ -397,11 +403,12 @@ def prepare_build(
     if not file.is_file():
         raise InvalidArgument(f"Dockerfile not found: {file}.", hint="check dockerfile (relative to path).")
     facts = read_dockerfile(file.read_text(errors="replace"))
-    if facts.buildkit_feature:
+    if facts.buildkit_feature and not buildkit:
         raise InvalidArgument(
             f"{file.name} line {facts.buildkit_line} uses {facts.buildkit_feature}, which needs BuildKit; "
-            "this server builds through the Engine API's classic builder.",
-            hint="rewrite that line without it, or build with `docker buildx build` outside the server.",
+            "the docker CLI's buildx plugin (0.17 or later) is not installed here, so this server "
+            "builds with the classic builder.",
+            hint="install buildx (Debian: docker-buildx; Docker: docker-buildx-plugin) or rewrite that line.",
         )
     if target and target not in facts.stages:
         named = [s for s in facts.stages if not s.isdigit()]
@@ -409,7 +416,7 @@ def prepare_build(
             f"Unknown target {target!r}: {file.name} has stages {', '.join(named) or '(none named)'}.",
             hint="use one of those, or omit target to build the last stage.",
         )
-    plan = plan_context(context, file)
+    plan = plan_context(context, file, buildkit=buildkit)
     if plan.total_bytes > max_context_bytes:
         heavy = ", ".join(f"{n} ({s // _MiB} MiB)" for n, s in plan.by_folder)
         raise InvalidArgument(
@@ -515,6 +522,7 @@ def build_image(
         cached_steps=log.cached,
         seconds=round(time.monotonic() - started, 2),
         log_tail=shaping.newest("\n".join(log.tail[-10:]), 2000),
+        builder="classic",
     )
 
 

@@ -271,12 +271,15 @@ class ContextPlan:
     secrets: tuple[str, ...]
 
 
-def plan_context(root: Path, dockerfile: Path) -> ContextPlan:
-    """Walk ``root`` as `docker build` would, honouring its ``.dockerignore``.
+def plan_context(root: Path, dockerfile: Path, *, buildkit: bool = False) -> ContextPlan:
+    """Walk ``root`` as `docker build` would, honouring its ``.dockerignore``; for a BuildKit
+    build, a Dockerfile-specific ignore file (``<Dockerfile>.dockerignore`` beside it) takes its
+    place when there is one, as BuildKit's Dockerfile frontend does.
 
     ``root`` and ``dockerfile`` are resolved real paths (the host path rule passed them).
     """
-    patterns = read_dockerignore(_read_inside(root, ".dockerignore"))
+    specific = _read_beside(dockerfile, dockerfile.name + ".dockerignore") if buildkit else None
+    patterns = read_dockerignore(specific if specific is not None else _read_inside(root, ".dockerignore"))
     relative = os.path.relpath(dockerfile, root)
     outside = relative == ".." or relative.startswith("../")
     in_tar = f".dockerfile.{secrets.token_hex(10)}" if outside else relative
@@ -344,6 +347,15 @@ def _read_inside(root: Path, name: str) -> str:
     file = (root / name).resolve()
     if not file.is_relative_to(root) or not file.is_file():
         return ""
+    return file.read_bytes()[: 4 * 1024 * 1024].decode("utf-8", errors="replace")
+
+
+def _read_beside(dockerfile: Path, name: str) -> str | None:
+    """A Dockerfile-specific ignore file beside the Dockerfile (None when there is none). Read
+    only when it is a file in that same folder: the host path rule passed that folder."""
+    file = (dockerfile.parent / name).resolve()
+    if file.parent != dockerfile.parent or not file.is_file():
+        return None
     return file.read_bytes()[: 4 * 1024 * 1024].decode("utf-8", errors="replace")
 
 

@@ -81,7 +81,7 @@ class Images:
             on_cancel=handle.cancel,
         )
 
-    async def preview(self, request: BuildSpec) -> BuildPreview:
+    async def preview(self, request: BuildSpec, *, buildkit: bool) -> BuildPreview:
         """What the build would send (read here, in a worker thread; the engine is not asked).
 
         Raises:
@@ -89,10 +89,32 @@ class Images:
         """
 
         def work() -> BuildPreview:
-            plan = ops.prepare_build(request.path, request.dockerfile, request.target, 2**62)
+            plan = ops.prepare_build(
+                request.path, request.dockerfile, request.target, 2**62, buildkit=buildkit
+            )
             return _preview(plan, request.max_context_bytes)
 
         return await anyio.to_thread.run_sync(work)
+
+    async def check_context(self, request: BuildSpec, *, allow_secret_files: bool) -> None:
+        """What a BuildKit build is refused for before buildx starts (read here, in a worker
+        thread): the context, the Dockerfile, the target, the size, secret-looking files.
+
+        Raises:
+            InvalidArgument: the context or Dockerfile is wrong, or the context is too big.
+            PolicyDenied: secret-looking files, unless ``allow_secret_files``.
+        """
+
+        def work() -> None:
+            from mcp_docker_server.engine.build_context import secret_files_refused
+
+            plan = ops.prepare_build(
+                request.path, request.dockerfile, request.target, request.max_context_bytes, buildkit=True
+            )
+            if plan.secrets and not allow_secret_files:
+                raise secret_files_refused(plan)
+
+        await anyio.to_thread.run_sync(work)
 
     async def build(
         self, request: BuildSpec, progress: Progress, timeout: float, *, allow_secret_files: bool = False

@@ -192,8 +192,12 @@ class ImagesPort(Protocol):
         """Pull or push, stopping the engine's transfer on cancellation or deadline."""
         ...
 
-    async def preview(self, request: BuildSpec) -> BuildPreview:
+    async def preview(self, request: BuildSpec, *, buildkit: bool) -> BuildPreview:
         """What the build would send (read here, in a worker thread; the engine is not asked)."""
+        ...
+
+    async def check_context(self, request: BuildSpec, *, allow_secret_files: bool) -> None:
+        """What a BuildKit build is refused for before buildx starts."""
         ...
 
     async def build(

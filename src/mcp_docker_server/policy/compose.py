@@ -15,12 +15,17 @@ Compose v2.40's additions.
 
 from __future__ import annotations
 
-import csv
 import posixpath
 from collections.abc import Mapping
 from typing import Any
 
 from mcp_docker_server.errors import PolicyDenied
+from mcp_docker_server.policy.builds import (
+    check_build_network,
+    check_build_ssh,
+    check_secret_env,
+    judge_cache,
+)
 from mcp_docker_server.policy.containers import admit_volume, security_option
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
@@ -70,11 +75,10 @@ _HARMLESS_BUILD = frozenset(
     {
         "context", "dockerfile", "dockerfile_inline", "args", "labels", "target", "tags", "platforms",
         "shm_size", "extra_hosts", "isolation", "no_cache", "pull", "provenance", "sbom", "ulimits",
-        "cache_from", "cache_to", "additional_contexts", "secrets", "network",
+        "cache_from", "cache_to", "additional_contexts", "secrets", "network", "ssh",
     }
 )  # fmt: skip
 _REFUSED_BUILD = {
-    "ssh": "forwards the server's SSH agent or keys into the build",
     "privileged": "runs build steps privileged",
     "entitlements": "grants build steps host privileges",
 }
@@ -119,8 +123,13 @@ def judge_compose_config(
     _networks(policy, config.get("networks") or {})
     for kind in ("secrets", "configs"):
         for name, entry in (config.get(kind) or {}).items():
-            if isinstance(entry, Mapping) and entry.get("file") and not entry.get("external"):
+            if not isinstance(entry, Mapping) or entry.get("external"):
+                continue
+            if entry.get("file"):
                 _path(policy, str(entry["file"]), resolve, f"{kind} {name}: file")
+            if entry.get("environment"):
+                # A variable of the process that runs Compose: this server's.
+                check_secret_env(policy, str(entry["environment"]), f"{kind} {name}")
 
 
 def _external_host_network(policy: Policy, networks: Mapping[str, Any]) -> None:
@@ -201,6 +210,31 @@ def _seccomp_profile(policy: Policy, service: str, option: str, resolve: PathRes
 
 
 def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: PathResolver) -> None:
+    _build_keys(policy, service, build)
+    # The same rules as build-image (policy/builds.py): ssh, the host's network, caches.
+    if build.get("ssh"):
+        check_build_ssh(policy, f"service {service}: build.ssh")
+    if str(build.get("network") or "").strip().lower() == "host":
+        check_build_network(policy, "host", f"service {service}: build.network")
+    context = str(build.get("context") or "")
+    local_context = bool(context) and not context.startswith(_REMOTE)
+    if local_context:
+        _path(policy, context, resolve, f"service {service}: build context")
+    dockerfile = str(build.get("dockerfile") or "")
+    if dockerfile and local_context and not build.get("dockerfile_inline"):
+        _path(policy, posixpath.join(context, dockerfile), resolve, f"service {service}: Dockerfile")
+    for name, source in (build.get("additional_contexts") or {}).items():
+        if (local := _local_context(str(source))) is not None:
+            _path(policy, local, resolve, f"service {service}: build additional_contexts {name}")
+    for key in ("cache_from", "cache_to"):
+        where = f"service {service}: build.{key}"
+        for entry in build.get(key) or []:
+            if "$" in str(entry):
+                _path(policy, str(entry), resolve, f"{where}: build cache")  # refused: a variable
+            judge_cache(policy, [str(entry)], resolve, where, export=key == "cache_to")
+
+
+def _build_keys(policy: Policy, service: str, build: Mapping[str, Any]) -> None:
     for key in build:
         key = str(key)
         if key in _REFUSED_BUILD:
@@ -217,26 +251,6 @@ def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: Path
                 f"service {service}: build key {key!r} is not known here",
                 f"build.{key}",
             )
-    if str(build.get("network") or "").lower() == "host":
-        _refuse(
-            policy,
-            "build.network",
-            f"service {service}: build.network host runs build steps in the host's network namespace",
-            "build.network",
-        )
-    context = str(build.get("context") or "")
-    local_context = bool(context) and not context.startswith(_REMOTE)
-    if local_context:
-        _path(policy, context, resolve, f"service {service}: build context")
-    dockerfile = str(build.get("dockerfile") or "")
-    if dockerfile and local_context and not build.get("dockerfile_inline"):
-        _path(policy, posixpath.join(context, dockerfile), resolve, f"service {service}: Dockerfile")
-    for name, source in (build.get("additional_contexts") or {}).items():
-        if (local := _local_context(str(source))) is not None:
-            _path(policy, local, resolve, f"service {service}: build additional_contexts {name}")
-    for cache in [*(build.get("cache_from") or []), *(build.get("cache_to") or [])]:
-        for path in _cache_paths(str(cache)):
-            _path(policy, path, resolve, f"service {service}: build cache")
 
 
 def _local_context(source: str) -> str | None:
@@ -248,21 +262,6 @@ def _local_context(source: str) -> str | None:
     if source.startswith("oci-layout://"):
         return source.removeprefix("oci-layout://").partition("@")[0].partition(":")[0]
     return None if source.startswith(_REMOTE) else source
-
-
-def _cache_paths(entry: str) -> list[str]:
-    """The host folders a ``cache_from``/``cache_to`` entry reads or writes.
-
-    buildx parses an entry as CSV fields ``key=value`` in any order, with
-    keys case-folded and fields possibly quoted (util/buildflags/cache.go), so ``type=local``
-    need not come first. Every ``src``/``dest`` is judged, whatever the type (fail closed).
-    """
-    paths = []
-    for field in next(csv.reader([entry], skipinitialspace=True), []):
-        key, sep, value = field.strip().partition("=")
-        if sep and key.strip().lower() in ("src", "dest") and value.strip():
-            paths.append(value.strip())
-    return paths
 
 
 def env_file_paths(value: object) -> list[str]:

@@ -150,6 +150,12 @@ class Policy:
     # Compose keys refused by default (they run host programs, hand out the engine, or are
     # unknown to this server), opened by name, e.g. "post_start" or "provider".
     allow_compose_keys: tuple[str, ...] = ()
+    # Builds (build-image and Compose builds, BuildKit): forwarding the server's SSH agent into
+    # build steps, build steps on the host's network, and the server's environment variables a
+    # build secret (or a Compose secret) may read, by name.
+    allow_build_ssh: bool = False
+    allow_build_host_network: bool = False
+    secret_env_allowlist: tuple[str, ...] = ()
     # Injected into every container the server creates, unless the request sets them.
     no_new_privileges: bool = True
     default_memory_bytes: int | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from mcp_docker_server.results._base import Compact
@@ -80,6 +82,9 @@ class BuildResult(Compact):
     cached_steps: int = 0
     seconds: float
     log_tail: str = Field(description="Last lines of the build output (untrusted).")
+    builder: Literal["buildkit", "classic"]
+    warnings: list[str] = Field(default_factory=list, description="BuildKit's build checks.")
+    note: str | None = None
 
 
 class ContextEntry(Compact):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["base_images", "DockerfileFacts", "read_dockerfile"]
+__all__ = ["base_images", "DockerfileFacts", "frontend_image", "read_dockerfile"]
 
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*\S+(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
-_SYNTAX = re.compile(r"^#\s*syntax\s*=", re.IGNORECASE)
+_SYNTAX = re.compile(r"^#\s*syntax\s*=\s*(\S*)", re.IGNORECASE)
 _BUILDKIT_FLAGS = re.compile(
     r"^\s*(RUN|COPY|ADD)\b.*?(--mount|--network|--security|--link|--chmod|--checksum|--parents|--exclude)\b",
     re.IGNORECASE,
@@ -49,6 +49,23 @@ def read_dockerfile(text: str) -> DockerfileFacts:
 
 
 _FROM_IMAGE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
+
+
+def frontend_image(text: str, build_args: dict[str, str] | None = None) -> str | None:
+    """The Dockerfile frontend image BuildKit would pull and run instead of its built-in one:
+    the ``BUILDKIT_SYNTAX`` build argument, else a ``# syntax=`` directive above the first
+    instruction (BuildKit reads directives only there; any such line counts, to be safe)."""
+    if build_args and build_args.get("BUILDKIT_SYNTAX", "").strip():
+        return build_args["BUILDKIT_SYNTAX"].strip()
+    for _, line in _logical_lines(text):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("#"):
+            return None  # an instruction: directives end here
+        if match := _SYNTAX.match(stripped):
+            return match[1] or None
+    return None
 
 
 def base_images(text: str) -> list[str]:

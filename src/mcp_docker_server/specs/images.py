@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from mcp_docker_server.errors import InvalidArgument
 
-__all__ = ["BuildSpec", "validate_image_reference"]
+__all__ = ["BuildSecret", "BuildSpec", "validate_image_reference"]
 
 
 # distribution/reference grammar, as the engine applies it (lower-case repository path).
@@ -37,8 +37,21 @@ _IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{12,64}")
 
 
 @dataclass(frozen=True)
+class BuildSecret:
+    """A BuildKit build secret: ``id`` as ``RUN --mount=type=secret,id=...`` names it, read
+    from a host file (``kind`` "file", ``source`` its resolved path) or from one of the
+    server's environment variables (``kind`` "env", ``source`` its name)."""
+
+    id: str
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
 class BuildSpec:
-    """A build as asked: paths are checked by the engine layer before any work."""
+    """A build as asked: paths are checked by the engine layer before any work. The fields
+    after ``max_context_bytes`` need BuildKit (buildx); caches are buildx CSV entries whose
+    host folders are already judged and resolved."""
 
     path: str
     tag: str
@@ -50,6 +63,25 @@ class BuildSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     platform: str | None = None
     max_context_bytes: int = 512 * 1024 * 1024
+    secrets: tuple[BuildSecret, ...] = ()
+    ssh: bool = False
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    network: str | None = None
+    load: bool = True
+
+    @property
+    def needs_buildkit(self) -> list[str]:
+        """The options asked for that only BuildKit has (empty: the classic builder can build it)."""
+        asked = {
+            "secrets": bool(self.secrets),
+            "ssh": self.ssh,
+            "cache_from": bool(self.cache_from),
+            "cache_to": bool(self.cache_to),
+            "network": self.network is not None,
+            "load=false": not self.load,
+        }
+        return [name for name, on in asked.items() if on]
 
 
 def validate_image_reference(ref: str) -> str:

@@ -1,27 +1,24 @@
-"""build-image and image-operations: builds, pulls and pushes report live progress and stop
-the engine's work when the client cancels."""
+"""image-operations (and the registration of build-image, tools/builds.py): pulls and pushes
+report live progress and stop the engine's work when the client cancels."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import BaseModel, ConfigDict, Field
 
-from mcp_docker_server.errors import DockerServerError, InvalidArgument, NotFound, PolicyDenied
-from mcp_docker_server.policy import Policy, check_host_path, check_image, in_scope, scope_labels
-from mcp_docker_server.results.images import BuildPreview, BuildResult, ImageResult
+from mcp_docker_server.errors import DockerServerError, InvalidArgument
+from mcp_docker_server.results.images import ImageResult
 from mcp_docker_server.results.progress import Progress
-from mcp_docker_server.specs.dockerfile import base_images
-from mcp_docker_server.specs.images import BuildSpec, validate_image_reference
-from mcp_docker_server.state import local_read_resolver
+from mcp_docker_server.specs.images import validate_image_reference
 from mcp_docker_server.tools._confirm import Confirm, confirm_image, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import with_progress
+from mcp_docker_server.tools.builds import admit_name, build_image
 from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
@@ -34,39 +31,6 @@ class RegistryAuth(BaseModel):
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
     identitytoken: str | None = Field(default=None, repr=False)
-
-
-async def build_image(
-    guard: Guard,
-    path: Annotated[str, Field(min_length=1, description="Build context folder.")],
-    tag: Annotated[str, Field(min_length=1, description="Image name:tag to give the result.")],
-    ctx: Context[Any],
-    dockerfile: Annotated[str | None, Field(description="Dockerfile path, relative to path.")] = None,
-    build_args: dict[str, str] | None = None,
-    target: Annotated[str | None, Field(description="Multi-stage target.")] = None,
-    no_cache: bool = False,
-    labels: dict[str, str] | None = None,
-    pull: Annotated[bool, Field(description="Refresh base images.")] = False,
-    platform: Annotated[str | None, Field(description="e.g. linux/amd64.")] = None,
-    timeout: Annotated[float, Field(gt=0, le=7200)] = 900,
-    dry_run: Annotated[bool, Field(description="Only preview the context.")] = False,
-    allow_secret_files: Annotated[bool, Field(description="Send .env, keys... anyway.")] = False,
-) -> BuildResult | BuildPreview:
-    """Build an image from a Dockerfile (classic builder); step progress, clear step errors."""
-    root, file = _build_paths(guard.state.policy, path, dockerfile)
-    request = BuildSpec(
-        path=root,
-        dockerfile=file,
-        tag=validate_image_reference(tag),
-        build_args=build_args or {},
-        target=target,
-        no_cache=no_cache,
-        pull=pull,
-        labels=scope_labels(guard.state.policy, labels or {}),
-        platform=platform,
-        max_context_bytes=guard.state.settings.max_build_context_bytes,
-    )
-    return await _build(guard, ctx, request, timeout, dry_run=dry_run, allow_secret_files=allow_secret_files)
 
 
 async def image_operations(
@@ -104,7 +68,7 @@ async def image_operations(
         if not new_tag:
             raise InvalidArgument("tag needs new_tag.", hint='e.g. new_tag="127.0.0.1:5000/app:v2".')
         destination = validate_image_reference(new_tag)
-        await _admit_name(guard, destination, [ref])
+        await admit_name(guard, destination, [ref])
         return await guard.state.images.tag(ref, destination)
     explicit = auth.model_dump(exclude_none=True) if auth else None
     credentials = await guard.state.images.auth_for(ref, explicit, guard.state.settings.registry)
@@ -120,7 +84,7 @@ async def image_operations(
 def register(guard: Guard) -> None:
     """Add build-image and image-operations to the guard's tool list."""
 
-    guard.add(build_image, CATALOG[ToolName.BUILD_IMAGE])
+    guard.add(build_image, CATALOG[ToolName.BUILD_IMAGE])  # tools/builds.py
     guard.add(image_operations, CATALOG[ToolName.IMAGE_OPERATIONS])
 
 
@@ -149,94 +113,6 @@ async def _push(
                 await guard.state.images.remove(ref, force=False)
         raise
     return pushed.model_copy(update={"note": "; ".join(n for n in (note, pushed.note) if n)})
-
-
-async def _build(
-    guard: Guard,
-    ctx: Context[Any],
-    request: BuildSpec,
-    timeout: float,
-    *,
-    dry_run: bool,
-    allow_secret_files: bool,
-) -> BuildResult | BuildPreview:
-    if dry_run:
-        return await guard.state.images.preview(request)
-    if request.dockerfile is not None:
-        text = await anyio.to_thread.run_sync(_read_dockerfile, request.dockerfile)
-        await _admit_name(guard, request.tag, base_images(text))
-    progress = Progress(f"building {request.tag}")
-    build = guard.state.images.build(request, progress, timeout, allow_secret_files=allow_secret_files)
-    return await with_progress(ctx, progress, build)
-
-
-def _read_dockerfile(path: str) -> str:
-    """The Dockerfile's text, or "" when it cannot be read (the build's own checks then say why,
-    before any work)."""
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(1024 * 1024).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-async def _admit_name(guard: Guard, name: str, sources: list[str]) -> None:
-    """A name this call gives an image (a tag, a build's tag), from ``sources`` (the image
-    tagged, or the images a build starts from). Under ``image_allowlist`` an allowed name may
-    only go to an image made from allowed ones, or a tag would launder any image into the
-    allowlist; under ``label_scope`` a name that already exists is not moved (workloads
-    outside the scope may run it).
-
-    Raises:
-        PolicyDenied: naming the source or the name, and the policy key.
-    """
-    policy = guard.state.policy
-    if policy.image_allowlist and _allowed(policy, name):
-        for source in sources:
-            if "$" in source or not _allowed(policy, source):
-                raise PolicyDenied(
-                    "image-allowlist",
-                    f"{name} would be an allowed name for an image made from {source}, which is "
-                    f"not in the allowed images ({', '.join(policy.image_allowlist)})",
-                    hint="start from an allowed image, named as the allowlist names it.",
-                    setting="image_allowlist",
-                )
-    if policy.label_scope:
-        try:
-            labels = await guard.state.system.labels_of("image", name)
-        except NotFound:
-            return
-        if in_scope(policy, labels):
-            return  # an image of this scope (a rebuild of its own tag)
-        raise PolicyDenied(
-            "label-scope",
-            f"{name} already names an image, and this server does not move names that workloads "
-            "outside its scope may run",
-            hint="choose a new tag.",
-            setting="label_scope",
-        )
-
-
-def _allowed(policy: Policy, image: str) -> bool:
-    try:
-        check_image(policy, image)
-    except PolicyDenied:
-        return False
-    return True
-
-
-def _build_paths(policy: Policy, path: str, dockerfile: str | None) -> tuple[str, str]:
-    """The context folder and the Dockerfile, through the host path rule, resolved. They are
-    read on this machine (whichever engine builds), so they are resolved here."""
-    context = Path(path).expanduser()
-    root = check_host_path(
-        policy, str(Path.cwd() / context), local_read_resolver, purpose="build context", mounted=False
-    )
-    name = Path(dockerfile or "Dockerfile").expanduser()
-    file = check_host_path(
-        policy, str(Path(root) / name), local_read_resolver, purpose="Dockerfile", mounted=False
-    )
-    return root, file
 
 
 def _with_registry(ref: str, registry: str | None) -> str:

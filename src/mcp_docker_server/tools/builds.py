@@ -1,0 +1,349 @@
+"""build-image: BuildKit (the docker CLI's buildx plugin) when it is installed, the Engine API's
+classic builder otherwise. Both report live progress and stop the build on cancellation; what
+a build may reach beyond its context (secrets, the SSH agent, the host's network, caches) is
+judged by policy/builds.py, the same rules as Compose builds."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mcp_docker_server.buildx import BuildxInfo
+from mcp_docker_server.buildx.runner import BuildxRun
+from mcp_docker_server.errors import EngineAPIError, InvalidArgument, NotFound, PolicyDenied
+from mcp_docker_server.policy import Policy, check_host_path, check_image, in_scope, scope_labels
+from mcp_docker_server.policy.builds import (
+    check_build_network,
+    check_build_ssh,
+    check_secret_env,
+    judge_cache,
+)
+from mcp_docker_server.results import shaping
+from mcp_docker_server.results.images import BuildPreview, BuildResult
+from mcp_docker_server.results.progress import Progress
+from mcp_docker_server.specs.dockerfile import base_images, frontend_image
+from mcp_docker_server.specs.images import BuildSecret, BuildSpec, validate_image_reference
+from mcp_docker_server.state import local_read_resolver
+from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools._output import with_progress
+
+__all__ = ["admit_name", "build_image"]
+
+_SECRET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+async def build_image(
+    guard: Guard,
+    path: Annotated[str, Field(min_length=1, description="Build context folder.")],
+    tag: Annotated[str, Field(min_length=1, description="Image name:tag to give the result.")],
+    ctx: Context[Any],
+    dockerfile: Annotated[str | None, Field(description="Dockerfile path, relative to path.")] = None,
+    build_args: dict[str, str] | None = None,
+    target: Annotated[str | None, Field(description="Multi-stage target.")] = None,
+    no_cache: bool = False,
+    labels: dict[str, str] | None = None,
+    pull: Annotated[bool, Field(description="Refresh base images.")] = False,
+    platform: Annotated[str | None, Field(description="e.g. linux/amd64.")] = None,
+    secrets: Annotated[
+        dict[str, str] | None,
+        Field(description="BuildKit secret id -> file (relative to path) or env:NAME. Never echoed."),
+    ] = None,
+    ssh: Annotated[bool, Field(description="Forward the server's SSH agent.")] = False,
+    cache_from: Annotated[
+        list[str] | None, Field(description="buildx entries: type=local,src=DIR or a registry ref.")
+    ] = None,
+    cache_to: Annotated[list[str] | None, Field(description="e.g. type=local,dest=DIR; type=inline.")] = None,
+    network: Literal["default", "none", "host"] | None = None,
+    load: Annotated[bool, Field(description="false: keep the result in the build cache only.")] = True,
+    timeout: Annotated[float, Field(gt=0, le=7200)] = 900,
+    dry_run: Annotated[bool, Field(description="Only preview the context.")] = False,
+    allow_secret_files: Annotated[bool, Field(description="Send .env, keys... anyway.")] = False,
+) -> BuildResult | BuildPreview:
+    """Build an image with BuildKit (RUN --mount, heredocs, secrets); classic builder without buildx."""
+    policy = guard.state.policy
+    root, file = _build_paths(policy, path, dockerfile)
+    if ssh:
+        check_build_ssh(policy, "build-image")
+    judged = {"from": cache_from or [], "to": cache_to or []}
+    caches = {
+        way: tuple(
+            e.render()
+            for e in judge_cache(
+                policy,
+                _absolute(entries, root),
+                local_read_resolver,
+                f"cache_{way}",
+                export=way == "to",
+            )
+        )
+        for way, entries in judged.items()
+    }
+    request = BuildSpec(
+        path=root,
+        dockerfile=file,
+        tag=validate_image_reference(tag),
+        build_args=build_args or {},
+        target=target,
+        no_cache=no_cache,
+        pull=pull,
+        labels=scope_labels(policy, labels or {}),
+        platform=platform,
+        max_context_bytes=guard.state.settings.max_build_context_bytes,
+        secrets=_secrets(policy, secrets or {}, root),
+        ssh=ssh,
+        cache_from=caches["from"],
+        cache_to=caches["to"],
+        network=check_build_network(policy, network, "build-image"),
+        load=load,
+    )
+    return await _build(guard, ctx, request, timeout, dry_run=dry_run, allow_secret_files=allow_secret_files)
+
+
+async def _build(
+    guard: Guard,
+    ctx: Context[Any],
+    request: BuildSpec,
+    timeout: float,
+    *,
+    dry_run: bool,
+    allow_secret_files: bool,
+) -> BuildResult | BuildPreview:
+    buildx = await guard.state.buildx.info()
+    if dry_run:
+        return await guard.state.images.preview(request, buildkit=buildx.usable)
+    if not buildx.usable and request.needs_buildkit:
+        raise InvalidArgument(
+            f"{', '.join(request.needs_buildkit)} need BuildKit, and {_absent(buildx)}.",
+            hint="install buildx 0.17 or later (Debian: docker-buildx; Docker: docker-buildx-plugin), "
+            "or build without those options.",
+        )
+    text = await anyio.to_thread.run_sync(_read_dockerfile, request.dockerfile or "")
+    await admit_name(guard, request.tag, base_images(text))
+    frontend = frontend_image(text, dict(request.build_args))
+    if frontend and buildx.usable:
+        _admit_frontend(guard.state.policy, frontend)
+    progress = Progress(f"building {request.tag}")
+    if not buildx.usable:
+        built = await with_progress(
+            ctx,
+            progress,
+            guard.state.images.build(request, progress, timeout, allow_secret_files=allow_secret_files),
+        )
+        return built.model_copy(update={"builder": "classic", "note": f"classic builder: {_absent(buildx)}"})
+    await guard.state.images.check_context(request, allow_secret_files=allow_secret_files)
+    started = time.monotonic()
+    run = await with_progress(ctx, progress, guard.state.buildx.build(request, progress, timeout))
+    if run.returncode != 0 or (request.load and run.image_id is None):
+        raise _failed(run, frontend)
+    return await _result(guard, request, run, time.monotonic() - started)
+
+
+async def _result(guard: Guard, request: BuildSpec, run: BuildxRun, seconds: float) -> BuildResult:
+    steps = run.solve.steps
+    tail = run.solve.output.text()
+    if not request.load:
+        return BuildResult(
+            id="",
+            tags=[],
+            size_bytes=0,
+            steps=len(steps),
+            cached_steps=sum(1 for s in steps if s.cached),
+            seconds=round(seconds, 2),
+            log_tail=shaping.newest(tail, 2000),
+            builder="buildkit",
+            warnings=run.solve.warnings,
+            note="load=false: the result is in the build cache only; no image was made.",
+        )
+    image = (await guard.state.images.inspect(run.image_id or request.tag)).image
+    return BuildResult(
+        id=shaping.short_id(run.image_id or ""),
+        tags=image.tags if image else [request.tag],
+        size_bytes=image.size_bytes if image else 0,
+        steps=len(steps),
+        cached_steps=sum(1 for s in steps if s.cached),
+        seconds=round(seconds, 2),
+        log_tail=shaping.newest(tail, 2000),
+        builder="buildkit",
+        warnings=run.solve.warnings,
+    )
+
+
+def _failed(run: BuildxRun, frontend: str | None) -> EngineAPIError:
+    """The error a failed buildx build reports: the failing step, its error, the end of its
+    output; a frontend the engine could not pull, or an entitlement the build lacks, said so."""
+    vertex, words = run.solve.failure()
+    lowered = words.lower()
+    if frontend and (frontend in words or "resolve source metadata" in lowered):
+        return EngineAPIError(
+            f"The Dockerfile asks BuildKit for the frontend image {frontend} (a `# syntax=` line or "
+            f"BUILDKIT_SYNTAX), and the engine could not fetch it: {shaping.truncate(words, 400)[0]}",
+            hint="remove the `# syntax=` line: the engine's built-in frontend runs RUN --mount, "
+            "heredocs and COPY --link, or load that image into the engine first.",
+        )
+    if "network.host is not allowed" in lowered or "security.insecure is not allowed" in lowered:
+        return EngineAPIError(
+            f"Build refused by BuildKit: {shaping.truncate(words, 300)[0]}.",
+            hint='a RUN --network=host step needs network="host" (which the operator must allow: '
+            "allow_build_host_network); RUN --security=insecure is never granted.",
+        )
+    if "cache export is not supported" in lowered:
+        return EngineAPIError(
+            f"Build refused: {shaping.truncate(words, 300)[0]} The engine's own builder (buildx's "
+            "docker driver) exports a cache only inline, unless the engine stores images in containerd.",
+            hint='use cache_to=["type=inline"] (the cache travels in the image), or drop cache_to.',
+        )
+    if vertex is None:
+        return EngineAPIError(
+            f"Build failed: {shaping.truncate(words, 600)[0]}",
+            hint="check the Dockerfile, the context and the options; earlier steps stay cached.",
+        )
+    text = f"Build failed at {vertex.name}: {shaping.truncate(vertex.error or words, 400)[0]}"
+    output = vertex.log.text().strip()
+    if output:
+        text += f"\nLast output of that step:\n{shaping.newest(output, 1500)}"
+    return EngineAPIError(
+        text, hint="fix that instruction (or its inputs) and build again; earlier steps are cached."
+    )
+
+
+async def admit_name(guard: Guard, name: str, sources: list[str]) -> None:
+    """A name this call gives an image (a tag, a build's tag), from ``sources`` (the image
+    tagged, or the images a build starts from). Under ``image_allowlist`` an allowed name may
+    only go to an image made from allowed ones, or a tag would launder any image into the
+    allowlist; under ``label_scope`` a name that already exists is not moved (workloads
+    outside the scope may run it).
+
+    Raises:
+        PolicyDenied: naming the source or the name, and the policy key.
+    """
+    policy = guard.state.policy
+    if policy.image_allowlist and _allowed(policy, name):
+        for source in sources:
+            if "$" in source or not _allowed(policy, source):
+                raise PolicyDenied(
+                    "image-allowlist",
+                    f"{name} would be an allowed name for an image made from {source}, which is "
+                    f"not in the allowed images ({', '.join(policy.image_allowlist)})",
+                    hint="start from an allowed image, named as the allowlist names it.",
+                    setting="image_allowlist",
+                )
+    if policy.label_scope:
+        try:
+            labels = await guard.state.system.labels_of("image", name)
+        except NotFound:
+            return
+        if in_scope(policy, labels):
+            return  # an image of this scope (a rebuild of its own tag)
+        raise PolicyDenied(
+            "label-scope",
+            f"{name} already names an image, and this server does not move names that workloads "
+            "outside its scope may run",
+            hint="choose a new tag.",
+            setting="label_scope",
+        )
+
+
+def _allowed(policy: Policy, image: str) -> bool:
+    try:
+        check_image(policy, image)
+    except PolicyDenied:
+        return False
+    return True
+
+
+def _absent(buildx: BuildxInfo) -> str:
+    return f"buildx is not usable here ({buildx.reason})"
+
+
+def _secrets(policy: Policy, secrets: dict[str, str], root: str) -> tuple[BuildSecret, ...]:
+    """Each secret's source judged: a file through the host-path rule (relative to the
+    context), a server variable through ``secret_env_allowlist``.
+
+    Raises:
+        InvalidArgument: an id BuildKit would not accept.
+        PolicyDenied: the file or the variable is not one the policy hands out.
+    """
+    judged = []
+    for secret_id, source in secrets.items():
+        if not _SECRET_ID.fullmatch(secret_id):
+            raise InvalidArgument(
+                f"secret id {secret_id!r} is not one BuildKit accepts.",
+                hint="use letters, digits, '.', '_' and '-', as RUN --mount=type=secret,id=... names it.",
+            )
+        if source.startswith("env:"):
+            variable = source.removeprefix("env:").strip()
+            check_secret_env(policy, variable, f"secret {secret_id}")
+            judged.append(BuildSecret(secret_id, "env", variable))
+            continue
+        full = Path(root) / Path(source).expanduser()
+        real = check_host_path(
+            policy, str(full), local_read_resolver, purpose=f"secret {secret_id} file", mounted=False
+        )
+        if not Path(real).is_file():
+            raise InvalidArgument(
+                f"secret {secret_id}: {source} is not a file.",
+                hint="name a file (relative to path, or absolute), or env:NAME for a server variable.",
+            )
+        judged.append(BuildSecret(secret_id, "file", real))
+    return tuple(judged)
+
+
+def _absolute(entries: list[str], root: str) -> list[str]:
+    """Relative ``src``/``dest`` folders are taken from the context folder (the server's working
+    directory means nothing to the model)."""
+    fixed = []
+    for entry in entries:
+        fields = []
+        for field in entry.split(","):
+            key, sep, value = field.partition("=")
+            if sep and key.strip().lower() in ("src", "dest") and not value.strip().startswith("/"):
+                value = str(Path(root) / value.strip())
+            fields.append(f"{key}{sep}{value}")
+        fixed.append(",".join(fields))
+    return fixed
+
+
+def _admit_frontend(policy: Policy, image: str) -> None:
+    """A frontend image runs inside BuildKit and decides what the build does: under an image
+    allowlist, it must be an allowed image."""
+    if not policy.image_allowlist:
+        return
+    try:
+        check_image(policy, image)
+    except PolicyDenied as exc:
+        raise PolicyDenied(
+            exc.rule,
+            f"the Dockerfile's frontend {image} (`# syntax=` or BUILDKIT_SYNTAX) is not an allowed image",
+            hint="remove the `# syntax=` line: the built-in frontend needs no image.",
+            setting=exc.setting,
+        ) from exc
+
+
+def _read_dockerfile(path: str) -> str:
+    """The Dockerfile's text, or "" when it cannot be read (the build's own checks then say why,
+    before any work)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(1024 * 1024).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _build_paths(policy: Policy, path: str, dockerfile: str | None) -> tuple[str, str]:
+    """The context folder and the Dockerfile, through the host path rule, resolved. They are
+    read on this machine (whichever engine builds), so they are resolved here."""
+    context = Path(path).expanduser()
+    root = check_host_path(
+        policy, str(Path.cwd() / context), local_read_resolver, purpose="build context", mounted=False
+    )
+    name = Path(dockerfile or "Dockerfile").expanduser()
+    file = check_host_path(
+        policy, str(Path(root) / name), local_read_resolver, purpose="Dockerfile", mounted=False
+    )
+    return root, file
