@@ -42,6 +42,15 @@ if [ "$(cat "$clients_stamp" 2>/dev/null)" != "$clients_lock_sum" ]; then
   (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error) >&2
   printf '%s\n' "$clients_lock_sum" >"$clients_stamp"
 fi
+# The Dev Containers CLI the dev-container tool runs (@devcontainers/cli), pinned the same way
+# by devcontainers/package-lock.json.
+devcontainers_lock_sum=$(sha256sum devcontainers/package-lock.json | cut -d' ' -f1)
+devcontainers_stamp=devcontainers/node_modules/.installed-lock-sha256
+if [ "$(cat "$devcontainers_stamp" 2>/dev/null)" != "$devcontainers_lock_sum" ]; then
+  say "installing the Dev Containers CLI (npm ci in devcontainers)"
+  (cd devcontainers && npm ci --no-audit --no-fund --loglevel=error) >&2
+  printf '%s\n' "$devcontainers_lock_sum" >"$devcontainers_stamp"
+fi
 
 # shellcheck disable=SC2317  # (reached through the trap below)
 finish() {
@@ -62,6 +71,7 @@ trap 'exit 143' TERM
 PYTHON="$VENV_PY" scripts/test-engine.sh up
 # shellcheck source=/dev/null
 source "${MCPD_TEST_STATE:-$ROOT/.test-engine}/env"
+scripts/test-podman.sh up # Podman for the Kubernetes round trip (the test removes what it plays)
 
 # The compatibility pass: every tool's main path, the transports, Compose and the resources, on
 # the floor engine. Not here: ssh (its sshd serves the primary, in the host's namespace) and the

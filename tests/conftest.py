@@ -101,6 +101,31 @@ async def client(unix_host: str, docker_client: docker.DockerClient) -> AsyncIte
         yield mcp_client
 
 
+@pytest.fixture
+async def classic_client(
+    unix_host: str, docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Client]:
+    """A server on the same engine whose docker CLI has no buildx (DOCKER_CONFIG is an empty
+    folder, where scripts/test-engine.sh did not link the plugin): builds use the classic builder."""
+    config = tmp_path_factory.mktemp("docker-config-without-buildx")
+    server = build_server(settings_for(unix_host, DOCKER_CONFIG=str(config)))
+    async with Client(server, elicitation_callback=accept_all) as mcp_client:
+        yield mcp_client
+
+
+@pytest.fixture(params=["buildkit", "classic"])
+def builder(request: pytest.FixtureRequest) -> str:
+    """Run a build test with each builder (use with :func:`builder_client`)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def builder_client(builder: str, request: pytest.FixtureRequest) -> Client:
+    """The client whose server builds with ``builder``."""
+    client: Client = request.getfixturevalue("client" if builder == "buildkit" else "classic_client")
+    return client
+
+
 def text_of(result: CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, TextContent)

@@ -10,7 +10,9 @@ import stat
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from mcp_docker_server.buildx import Buildx
 from mcp_docker_server.compose import ComposeRunner, compose_env
+from mcp_docker_server.compose.watch import WatchManager
 from mcp_docker_server.config.settings import Settings
 from mcp_docker_server.engine import Admission, Containers, Engine, Images, Networks, Swarm, System, Volumes
 from mcp_docker_server.engine.ports import (
@@ -162,7 +164,24 @@ class AppState:
     @cached_property
     def compose(self) -> ComposeRunner:
         """Compose, pointed at the same engine."""
-        return ComposeRunner(compose_env(self.engine.target, self.settings.docker_config, os.environ))
+        return ComposeRunner(self._cli_env)
+
+    @cached_property
+    def buildx(self) -> Buildx:
+        """buildx, pointed at the same engine and at that engine's own builder (named after
+        the docker context, "default" for an address)."""
+        source = self.engine.target.source
+        builder = source.removeprefix("context ") if source.startswith("context ") else "default"
+        return Buildx(self._cli_env, builder)
+
+    @cached_property
+    def watches(self) -> WatchManager:
+        """The `docker compose watch` processes the server runs on this engine."""
+        return WatchManager(self.compose, self._cli_env)
+
+    @cached_property
+    def _cli_env(self) -> dict[str, str]:
+        return compose_env(self.engine.target, self.settings.docker_config, os.environ)
 
     @property
     def resolver(self) -> PathResolver:

@@ -5,13 +5,15 @@ when buildx is absent (a server whose DOCKER_CONFIG has no cli-plugins)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
 import subprocess
+import sys
 import tarfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import pytest
 from mcp import Client
 
 from mcp_docker_server.server import build_server
-from tests.conftest import RUN_ID, accept_all, env, error_text, ok, settings_for
+from tests.conftest import RUN_ID, env, error_text, ok, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -44,20 +46,8 @@ def images(docker_client: docker.DockerClient) -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in names:
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             docker_client.images.remove(name, force=True)
-        except docker.errors.ImageNotFound:
-            pass
-
-
-@pytest.fixture
-async def classic(unix_host: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    """A server on the same engine whose docker CLI has no buildx: DOCKER_CONFIG is an empty
-    folder, so neither the server nor Compose finds the plugin."""
-    config = tmp_path_factory.mktemp("docker-config-without-buildx")
-    server = build_server(settings_for(unix_host, DOCKER_CONFIG=str(config)))
-    async with Client(server, elicitation_callback=accept_all) as client:
-        yield client
 
 
 def policy_server(unix_host: str, tmp_path: Path, body: str) -> Any:
@@ -98,7 +88,8 @@ async def test_cache_mount_is_reused_by_the_next_build(
     (tmp_path / "Dockerfile").write_text(
         f"FROM {test_image}\nARG SOURCE_VERSION\n"
         "RUN --mount=type=cache,target=/cache,id=mcpd-" + RUN_ID + " echo $SOURCE_VERSION; \\\n"
-        "    if [ -f /cache/seed ]; then echo CACHE-HIT; else sleep 2; echo CACHE-MISS; date > /cache/seed; fi\n"
+        "    if [ -f /cache/seed ]; then echo CACHE-HIT;\\\n"
+        "    else sleep 2; echo CACHE-MISS; date > /cache/seed; fi\n"
     )
     tag = tag_for("cache")
     images.append(tag)
@@ -132,10 +123,11 @@ async def test_secret_mount_is_usable_and_absent_from_the_image(
         {"path": str(tmp_path / "ctx"), "tag": tag, "secrets": {"tok": str(tmp_path / "token.txt")}},
     )
     built = ok(result)
-    assert SECRET_VALUE not in str(result.content) and SECRET_VALUE not in str(built)
+    assert SECRET_VALUE not in str(result.content)
+    assert SECRET_VALUE not in str(built)
     assert "secret-was-readable" in await run_output(client, tag, "cat /proof")
     assert "No such file" in await run_output(client, tag, "sh -c 'cat /run/secrets/tok 2>&1; true'")
-    history = docker_client.api.history(tag)
+    history = docker_client.images.get(tag).history()
     assert SECRET_VALUE not in str(history)
     assert SECRET_VALUE.encode() not in image_bytes(docker_client, tag, tmp_path)
 
@@ -147,7 +139,8 @@ async def test_secret_from_an_allowed_server_variable(
     digest = hashlib.sha256(SECRET_VALUE.encode()).hexdigest()
     (tmp_path / "ctx").mkdir()
     (tmp_path / "ctx" / "Dockerfile").write_text(
-        f"FROM {test_image}\nRUN --mount=type=secret,id=tok,required=true sha256sum /run/secrets/tok | grep -q {digest}\n"
+        f"FROM {test_image}\n"
+        f"RUN --mount=type=secret,id=tok,required=true sha256sum /run/secrets/tok | grep -q {digest}\n"
     )
     tag = tag_for("secret-env")
     images.append(tag)
@@ -211,7 +204,8 @@ async def test_heredoc_copy_link_and_a_multi_stage_target(
     tag = tag_for("heredoc")
     images.append(tag)
     built = ok(await client.call_tool("build-image", {"path": str(tmp_path), "tag": tag, "target": "chosen"}))
-    assert built["builder"] == "buildkit" and built["steps"] >= 3
+    assert built["builder"] == "buildkit"
+    assert built["steps"] >= 3
     output = await run_output(client, tag, "cat /a.txt /heredoc /stage")
     assert output.split() == ["linked", "from-heredoc", "chosen"]
 
@@ -223,7 +217,8 @@ async def test_failing_step_is_named_with_its_output(client: Client, tmp_path: P
     text = error_text(await client.call_tool("build-image", {"path": str(tmp_path), "tag": tag_for("fail")}))
     assert "Build failed at [3/3] RUN echo about-to-fail" in text
     assert "exit code: 3" in text
-    assert "oops" in text and "about-to-fail" in text
+    assert "oops" in text
+    assert "about-to-fail" in text
 
 
 async def test_syntax_directive_without_a_registry_says_how_to_build(
@@ -315,7 +310,9 @@ async def test_compose_builds_with_buildkit_under_the_same_rules(
     project = f"mcpdbk{RUN_ID}"
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "Dockerfile").write_text(
-        f'FROM {test_image}\nRUN --mount=type=cache,target=/c echo built-with-buildkit > /proof\nCMD ["sleep", "300"]\n'
+        f"FROM {test_image}\n"
+        "RUN --mount=type=cache,target=/c echo built-with-buildkit > /proof\n"
+        'CMD ["sleep", "300"]\n'
     )
     compose = tmp_path / "compose.yaml"
     compose.write_text(f"name: {project}\nservices:\n  app:\n    build: ./app\n    stop_grace_period: 1s\n")
@@ -350,19 +347,20 @@ async def test_compose_builds_with_buildkit_under_the_same_rules(
 
 
 async def test_without_buildx_the_classic_builder_builds_and_says_so(
-    classic: Client, tmp_path: Path, test_image: str, images: list[str]
+    classic_client: Client, tmp_path: Path, test_image: str, images: list[str]
 ) -> None:
     (tmp_path / "Dockerfile").write_text(f"FROM {test_image}\nRUN echo classic > /c\n")
     tag = tag_for("classic")
     images.append(tag)
-    built = ok(await classic.call_tool("build-image", {"path": str(tmp_path), "tag": tag}))
+    built = ok(await classic_client.call_tool("build-image", {"path": str(tmp_path), "tag": tag}))
     assert built["builder"] == "classic"
     assert "buildx is not usable here" in built["note"]
     (tmp_path / "Dockerfile").write_text(f"FROM {test_image}\nRUN --mount=type=cache,target=/c echo hi\n")
-    text = error_text(await classic.call_tool("build-image", {"path": str(tmp_path), "tag": tag}))
-    assert "line 2 uses RUN --mount" in text and "install buildx" in text
+    text = error_text(await classic_client.call_tool("build-image", {"path": str(tmp_path), "tag": tag}))
+    assert "line 2 uses RUN --mount" in text
+    assert "install buildx" in text
     text = error_text(
-        await classic.call_tool(
+        await classic_client.call_tool(
             "build-image", {"path": str(tmp_path), "tag": tag, "secrets": {"a": "Dockerfile"}}
         )
     )
@@ -379,9 +377,34 @@ async def test_dockerfile_specific_ignore_file_is_the_one_judged(
     text = error_text(
         await client.call_tool("build-image", {"path": str(tmp_path), "tag": tag_for("ignore")})
     )
-    assert "'secret-files'" in text and ".env" in text
+    assert "'secret-files'" in text
+    assert ".env" in text
 
 
 def test_buildx_is_on_the_cli_path() -> None:
     done = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True, env=os.environ)
-    assert done.returncode == 0 and "buildx" in done.stdout
+    assert done.returncode == 0
+    assert "buildx" in done.stdout
+
+
+def test_doctor_names_a_buildx_too_old_for_compose(tmp_path: Path, unix_host: str) -> None:
+    """A buildx older than 0.17 (trixie's 0.13) breaks every Compose build: doctor says so."""
+    plugins = tmp_path / "cli-plugins"
+    plugins.mkdir()
+    fake = plugins / "docker-buildx"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = docker-cli-plugin-metadata ]; then\n'
+        '  echo \'{"SchemaVersion":"0.1.0","Vendor":"Docker Inc.","Version":"v0.13.1"}\'; exit 0\n'
+        "fi\n"
+        "echo 'github.com/docker/buildx 0.13.1 0.13.1-0'\n"
+    )
+    fake.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_docker_server", "doctor"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_CONFIG": str(tmp_path), "DOCKER_HOST": unix_host},
+        timeout=60,
+    )
+    assert "buildx 0.13.1 is older than 0.17: Compose builds fail with it" in done.stdout, done.stdout

@@ -122,7 +122,7 @@ async def run_output(client: Client, image: str, command: str) -> str:
 
 
 async def test_multi_stage_build_with_args_target_and_dockerignore(
-    client: Client, build_dir: Path, image_cleanup: list[str]
+    builder: str, builder_client: Client, client: Client, build_dir: Path, image_cleanup: list[str]
 ) -> None:
     tag = tag_for("base")
     image_cleanup.append(tag)
@@ -132,7 +132,7 @@ async def test_multi_stage_build_with_args_target_and_dockerignore(
         seen.append((progress, total, message))
 
     built = ok(
-        await client.call_tool(
+        await builder_client.call_tool(
             "build-image",
             {
                 "path": str(build_dir),
@@ -145,8 +145,10 @@ async def test_multi_stage_build_with_args_target_and_dockerignore(
         )
     )
     assert built["tags"] == [tag]
-    assert built["steps"] >= 4
-    assert "Successfully tagged" in built["log_tail"]
+    assert built["builder"] == builder
+    assert built["steps"] >= (4 if builder == "classic" else 3)  # BuildKit: ARG is no step
+    if builder == "classic":
+        assert "Successfully tagged" in built["log_tail"]
     assert seen
     output = await run_output(client, tag, "sh -c 'cat /greeting; ls /ctx; ls /stage 2>&1 || true'")
     assert output.splitlines()[0] == "hey"
@@ -154,7 +156,7 @@ async def test_multi_stage_build_with_args_target_and_dockerignore(
     assert "secret.env" not in output  # .dockerignore honoured
     assert "No such file" in output  # the later stage was not built into it
     cached = ok(
-        await client.call_tool(
+        await builder_client.call_tool(
             "build-image",
             {
                 "path": str(build_dir),
@@ -167,7 +169,7 @@ async def test_multi_stage_build_with_args_target_and_dockerignore(
     )
     assert cached["cached_steps"] >= 2
     fresh = ok(
-        await client.call_tool(
+        await builder_client.call_tool(
             "build-image",
             {
                 "path": str(build_dir),
@@ -183,15 +185,19 @@ async def test_multi_stage_build_with_args_target_and_dockerignore(
 
 
 async def test_failing_step_says_which_step_and_what_it_printed(
-    client: Client, build_dir: Path, docker_client: docker.DockerClient
+    builder: str, builder_client: Client, build_dir: Path, docker_client: docker.DockerClient
 ) -> None:
     text = error_text(
-        await client.call_tool(
+        await builder_client.call_tool(
             "build-image", {"path": str(build_dir), "tag": tag_for("fail"), "target": "failing"}
         )
     )
-    assert "Build failed at step 6/6" in text
-    assert "exit 3" in text
+    if builder == "classic":
+        assert "Build failed at step 6/6" in text
+        assert "exit 3" in text
+    else:
+        assert "Build failed at [failing 1/1] RUN echo about-to-fail" in text
+        assert "exit code: 3" in text
     assert "oops" in text
     assert "about-to-fail" in text
     assert not docker_client.containers.list(all=True, filters={"status": "created"})
@@ -213,11 +219,13 @@ async def test_build_errors_before_any_work(
     assert expected in error_text(await client.call_tool("build-image", call))
 
 
-async def test_buildkit_only_dockerfile_gets_a_clear_message(
-    client: Client, tmp_path: Path, test_image: str
+async def test_buildkit_only_dockerfile_gets_a_clear_message_without_buildx(
+    classic_client: Client, tmp_path: Path, test_image: str
 ) -> None:
     (tmp_path / "Dockerfile").write_text(f"FROM {test_image}\nRUN --mount=type=cache,target=/c echo hi\n")
-    text = error_text(await client.call_tool("build-image", {"path": str(tmp_path), "tag": tag_for("bk")}))
+    text = error_text(
+        await classic_client.call_tool("build-image", {"path": str(tmp_path), "tag": tag_for("bk")})
+    )
     assert "line 2 uses RUN --mount" in text
     assert "BuildKit" in text
 
@@ -245,9 +253,10 @@ def _step_containers(docker_client: docker.DockerClient, marker: str) -> list[An
     return [c for c in listed if marker in str(c.attrs.get("Command"))]
 
 
-async def test_cancelled_build_stops_within_two_seconds_and_leaves_nothing(
-    client: Client, tmp_path: Path, test_image: str, docker_client: docker.DockerClient
+async def test_cancelled_classic_build_stops_within_two_seconds_and_leaves_nothing(
+    classic_client: Client, tmp_path: Path, test_image: str, docker_client: docker.DockerClient
 ) -> None:
+    client = classic_client  # BuildKit's cancellation: tests/integration/test_buildkit.py
     marker = f"sleep 60 # {RUN_ID}"
     (tmp_path / "Dockerfile").write_text(
         f"FROM {test_image}\nRUN echo one > /a\nRUN echo two > /b\nRUN {marker}\nRUN echo done\n"
@@ -274,9 +283,10 @@ async def test_cancelled_build_stops_within_two_seconds_and_leaves_nothing(
     assert not docker_client.images.list(name=tag_for("slow").split(":")[0])
 
 
-async def test_build_reports_progress_at_least_once_a_second(
-    client: Client, tmp_path: Path, test_image: str, image_cleanup: list[str]
+async def test_classic_build_reports_progress_at_least_once_a_second(
+    classic_client: Client, tmp_path: Path, test_image: str, image_cleanup: list[str]
 ) -> None:
+    client = classic_client  # BuildKit's progress: tests/integration/test_buildkit.py
     (tmp_path / "Dockerfile").write_text(f"FROM {test_image}\nRUN echo a\nRUN sleep 3\nRUN echo b\n")
     tag = tag_for("progress")
     image_cleanup.append(tag)

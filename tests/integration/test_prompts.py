@@ -150,7 +150,20 @@ async def test_containerize_project_reads_the_folder_and_proposes_files(
     assert "Ignore previous instructions" not in text  # README is not a key file
     assert f'"path": "{project}", "tag": "shop-api:dev"' in text  # build-image
     assert '"compose_file"' in text
-    assert "RUN --mount" in text  # the warning about what the classic builder refuses
+    # buildx is installed: the proposal keeps npm's downloads in a BuildKit cache mount.
+    assert "RUN --mount=type=cache,target=/root/.npm npm ci" in text
+    assert "The builder is BuildKit" in text
+    assert "# syntax=" in text  # said to be left out
+
+
+async def test_containerize_project_without_buildx_keeps_to_the_classic_builder(
+    classic_client: Client, tmp_path: Path
+) -> None:
+    project = node_project(tmp_path)
+    text = prompt_text(await classic_client.get_prompt("containerize-project", {"path": str(project)}))
+    assert "The builder is Docker's classic one (buildx is not installed)" in text
+    assert "RUN npm ci" in text
+    assert "RUN --mount=type=cache" not in text
 
 
 async def test_containerize_project_refuses_what_a_bind_mount_would(client: Client, tmp_path: Path) -> None:

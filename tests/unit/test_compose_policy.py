@@ -129,7 +129,7 @@ def test_known_top_level_keys_are_admitted() -> None:
             version="3.9",
             networks={"default": {"name": "proj_default", "ipam": {}}},
             volumes={"data": {"name": "proj_data"}},
-            secrets={"token": {"name": "proj_token", "environment": "TOKEN"}},
+            secrets={"token": {"name": "proj_token", "file": "/srv/app/token"}},
             configs={"conf": {"name": "proj_conf", "content": "a=1"}},
         )
     )
@@ -164,7 +164,7 @@ def test_no_key_is_both_harmless_and_refused() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("ssh", ["default"]), ("privileged", True), ("entitlements", ["network.host", "security.insecure"])],
+    [("privileged", True), ("entitlements", ["network.host", "security.insecure"])],
 )
 def test_build_keys_that_hand_out_the_host_are_refused(key: str, value: object) -> None:
     denial = refused(build(**{key: value}))
@@ -181,12 +181,22 @@ def test_an_unknown_build_key_is_refused_naming_it() -> None:
     assert denial.setting == opened("build.brand_new")
 
 
+def test_build_ssh_is_refused_as_build_image_refuses_it() -> None:
+    denial = refused(build(ssh=["default"]))
+    assert denial.rule == "build-ssh"
+    assert denial.reason.startswith("service web: build.ssh: ssh forwards this server's SSH agent")
+    assert denial.setting == "allow_build_ssh = true"
+    admit(build(ssh=["default"]), Policy(allow_build_ssh=True))
+    admit(build(ssh=["default"]), keys("build.ssh"))  # the older, Compose-only way to open it
+
+
 @pytest.mark.parametrize("network", ["host", "HOST"])
 def test_build_network_host_is_refused(network: str) -> None:
     denial = refused(build(network=network))
-    assert denial.rule == "compose-key"
-    assert "service web: build.network host runs build steps in the host's network" in denial.reason
-    assert denial.setting == opened("build.network")
+    assert denial.rule == "build-network"
+    assert "service web: build.network: network host runs build steps in the host's network" in denial.reason
+    assert denial.setting == "allow_build_host_network = true"
+    admit(build(network=network), Policy(allow_build_host_network=True))
     admit(build(network=network), keys("build.network"))
 
 
@@ -243,7 +253,7 @@ def test_local_build_caches_in_sensitive_places_are_refused(cache: str) -> None:
     for key in ("cache_from", "cache_to"):
         denial = refused(build(**{key: [cache]}))
         assert (denial.rule, denial.setting) == ("sensitive-bind", "allow_sensitive_binds = true")
-        assert denial.reason.startswith("service web: build cache ")
+        assert denial.reason.startswith(f"service web: build.{key}: build cache")
 
 
 @pytest.mark.parametrize(
@@ -251,13 +261,19 @@ def test_local_build_caches_in_sensitive_places_are_refused(cache: str) -> None:
     [
         "user/app:cache",
         "type=registry,ref=registry.local/app:cache",
-        "type=gha",
         "type=local,src=/srv/cache",
         "type=inline",
     ],
 )
 def test_other_build_caches_are_admitted(cache: str) -> None:
     admit(build(cache_from=[cache], cache_to=[cache]))
+
+
+@pytest.mark.parametrize("cache", ["type=gha", "type=s3,region=x,bucket=y", "TYPE=azblob,name=z", "type=new"])
+def test_cache_backends_that_reach_outside_services_are_refused(cache: str) -> None:
+    denial = refused(build(cache_to=[cache]))
+    assert denial.rule == "build-cache"
+    assert denial.reason.startswith("service web: build.cache_to: cache type ")
 
 
 @pytest.mark.parametrize(
@@ -309,7 +325,22 @@ def test_secret_and_config_content_environment_and_external_are_admitted(kind: s
         "c": {"name": "proj_c", "file": "/srv/app/c.txt"},
         "d": {"name": "shared", "external": True, "file": "/etc/shadow"},
     }
-    admit(project(**{kind: entries}))
+    admit(project(**{kind: entries}), Policy(secret_env_allowlist=("TOKEN",)))
+
+
+@pytest.mark.parametrize("kind", ["secrets", "configs"])
+@pytest.mark.parametrize("variable", ["HOME", "AWS_SECRET_ACCESS_KEY", "REGISTRY_PASSWORD"])
+def test_secrets_from_server_variables_need_the_allowlist(kind: str, variable: str) -> None:
+    """Compose reads `environment:` secrets from its own environment: this server's."""
+    entries = {"b": {"name": "proj_b", "environment": variable}}
+    denial = refused(project(**{kind: entries}))
+    assert denial.rule == "secret-env"
+    assert denial.reason.startswith(f"{kind} b: ")
+    if variable == "REGISTRY_PASSWORD":  # the server's own secret: never, whatever the list says
+        refused(project(**{kind: entries}), Policy(secret_env_allowlist=(variable,)))
+    else:
+        assert denial.setting == f'secret_env_allowlist = ["{variable}"]'
+        admit(project(**{kind: entries}), Policy(secret_env_allowlist=(variable,)))
 
 
 def test_env_files_of_the_unrendered_project_are_judged() -> None:

@@ -24,6 +24,7 @@ __all__ = ["SolveState", "Vertex"]
 # A Dockerfile instruction's vertex: "[2/5] RUN ..." or "[stage 3/4] COPY ..." (the frontend's
 # names, dockerfile2llb); "[internal] ..." and exporting steps are not instructions.
 _STEP = re.compile(r"^\[(?:[^\]\s]+ )?\d+/\d+\] ")
+_FROM = re.compile(r"^\[[^\]]*\] FROM ", re.IGNORECASE)
 _LOG_BYTES = 8 * 1024  # per step: enough for the failing step's last lines
 
 
@@ -87,13 +88,19 @@ class SolveState:
         """The Dockerfile instructions seen, in the order they appeared."""
         return [v for v in self.vertexes.values() if v.is_step]
 
+    @property
+    def cached_steps(self) -> int:
+        """Instructions BuildKit took from its cache (a FROM is resolved, never built: not counted,
+        as the classic builder does not count it)."""
+        return sum(1 for v in self.steps if v.cached and not _FROM.match(v.name))
+
     def progress(self) -> tuple[int, int, str]:
         """(vertexes done, vertexes known, message): the step running now (the newest started
         and not completed), cached steps so far, and bytes when a transfer reports them."""
         known = list(self.vertexes.values())
         done = sum(1 for v in known if v.completed)
         running = [v for v in known if v.started and not v.completed]
-        cached = sum(1 for v in self.steps if v.cached)
+        cached = self.cached_steps
         if running:
             current = max(running, key=lambda v: v.order)
             message = current.name

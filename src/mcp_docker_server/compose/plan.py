@@ -26,6 +26,7 @@ __all__ = [
     "parse_ps",
     "project_requests",
     "validate_project_name",
+    "watch_argv",
 ]
 
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -82,7 +83,7 @@ def compose_argv(plan: ComposePlan) -> list[str]:
     action = plan.action
     if action in ("config", "validate"):
         return [*base, "config", "--format", "json", *services]
-    if action in ("up", "create"):
+    if action in ("up", "create", "watch"):
         # Only an admitted plan may create or start containers: see up_argv.
         raise RuntimeError("compose up needs a plan admitted by the policy guard")
     if action == "down":
@@ -139,6 +140,14 @@ def up_argv(admitted: Admitted[ComposePlan]) -> list[str]:
     if plan.wait:
         extra += ["--wait", "--wait-timeout", str(int(plan.timeout))]
     return [*_global_args(plan), "up", "--detach", *extra, *plan.services]
+
+
+def watch_argv(admitted: Admitted[ComposePlan]) -> list[str]:
+    """`watch --no-up`: watch the services of a plan whose containers were created, judged and
+    started already (by :func:`create_argv` then :func:`up_argv`), from the same file; without
+    ``--no-up`` Compose would build and start them again outside that judgement."""
+    plan = admitted.unwrap()
+    return [*_global_args(plan), "watch", "--no-up", *plan.services]
 
 
 def stack_config(config: Mapping[str, Any], stack: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import anyio
 import anyio.to_thread
 
 from mcp_docker_server import __version__
+from mcp_docker_server.buildx import Buildx, BuildxInfo
 from mcp_docker_server.compose.runner import ComposeRunner, compose_env
 from mcp_docker_server.config.engines_file import EngineConfig
 from mcp_docker_server.config.settings import EngineTarget, Settings, load_settings
@@ -111,6 +112,7 @@ async def _examine(settings: Settings, budget: float, policy_file: str | None) -
 
     async def find_compose() -> None:
         compose.extend(await compose_lines(settings))
+        compose.extend(await buildx_lines(settings))
 
     async with anyio.create_task_group() as group:
         for config in configs:
@@ -269,6 +271,38 @@ async def compose_lines(settings: Settings) -> list[Line]:
             )
         ]
     return [Line("compose", "ok", f"Compose v{version} ({' '.join(prefix)})")]
+
+
+async def buildx_lines(settings: Settings) -> list[Line]:
+    """buildx: BuildKit builds for build-image and Compose, or the classic builder without it;
+    one older than 0.17 breaks every Compose build ("compose build requires buildx 0.17")."""
+    buildx = Buildx(compose_env(settings.engine, settings.docker_config, os.environ), "default")
+    try:
+        with anyio.fail_after(_COMPOSE_BUDGET):
+            info = await buildx.info()
+    except TimeoutError:
+        info = BuildxInfo("", False, f"`docker buildx version` did not answer within {_COMPOSE_BUDGET:g} s")
+    install = "install buildx 0.17 or later (Debian: docker-buildx; Docker: docker-buildx-plugin)"
+    if info.usable:
+        return [Line("buildx", "ok", f"buildx v{info.version}: builds use BuildKit")]
+    if info.version:
+        return [
+            Line(
+                "buildx",
+                "warn",
+                f"{info.reason}: Compose builds fail with it and build-image uses the classic builder",
+                f"{install}, in place of this one.",
+            )
+        ]
+    return [
+        Line(
+            "buildx",
+            "warn",
+            f"no buildx ({info.reason}): build-image uses the classic builder (no RUN --mount, "
+            "heredocs, build secrets)",
+            f"{install}.",
+        )
+    ]
 
 
 def _seconds(raw: str) -> float:

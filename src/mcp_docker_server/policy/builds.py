@@ -179,7 +179,12 @@ def judge_cache(
         for key, value in entry.attrs:
             if key in ("src", "dest"):
                 purpose = "build cache export" if export else "build cache"
-                value = check_host_path(policy, value, resolve, purpose=purpose, mounted=False)
+                try:
+                    value = check_host_path(policy, value, resolve, purpose=purpose, mounted=False)
+                except PolicyDenied as exc:
+                    raise PolicyDenied(
+                        exc.rule, f"{where}: {exc.reason}", hint=exc.hint, setting=exc.setting
+                    ) from exc
             attrs.append((key, value))
         judged.append(CacheEntry(entry.type, tuple(attrs)))
     return judged

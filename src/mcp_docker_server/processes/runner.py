@@ -26,7 +26,15 @@ from anyio.streams.text import TextReceiveStream
 from mcp_docker_server.errors import ProcessError
 from mcp_docker_server.results.shaping import BoundedTail, clean_text
 
-__all__ = ["Completed", "LineCallback", "find_tool", "run_process", "run_tool"]
+__all__ = [
+    "Completed",
+    "LineCallback",
+    "LongProcess",
+    "find_tool",
+    "open_long_process",
+    "run_process",
+    "run_tool",
+]
 
 LineCallback = Callable[[str], Awaitable[None]]
 
@@ -66,10 +74,13 @@ async def run_process(
     stderr_cap: int = _STDERR_CAP,
     timeout_hint: str = "try again with a longer timeout.",
     on_stdout_line: LineCallback | None = None,
+    on_stderr_raw_line: LineCallback | None = None,
     interrupt_first: bool = False,
 ) -> Completed:
     """Run ``argv`` and collect its output; stderr lines go to ``on_stderr_line`` as they come
-    (cleaned, at most 200 characters each), stdout lines (raw, whole) to ``on_stdout_line``.
+    (cleaned, at most 200 characters each), stdout lines (raw, whole) to ``on_stdout_line``;
+    ``on_stderr_raw_line`` takes the place of ``on_stderr_line`` for a program that writes
+    machine-read lines there (buildx's rawjson progress).
 
     ``interrupt_first``: on a deadline or a cancellation, send SIGINT to the process group first
     (what Ctrl-C does: buildx then cancels the build on the engine), then terminate, then kill.
@@ -102,7 +113,10 @@ async def run_process(
                     group.start_soon(_drain, process.stdout, stdout.add)
                 else:
                     group.start_soon(_lines, process.stdout, stdout, on_stdout_line)
-                group.start_soon(_follow, process.stderr, stderr, on_stderr_line)
+                if on_stderr_raw_line is None:
+                    group.start_soon(_follow, process.stderr, stderr, on_stderr_line)
+                else:
+                    group.start_soon(_lines, process.stderr, stderr, on_stderr_raw_line)
             returncode = await process.wait()
     except TimeoutError as exc:
         raise ProcessError(
@@ -145,10 +159,8 @@ async def _drain(stream: anyio.abc.ByteReceiveStream, sink: Callable[[bytes], No
         sink(chunk)
 
 
-async def _lines(
-    stream: anyio.abc.ByteReceiveStream, tail: BoundedTail, on_line: LineCallback
-) -> None:
-    """Whole stdout lines, raw (a program's JSON), to ``on_line``; the tail keeps the end."""
+async def _lines(stream: anyio.abc.ByteReceiveStream, tail: BoundedTail, on_line: LineCallback) -> None:
+    """Whole lines, raw (a program's JSON), to ``on_line``; the tail keeps the end."""
     pending = b""
     async for chunk in stream:
         tail.add(chunk)
@@ -198,3 +210,88 @@ async def _stop(process: anyio.abc.Process, *, interrupt_first: bool = False) ->
             process.kill()
             await process.wait()
         await process.aclose()
+
+
+class LongProcess:
+    """A process that runs until it is stopped (``docker compose watch``), started by
+    :func:`open_long_process`: in its own session, so :meth:`stop` reaches its children too
+    (the docker CLI runs Compose as a plugin, a child process of its own)."""
+
+    def __init__(self, process: anyio.abc.Process, argv: Sequence[str]) -> None:
+        self.process = process
+        self.argv = tuple(argv)
+
+    @property
+    def pid(self) -> int:
+        """The leader's pid, which is also its process group's id."""
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it has exited, else None."""
+        return self.process.returncode
+
+    async def follow(self, on_stdout_line: LineCallback, on_stderr_line: LineCallback) -> int:
+        """Hand every output line (cleaned, at most 200 characters) to its callback until both
+        streams close, then wait for the exit code. Nothing is kept: the callbacks keep what
+        they want (a long-lived process's output has no end)."""
+        async with anyio.create_task_group() as group:
+            assert self.process.stdout is not None
+            assert self.process.stderr is not None
+            group.start_soon(_follow, self.process.stdout, BoundedTail(1), on_stdout_line)
+            group.start_soon(_follow, self.process.stderr, BoundedTail(1), on_stderr_line)
+        return await self.process.wait()
+
+    async def stop(self, grace: float = _GRACE) -> None:
+        """SIGINT to the whole process group (Ctrl-C: Compose ends its watch cleanly), then
+        SIGTERM, then SIGKILL, each after ``grace`` seconds, until no process of the group is
+        left; the leader is reaped. Safe to call twice, or after it exited by itself."""
+        with anyio.CancelScope(shield=True):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+                if not _signal_group(self.pid, sig):
+                    break
+                with anyio.move_on_after(grace if sig != signal.SIGKILL else 30):
+                    await self.process.wait()
+                    # Its children (reparented, not ours to wait for) are polled.
+                    while _signal_group(self.pid, 0):  # noqa: ASYNC110
+                        await anyio.sleep(0.05)
+            with anyio.move_on_after(grace):
+                await self.process.wait()
+            await self.process.aclose()
+
+
+def _signal_group(group: int, sig: int) -> bool:
+    """Send ``sig`` to process group ``group``; False when no process of it is left."""
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def open_long_process(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> LongProcess:
+    """Start ``argv`` (no shell, no standard input, its own session) and return at once; the
+    caller runs :meth:`LongProcess.follow` in a task that lives as long as the process should,
+    and :meth:`LongProcess.stop` ends it.
+
+    Raises:
+        ProcessError: it could not start.
+    """
+    try:
+        process = await anyio.open_process(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ProcessError(
+            f"{Path(argv[0]).name} could not start ({exc.strerror or exc}).",
+            hint="check that it is installed and executable.",
+        ) from exc
+    return LongProcess(process, argv)

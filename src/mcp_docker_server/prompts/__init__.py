@@ -85,7 +85,8 @@ def register_prompts(server: MCPServer[Any], engines: EngineSet, tools: Collecti
             raise MCPError(INVALID_PARAMS, str(exc)) from exc
         if not await anyio.to_thread.run_sync(os.path.isdir, real):
             raise MCPError(INVALID_PARAMS, f"{path} is not a folder on the server's machine.")
-        scan = await anyio.to_thread.run_sync(scan_project, real)
+        buildkit = (await state.buildx.info()).usable
+        scan = await anyio.to_thread.run_sync(lambda: scan_project(real, buildkit=buildkit))
         return containerize_text(scan, tools)
 
     async def free_disk_space(engine: EngineArg = None) -> str:

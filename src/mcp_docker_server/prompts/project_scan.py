@@ -2,8 +2,10 @@
 build files (cleaned and capped; ``.env`` files are named, never read), the stack they point to,
 and a Dockerfile and compose file to start from.
 
-The Dockerfile keeps to what the classic builder (the one ``build-image`` drives) understands:
-no ``# syntax=``, ``RUN --mount``, ``COPY --chmod/--link`` or heredocs.
+With BuildKit (buildx installed), the Dockerfile keeps package-manager downloads in cache
+mounts; for the classic builder it keeps to what that builder understands: no ``RUN --mount``,
+``COPY --chmod/--link`` or heredocs. Never a ``# syntax=`` line: the engine's built-in frontend
+needs no registry.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ class ProjectScan:
     port: int = 8080
     dockerfile: str = ""
     compose: str = ""
+    buildkit: bool = False
 
 
-def scan_project(path: str) -> ProjectScan:
-    """Scan ``path`` (an existing folder; the caller checked the policy)."""
+def scan_project(path: str, *, buildkit: bool = False) -> ProjectScan:
+    """Scan ``path`` (an existing folder; the caller checked the policy); ``buildkit``: the
+    proposed Dockerfile may use BuildKit's cache mounts."""
     root = Path(path).resolve()
-    scan = ProjectScan(path=str(root))
+    scan = ProjectScan(path=str(root), buildkit=buildkit)
     _list(root, scan)
     for name in KEY_FILES:
         file = root / name
@@ -89,36 +93,52 @@ def _list(root: Path, scan: ProjectScan) -> None:
             scan.listing.append(name)
 
 
+def _cache(scan: ProjectScan, *targets: str) -> str:
+    """BuildKit cache mounts for a RUN (downloads kept between builds, out of the image)."""
+    return "".join(f"--mount=type=cache,target={t} " for t in targets) if scan.buildkit else ""
+
+
 def _propose(root: Path, scan: ProjectScan) -> None:
     if "package.json" in scan.files:
         scan.stack, scan.port = "node", 3000
         start = _node_start(root / "package.json")
         scan.dockerfile = (
             "FROM node:20-alpine\nWORKDIR /app\nCOPY package*.json ./\n"
-            "RUN npm ci --omit=dev || npm install --omit=dev\nCOPY . .\nENV NODE_ENV=production PORT=3000\n"
+            f"RUN {_cache(scan, '/root/.npm')}npm ci --omit=dev || npm install --omit=dev\n"
+            "COPY . .\nENV NODE_ENV=production PORT=3000\n"
             f"USER node\nEXPOSE 3000\nCMD {json.dumps(start)}\n"
         )
     elif {"pyproject.toml", "requirements.txt", "setup.py"} & set(scan.files):
         scan.stack, scan.port = "python", 8000
-        install = "pip install --no-cache-dir -r requirements.txt" if "requirements.txt" in scan.files else (
-            "pip install --no-cache-dir .")  # fmt: skip
+        pip = f"RUN {_cache(scan, '/root/.cache/pip')}pip install" + (
+            "" if scan.buildkit else " --no-cache-dir"
+        )
+        install = (
+            f"COPY requirements.txt .\n{pip} -r requirements.txt\nCOPY . .\n"
+            if "requirements.txt" in scan.files
+            else f"COPY . .\n{pip} .\n"
+        )
         entry = next((f for f in ("main.py", "app.py", "manage.py") if (root / f).is_file()), "main.py")
         scan.dockerfile = (
             "FROM python:3.12-slim\nWORKDIR /app\nENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\n"
-            f"COPY . .\nRUN {install}\nRUN useradd --create-home app\nUSER app\nEXPOSE 8000\n"
+            f"{install}RUN useradd --create-home app\nUSER app\nEXPOSE 8000\n"
             f'CMD ["python", "{entry}"]\n'
         )
     elif "go.mod" in scan.files:
         scan.stack, scan.port = "go", 8080
         scan.dockerfile = (
-            "FROM golang:1.22-alpine AS build\nWORKDIR /src\nCOPY go.* ./\nRUN go mod download\nCOPY . .\n"
-            "RUN CGO_ENABLED=0 go build -o /out/app .\n\nFROM gcr.io/distroless/static-debian12:nonroot\n"
+            f"FROM golang:1.22-alpine AS build\nWORKDIR /src\nCOPY go.* ./\nRUN {_cache(scan, '/go/pkg/mod')}"
+            "go mod download\nCOPY . .\n"
+            f"RUN {_cache(scan, '/go/pkg/mod', '/root/.cache/go-build')}"
+            "CGO_ENABLED=0 go build -o /out/app .\n\n"
+            "FROM gcr.io/distroless/static-debian12:nonroot\n"
             'COPY --from=build /out/app /app\nEXPOSE 8080\nENTRYPOINT ["/app"]\n'
         )
     elif "Cargo.toml" in scan.files:
         scan.stack, scan.port = "rust", 8080
         scan.dockerfile = (
-            "FROM rust:1-slim AS build\nWORKDIR /src\nCOPY . .\nRUN cargo build --release\n\n"
+            "FROM rust:1-slim AS build\nWORKDIR /src\nCOPY . .\n"
+            f"RUN {_cache(scan, '/usr/local/cargo/registry')}cargo build --release\n\n"
             "FROM debian:bookworm-slim\nCOPY --from=build /src/target/release/ /app/\nUSER nobody\n"
             'EXPOSE 8080\nCMD ["/app/CHANGE-ME"]\n'
         )

@@ -42,9 +42,8 @@ def containerize_text(scan: ProjectScan, tools: Collection[str]) -> str:
         "",
         "## Starting point",
         f"A Dockerfile for a {scan.stack} project (assumed port {scan.port}; check it against the "
-        "files above). "
-        "The builder is Docker's classic one: do not use `# syntax=`, `RUN --mount`, `COPY --chmod/--link` "
-        "or heredocs. Keep a non-root USER.",
+        "files above).",
+        *_builder_lines(scan),
         "```dockerfile",
         scan.dockerfile.rstrip(),
         "```",
@@ -79,6 +78,21 @@ def containerize_text(scan: ProjectScan, tools: Collection[str]) -> str:
     parts += ["2. Then build and run it:", *[s for s in steps if s]]
     parts.append("3. If the build or start fails, read the error, fix the file and try again.")
     return "\n".join(parts)
+
+
+def _builder_lines(scan: ProjectScan) -> list[str]:
+    if scan.buildkit:
+        return [
+            "The builder is BuildKit: cache mounts (`RUN --mount=type=cache`) keep downloads out of "
+            "the image and between builds; heredocs and `COPY --link` work too. A private registry "
+            "token goes in as a build secret (`RUN --mount=type=secret,id=npm ...` and build-image's "
+            '`secrets`: {"npm": "<file>"}), never as a build argument. Leave out `# syntax=`: the '
+            "engine's built-in frontend needs no registry. Keep a non-root USER."
+        ]
+    return [
+        "The builder is Docker's classic one (buildx is not installed): do not use `# syntax=`, "
+        "`RUN --mount`, `COPY --chmod/--link` or heredocs. Keep a non-root USER."
+    ]
 
 
 async def disk_text(state: AppState, disk: DiskUsage, several: bool, tools: Collection[str]) -> str:

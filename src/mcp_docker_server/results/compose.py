@@ -6,7 +6,7 @@ from pydantic import Field
 
 from mcp_docker_server.results._base import Compact
 
-__all__ = ["ComposeResult", "ComposeService"]
+__all__ = ["ComposeResult", "ComposeService", "WatchEvent", "WatchStatus"]
 
 
 class ComposeService(Compact):
@@ -18,6 +18,28 @@ class ComposeService(Compact):
     health: str | None = None
     exit_code: int | None = None
     ports: list[str] = Field(default_factory=list)
+
+
+class WatchEvent(Compact):
+    """One thing `docker compose watch` reported: ``kind`` is sync, rebuild, built, restart,
+    exec, error, warning or info; ``at`` is the UTC time (HH:MM:SS)."""
+
+    at: str
+    kind: str
+    text: str
+
+
+class WatchStatus(Compact):
+    """The watch the server runs for a project: ``state`` is running, exited (by itself: see
+    ``reason``) or stopped; ``events`` are the newest, oldest first."""
+
+    project: str
+    state: str
+    services: list[str] = Field(default_factory=list)
+    since: str | None = None
+    reason: str | None = None
+    events: list[WatchEvent] = Field(default_factory=list)
+    dropped: int = Field(default=0, description="Older events no longer kept.")
 
 
 class ComposeResult(Compact):
@@ -34,3 +56,4 @@ class ComposeResult(Compact):
     )
     truncated: bool = False
     note: str | None = None
+    watch: WatchStatus | None = Field(default=None, description="The server's watch of the project.")

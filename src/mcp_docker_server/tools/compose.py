@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
+from mcp.server.connection import allowed_log_levels
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import Field
 
@@ -36,16 +38,22 @@ from mcp_docker_server.compose.plan import (
     tail_lines,
     up_argv,
     validate_project_name,
+    watch_argv,
 )
 from mcp_docker_server.compose.runner import ProgressCallback
+from mcp_docker_server.compose.watch import EventListener, Rejudge, WatchManager
 from mcp_docker_server.engine.build_context import plan_context, secret_files_refused
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import Admitted
+from mcp_docker_server.policy.admission import ContainerDescription
 from mcp_docker_server.policy.compose import env_file_paths, pin_paths
+from mcp_docker_server.policy.containers import admit_exec
+from mcp_docker_server.policy.develop import ExecHook, judge_develop, pin_watch_paths, watch_hooks
 from mcp_docker_server.policy.paths import check_host_path
-from mcp_docker_server.results.compose import ComposeResult, ComposeService
+from mcp_docker_server.results.compose import ComposeResult, ComposeService, WatchEvent
 from mcp_docker_server.results.shaping import BoundedTail
-from mcp_docker_server.state import local_read_resolver
+from mcp_docker_server.specs.containers import ExecSpec
+from mcp_docker_server.state import AppState, local_read_resolver, local_resolver
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress
@@ -54,7 +62,19 @@ from mcp_docker_server.tools.catalog import CATALOG, ToolName
 __all__ = ["ComposeSession", "Rendered", "compose_file_path", "compose_files", "load_config", "register"]
 
 Action = Literal[
-    "up", "down", "start", "stop", "restart", "ps", "logs", "pull", "build", "config", "validate"
+    "up",
+    "down",
+    "start",
+    "stop",
+    "restart",
+    "ps",
+    "logs",
+    "pull",
+    "build",
+    "config",
+    "validate",
+    "watch",
+    "unwatch",
 ]
 _LOG_CAP = 16 * 1024
 
@@ -104,8 +124,19 @@ async def compose_stack(
             volumes=sorted(config.get("volumes") or {}),
             networks=sorted(config.get("networks") or {}),
         )
+    watches = guard.state.watches
     if action == "ps":
-        return ComposeResult(action=action, project=plan.project, services=await session.states(plan))
+        watching = watches.find(plan.project, plan.files)
+        return ComposeResult(
+            action=action,
+            project=plan.project,
+            services=await session.states(plan),
+            watch=watching.status() if watching else None,
+        )
+    if action == "unwatch":
+        return await unwatch(watches, plan)
+    if action == "watch":
+        return await watch(session, ctx)
     if action == "logs":
         done = await session.run(plan, compose_argv(plan))
         kept = BoundedTail(_LOG_CAP)
@@ -122,6 +153,9 @@ async def compose_stack(
             return await session.up(rendered)
         if action in ("start", "restart"):
             await guard.judge_project(rendered.project, rendered.services, rendered.built_images)
+        if action == "down":
+            async with watches.lock(rendered.project):
+                await watches.stop(rendered.project, "the project went down (action=down)")
         done = await session.run(rendered.plan, compose_argv(rendered.plan))
         rows = (
             []
@@ -219,11 +253,14 @@ class ComposeSession:
         return load_config((await self.run(step, compose_argv(step))).stdout, self.plan.file)
 
     @asynccontextmanager
-    async def rendered(self) -> AsyncIterator[Rendered]:
+    async def rendered(self, keep_in: Path | None = None) -> AsyncIterator[Rendered]:
         """Render the project, judge it (request rules, then every key and host path), and
-        write what was judged to a private folder that lives as long as the block.
+        write what was judged to a private folder that lives as long as the block (or to
+        ``keep_in``, which the caller removes: a watch's file lives as long as the watch).
+        For a watch, every ``develop.watch`` entry is judged too and its path pinned.
 
         Raises:
+            InvalidArgument: a watch of a project without a develop.watch section.
             PolicyDenied: naming the service, the key or field, and the policy key.
             ComposeError: Compose could not render the project.
         """
@@ -234,13 +271,20 @@ class ComposeSession:
         await self.guard.admit_compose(self.plan, project_requests(config))
         state = self.guard.state
         pinned = pin_paths(config, state.resolver) if state.engine.target.scheme == "unix" else config
-        with tempfile.TemporaryDirectory(prefix="mcpd-compose-") as private:
+        if self.plan.action == "watch":
+            # Compose reads watched paths here, whichever engine it drives: this host's rule.
+            judge_develop(state.policy, config, local_resolver)
+            pinned = pin_watch_paths(pinned, local_resolver)
+        folder_of = (
+            nullcontext(str(keep_in)) if keep_in else tempfile.TemporaryDirectory(prefix="mcpd-compose-")
+        )
+        with folder_of as private:
             folder = Path(private)
             file = folder / "compose.json"
             file.write_text(json.dumps(pinned))
             plan = replace(self.plan, files=(file,), project=project, project_directory=folder)
             admitted = self.guard.admit_compose_config(plan, config, env_files_of(raw))
-            if self.plan.action in ("up", "build"):
+            if self.plan.action in ("up", "build", "watch"):
                 await anyio.to_thread.run_sync(
                     build_contexts_without_secrets, pin_paths(config, local_read_resolver)
                 )
@@ -254,9 +298,12 @@ class ComposeSession:
                 built_images=built_images(config, project),
             )
 
-    async def up(self, rendered: Rendered) -> ComposeResult:
-        """Create without starting, judge every created container as the engine describes it,
-        then start. A refusal (or a failed create) removes everything this call created.
+    async def up(
+        self, rendered: Rendered, also_judge: Callable[[], Awaitable[None]] | None = None
+    ) -> ComposeResult:
+        """Create without starting, judge every created container as the engine describes it
+        (and run ``also_judge``), then start. A refusal (or a failed create) removes everything
+        this call created.
 
         Raises:
             PolicyDenied: a created container breaks a rule (nothing of this call is left).
@@ -268,6 +315,8 @@ class ComposeSession:
         try:
             await self.run(rendered.plan, create_argv(admitted))
             await self.guard.judge_project(rendered.project, rendered.services, rendered.built_images)
+            if also_judge is not None:
+                await also_judge()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 # Compose returns on the first error while other creations may still be in
@@ -318,6 +367,186 @@ class ComposeSession:
         )
 
 
+async def watch(session: ComposeSession, ctx: Context[Any]) -> ComposeResult:
+    """Start the server's `docker compose watch` of a project: rendered and judged as for up
+    (with its develop.watch paths and sync+exec commands), brought up the same judged way
+    (create, judge, start), then watched with `watch --no-up` on the same judged file.
+
+    Raises:
+        InvalidArgument: no service has a develop.watch section.
+        PolicyDenied: the project, a watched path or a sync+exec command breaks a rule.
+        ComposeError: Compose failed, or the watch did not start.
+    """
+    guard = session.guard
+    watches = guard.state.watches
+    session.plan = replace(session.plan, build=True)  # a watch runs the code as it is now
+    folder = Path(tempfile.mkdtemp(prefix="mcpd-watch-"))
+    started = False
+    try:
+        async with session.rendered(keep_in=folder) as rendered, watches.lock(rendered.project):
+            project = rendered.project
+            current = watches.get(project)
+            if current is not None and current.state == "running":
+                return ComposeResult(
+                    action="watch",
+                    project=project,
+                    watch=current.status(),
+                    note="Already watching (one watch per project): action=ps shows it, unwatch stops it.",
+                )
+            if current is not None:  # it ended by itself: this one replaces it
+                await watches.stop(project, "replaced by a new watch")
+            hooks = watch_hooks(rendered.config)
+            state = guard.state
+
+            async def judge_hooks() -> None:
+                await _judge_hooks(state, project, hooks, rendered.built_images)
+
+            up = await session.up(rendered, judge_hooks)
+            listener = _log_listener(ctx)
+            running = await watches.start(
+                project,
+                watch_argv(rendered.admitted),
+                files=session.plan.files,
+                services=[s for s in rendered.services if s in _watched(rendered.config)],
+                folder=folder,
+                rejudge=_rejudger(guard, rendered, hooks),
+                listener=listener,
+            )
+            started = True
+            if listener is not None:  # a closed connection hears no more
+                listener[0].exit_stack.callback(running.listeners.pop, listener[0], None)  # type: ignore[attr-defined]
+            return ComposeResult(
+                action="watch",
+                project=project,
+                services=up.services,
+                watch=running.status(),
+                note="Watching: edits are synced or rebuilt as develop.watch says; action=ps shows the "
+                "latest events, unwatch (or down) stops it.",
+            )
+    finally:
+        if not started:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def unwatch(watches: WatchManager, plan: ComposePlan) -> ComposeResult:
+    """Stop the server's watch of a project (named, or started from the same files)."""
+    found = watches.find(plan.project, plan.files)
+    if found is None:
+        return ComposeResult(
+            action="unwatch",
+            project=plan.project,
+            note="No watch runs for this project; nothing was stopped.",
+        )
+    async with watches.lock(found.project):
+        stopped = await watches.stop(found.project, "asked to (action=unwatch)")
+    return ComposeResult(
+        action="unwatch",
+        project=found.project,
+        watch=stopped.status() if stopped else None,
+        note="The project's containers keep running (action=down removes them).",
+    )
+
+
+def _watched(config: Mapping[str, Any]) -> set[str]:
+    return {
+        str(name)
+        for name, service in (config.get("services") or {}).items()
+        if ((service or {}).get("develop") or {}).get("watch")
+    }
+
+
+async def _judge_hooks(
+    state: AppState, project: str, hooks: Sequence[ExecHook], built: frozenset[str]
+) -> None:
+    """Judge each sync+exec command as an exec in every container of its service (its
+    default user is the container's own, so this needs the containers).
+
+    Raises:
+        PolicyDenied: naming the service and the exec rule.
+    """
+    for hook in hooks:
+        for desc in await state.admission.project_containers(project, [hook.service], built):
+            name = _container_name(desc)
+            default_user = ""
+            if not state.policy.allow_root_exec and not hook.user:
+                default_user = await state.containers.default_user(name)
+            spec = ExecSpec(
+                container=name,
+                command=hook.command,
+                workdir=hook.working_dir,
+                user=hook.user,
+                environment=hook.environment,
+                privileged=hook.privileged,
+            )
+            try:
+                admit_exec(state.policy, spec, default_user)
+            except PolicyDenied as exc:
+                raise PolicyDenied(
+                    exc.rule,
+                    f"service {hook.service}: develop.watch sync+exec: {exc.reason}",
+                    hint='set exec.user in the develop.watch entry to a non-root uid, e.g. user: "1000".'
+                    if exc.rule == "root-exec"
+                    else exc.hint,
+                    setting=exc.setting,
+                ) from exc
+
+
+def _container_name(desc: ContainerDescription) -> str:
+    """The engine's name of a project container (its description reads "NAME of service S")."""
+    return desc.name.rpartition(" of service ")[0] or desc.name
+
+
+def _rejudger(guard: Guard, rendered: Rendered, hooks: Sequence[ExecHook]) -> Rejudge:
+    """After a rebuild, Compose recreates containers from the same judged file with a new
+    image: judge them as the engine describes them (and the sync+exec commands again: the new
+    image may change the default user). A refused container is removed. Bound to this call's
+    engine and policy (the watch outlives the call)."""
+    state = guard.state
+    judge = guard.container_judge(rendered.built_images)
+    project, services, built = rendered.project, rendered.services, rendered.built_images
+
+    async def rejudge() -> str | None:
+        for desc in await state.admission.project_containers(project, services, built):
+            try:
+                judge(desc)
+            except PolicyDenied as exc:
+                found = await state.admission.project(project)  # (the engine layer's own type)
+                await state.admission.remove(
+                    replace(
+                        found,
+                        containers=frozenset({_container_name(desc)}),
+                        networks=frozenset(),
+                        volumes=frozenset(),
+                    )
+                )
+                return f"{desc.name} removed: {exc}"
+        try:
+            await _judge_hooks(state, project, hooks, built)
+        except PolicyDenied as exc:
+            return str(exc)
+        return None
+
+    return rejudge
+
+
+def _log_listener(ctx: Context[Any]) -> tuple[Hashable, EventListener] | None:
+    """Watch events as MCP log notifications (logger "compose-watch") on the connection that
+    started the watch, while it lasts. Only handshake-era connections take connection-wide
+    log messages; later ones read the status (action=ps)."""
+    connection = getattr(ctx.session, "_connection", None)
+    if connection is None or "info" not in allowed_log_levels(str(connection.protocol_version), None):
+        return None
+
+    async def send(project: str, event: WatchEvent) -> None:
+        level = "error" if event.kind == "error" else "warning" if event.kind == "warning" else "info"
+        data = {"project": project, **event.model_dump()}
+        await connection.notify(
+            "notifications/message", {"level": level, "logger": "compose-watch", "data": data}
+        )
+
+    return connection, send
+
+
 def build_contexts_without_secrets(config: Mapping[str, Any]) -> None:
     """Refuse a project whose local build contexts would send files that look like secrets
     (`.env`, private keys, cloud credentials), as build-image does: what is sent can end up in
@@ -335,6 +564,10 @@ def build_contexts_without_secrets(config: Mapping[str, Any]) -> None:
             continue
         dockerfile = Path(context) / str(build.get("dockerfile") or "Dockerfile")
         plan = plan_context(Path(context), dockerfile)
+        if not plan.secrets and Path(f"{dockerfile}.dockerignore").is_file():
+            # Compose builds with BuildKit when buildx is installed, which reads the
+            # Dockerfile's own ignore file instead: judged too, whichever builder runs.
+            plan = plan_context(Path(context), dockerfile, buildkit=True)
         if plan.secrets:
             refusal = secret_files_refused(plan)
             raise PolicyDenied(
