@@ -8,8 +8,12 @@ import typing
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from mcp.server import MCPServer
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.mcpserver import Context
 from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.types import Tool
 
 from mcp_docker_server import __version__
 from mcp_docker_server.config.settings import Settings
@@ -26,12 +30,15 @@ from mcp_docker_server.tools import (
     register_compose,
     register_containers,
     register_images,
+    register_kube,
     register_networks,
     register_swarm,
     register_system,
     register_volumes,
 )
-from mcp_docker_server.tools.catalog import ToolDecl
+from mcp_docker_server.tools.catalog import CATALOG, ToolDecl, ToolName
+from mcp_docker_server.tools.devcontainers import register as register_devcontainers
+from mcp_docker_server.tools.listing import ToolListing
 from mcp_docker_server.tools.security import register as register_security
 
 __all__ = ["build_server"]
@@ -77,11 +84,23 @@ def build_server(
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[EngineSet]:
         try:
-            async with live.running():
-                yield engines
+            async with (
+                live.running(),
+                anyio.create_task_group() as group,
+                contextlib.AsyncExitStack() as watches,
+            ):
+                for state in states:  # compose watches: stopped, with their processes, on exit
+                    await watches.enter_async_context(state.watches.running())
+                # Swarm tools are listed while an engine is a swarm manager (tools/listing.py).
+                group.start_soon(listing.follow_swarm, engines.any_swarm_manager)
+                try:
+                    yield engines
+                finally:
+                    group.cancel_scope.cancel()
         finally:
             engines.close()
 
+    listing = ToolListing(CATALOG, bus)
     guard = _CatalogGuard(engines)
     register_containers(guard)
     register_images(guard)
@@ -91,6 +110,8 @@ def build_server(
     register_swarm(guard)
     register_system(guard)
     register_security(guard)
+    register_kube(guard)
+    register_devcontainers(guard)
     for state in states:
         # Only now is every tool known: a name the policy gives that none has stops start-up.
         check_exposure(state.policy, guard.catalog, f"the policy of engine {state.name}")
@@ -100,13 +121,14 @@ def build_server(
         from mcp_docker_server.oauth import JwtVerifier, auth_settings
 
         verifier, auth = JwtVerifier(oauth), auth_settings(settings.http, oauth)
-    server = MCPServer(
+    server = _DockerServer(
+        listing,
         "docker",
         title="Docker",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        log_level=settings.log_level,  # type: ignore[arg-type]
+        log_level=settings.log_level,
         tools=guard.tools,
         token_verifier=verifier,
         auth=auth,
@@ -116,9 +138,51 @@ def build_server(
     # suggest only the tools this server exposes), and completions for their arguments.
     register_resources(server, engines)
     live.attach(server)
+    listing.attach(server)
+    _advertise_tools_changed(server)
     prompts = register_prompts(server, engines, frozenset(tool.name for tool in guard.tools))
     register_completions(server, engines, prompts)
     return server
+
+
+class _DockerServer(MCPServer[Any]):
+    """The SDK's server, with a tool list that follows :class:`ToolListing`."""
+
+    def __init__(self, listing: ToolListing, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listing = listing
+
+    async def list_tools(self) -> list[Tool]:
+        """The registered tools as the list shows them now (hidden ones stay callable)."""
+        tools = self.listing.shape(await super().list_tools())
+        self.listing.listed.set()
+        return tools
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        """Call ``name``; note the first use of an optional tool, and what may change the swarm."""
+        await self.listing.note_call(name)
+        try:
+            return await super().call_tool(name, arguments, context)
+        finally:
+            if name in (ToolName.SWARM_MANAGEMENT, ToolName.DOCKER_SYSTEM):
+                self.listing.recheck.set()
+
+
+def _advertise_tools_changed(server: MCPServer[Any]) -> None:
+    """Handshake-era clients learn that the tool list changes (``tools.listChanged``) from the
+    initialize result, which the SDK builds without it unless asked (2026 clients learn it from
+    subscriptions/listen being served)."""
+    lowlevel = server._lowlevel_server
+    build = lowlevel.create_initialization_options
+
+    def with_tools_changed(
+        notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return build(notification_options or NotificationOptions(tools_changed=True), *args, **kwargs)
+
+    setattr(lowlevel, "create_initialization_options", with_tools_changed)  # noqa: B010 - an instance override
 
 
 class _CatalogGuard(Guard):

@@ -225,6 +225,17 @@ class EngineSet:
         state = self.states.get(name or self.default)
         return state.policy if state else None
 
+    async def any_swarm_manager(self) -> bool | None:
+        """Whether any engine is a swarm manager (None when none of them could say)."""
+        said = False
+        for state in self.states.values():
+            with contextlib.suppress(DockerServerError):
+                status = await state.swarm.status(show_tokens=False, with_nodes=False)
+                if status.manager:
+                    return True
+                said = True
+        return False if said else None
+
     def close(self) -> None:
         """Close every engine connection."""
         for state in self.states.values():

@@ -62,7 +62,8 @@ def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The same schema in fewer tokens: no ``title`` annotations (a property *named* title
     survives), no ``"default": null``, ``"default": false`` or ``"additionalProperties": true``
     (what an absent key means anyway), no string length bounds (names and references the model
-    writes are far inside them), and ``anyOf [X, null]`` written as X. An optional argument is
+    writes are far inside them) nor lower bounds of 0 or 1 (counts and seconds; a call below
+    them gets an error that names the bound), and ``anyOf [X, null]`` written as X. An optional argument is
     simply not required; the server still accepts an explicit null. Only the published copy
     changes: arguments are still validated against the full model.
 
@@ -81,6 +82,7 @@ def slim_schema(schema: dict[str, Any]) -> dict[str, Any]:
             and not (k == "default" and (v is None or v is False))
             and not (k == "additionalProperties" and v is True)  # JSON Schema's default
             and not (k in ("minLength", "maxLength") and isinstance(v, int))
+            and not (k in ("minimum", "exclusiveMinimum") and v in (0, 1) and v is not True)
         }
         if out.get("type") == "array" and "items" not in out:
             out["items"] = {}
@@ -151,7 +153,7 @@ def offered_actions(
 def read_only_annotations(annotations: ToolAnnotations) -> ToolAnnotations:
     """The annotations of a tool the policy has left with only read actions."""
     return annotations.model_copy(
-        update={"read_only_hint": True, "destructive_hint": False, "idempotent_hint": None}
+        update={"read_only_hint": True, "destructive_hint": None, "idempotent_hint": None}
     )
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from mcp.types import ToolAnnotations
 
 __all__ = [
     "CATALOG",
     "DESTRUCTIVE",
+    "DESTRUCTIVE_OPEN",
+    "Listed",
     "MUTATING_OPEN",
     "READ_ONLY",
     "READ_OPEN",
@@ -24,16 +27,23 @@ __all__ = [
     "listing_of",
 ]
 
-# idempotentHint is left out: false is its default, and it means nothing on a read-only tool.
-# The other hints stay explicit, so a client that ignores the spec's defaults still sees them.
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+# A hint whose value is the spec's default is left out: readOnlyHint false, destructiveHint true,
+# idempotentHint false, openWorldHint true (every byte of the list is paid in every conversation).
+# Those defaults are the cautious reading, so a client that ignores them errs on the safe side.
+# destructiveHint is meaningless on a read-only tool and left out there too.
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 # Mutating and may reach a registry (a missing image is pulled).
-MUTATING_OPEN = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
-DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
+MUTATING_OPEN = ToolAnnotations(destructive_hint=False)
+DESTRUCTIVE = ToolAnnotations(open_world_hint=False)
 # Reads only, but may reach a registry or a vulnerability feed.
-READ_OPEN = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+READ_OPEN = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+# Creates and removes things, and may reach a registry (development containers).
+DESTRUCTIVE_OPEN = ToolAnnotations()
+
+
+# When tools/list shows a tool (tools/listing.py): always; only while an engine is a swarm
+# manager; or as a one-line stub until it is first called (optional families).
+Listed = Literal["always", "swarm", "on_demand"]
 
 
 class ToolName(StrEnum):
@@ -56,6 +66,8 @@ class ToolName(StrEnum):
     SERVICE_MANAGEMENT = "service-management"
     STACK_MANAGEMENT = "stack-management"
     IMAGE_SECURITY = "image-security"
+    KUBERNETES_EXPORT = "kubernetes-export"
+    DEV_CONTAINER = "dev-container"
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ class ToolDecl:
     scoped_listing: tuple[str, str] | None = None
     lists: str | None = None
     lists_action: str | None = None
+    listed: Listed = "always"
 
 
 def _decl(
@@ -171,6 +184,7 @@ CATALOG: Mapping[str, ToolDecl] = {
             ("list", "inspect", "tasks", "logs"),
             scope=ScopeTarget("service", "name", frozenset({"create", "list"})),
             scoped_listing=("list", "services"),
+            listed="swarm",
         ),
         _decl(
             ToolName.STACK_MANAGEMENT,
@@ -178,8 +192,17 @@ CATALOG: Mapping[str, ToolDecl] = {
             DESTRUCTIVE,
             ("list", "services", "ps"),
             unscopable=frozenset({"*"}),
+            listed="swarm",
         ),
-        _decl(ToolName.IMAGE_SECURITY, "Image security", READ_OPEN),
+        _decl(ToolName.IMAGE_SECURITY, "Image security", READ_OPEN, listed="on_demand"),
+        _decl(ToolName.KUBERNETES_EXPORT, "Kubernetes export", READ_ONLY, listed="on_demand"),
+        _decl(
+            ToolName.DEV_CONTAINER,
+            "Dev container",
+            DESTRUCTIVE_OPEN,
+            ("config",),
+            listed="on_demand",
+        ),
     )
 }
 

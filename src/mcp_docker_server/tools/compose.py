@@ -99,7 +99,8 @@ async def compose_stack(
     tail: Annotated[int, Field(ge=1, le=5000, description="logs: lines per service.")] = 100,
     timeout: Annotated[float, Field(gt=0, le=3600, description="Seconds before Compose is stopped.")] = 300,
 ) -> ComposeResult:
-    """Run Docker Compose v2: up, down, start, stop, restart, ps, logs, pull, build, config."""
+    """Run Docker Compose v2: up, down, start, stop, restart, ps, logs, pull, build, config;
+    watch/unwatch: hot reload (develop.watch), shown by ps."""
     ensure_confirmed(confirmation)
     plan = ComposePlan(
         files=compose_files(compose_file, extra_files or ()),

@@ -84,7 +84,8 @@ async def docker_system(
     if action == "engines":
         return SystemResult(action=action, engines=await _engine_rows(guard.engines))
     if action == "info":
-        return SystemResult(action=action, info=await state.system.info())
+        info = await state.system.info()
+        return SystemResult(action=action, info=info, note=tools_note(bool(info.get("swarm_manager"))))
     if action == "version":
         return SystemResult(action=action, version=await state.system.version())
     if action == "df":
@@ -106,6 +107,22 @@ async def docker_system(
     ensure_confirmed(confirmation)
     plan = await state.system.prune(chosen, scope, named_volumes=named_volumes)
     return SystemResult(action=action, prune=plan, note=note)
+
+
+def tools_note(swarm_manager: bool) -> str:
+    """What the tool list leaves out now, and how it comes in (tools/listing.py)."""
+    swarm = [d.name for d in CATALOG.values() if d.listed == "swarm"]
+    optional = [d.name for d in CATALOG.values() if d.listed == "on_demand"]
+    parts = (
+        []
+        if swarm_manager
+        else [
+            f"{' and '.join(swarm)} are listed while an engine is a swarm manager "
+            "(swarm-management init or join)"
+        ]
+    )
+    parts.append(f"{', '.join(optional)} show their parameters after a first call")
+    return "Tools: " + "; ".join(parts) + "."
 
 
 def register(guard: Guard) -> None:

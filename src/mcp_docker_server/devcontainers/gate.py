@@ -1,0 +1,159 @@
+"""The admission gate for development containers (pure).
+
+Two checks, both with the rules every other container passes:
+
+- Before anything is created, the configuration the Dev Containers CLI read
+  (`devcontainer read-configuration`) is turned into the Engine API fields it asks for
+  (``privileged``, ``capAdd``, ``securityOpt``, ``mounts``, the workspace mount and what
+  ``runArgs`` says) and judged by :func:`~mcp_docker_server.policy.admission.judge_container`:
+  an early, readable refusal naming the devcontainer.json key.
+- While the CLI runs, the docker shim judges each container on the engine's own description
+  (:mod:`.describe`), so what the CLI adds and what this pre-check cannot read is judged too.
+
+The policy travels to the shim as JSON (:func:`policy_to_json`, :func:`policy_from_json`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, fields
+from typing import Any
+
+from mcp_docker_server.errors import PolicyDenied
+from mcp_docker_server.policy.admission import ContainerDescription, judge_container
+from mcp_docker_server.policy.model import PathResolver, Policy
+
+__all__ = [
+    "HOST_COMMAND_KEYS",
+    "judge_configuration",
+    "mount_fields",
+    "policy_from_json",
+    "policy_to_json",
+    "run_args_fields",
+]
+
+# devcontainer.json keys whose commands run on the server's host, outside any container.
+HOST_COMMAND_KEYS = ("initializeCommand",)
+# runArgs flags read here, as the Engine API field they set (the rest is judged on the engine's
+# description of the created container).
+_NAMESPACE_FLAGS = {
+    "--network": "NetworkMode",
+    "--net": "NetworkMode",
+    "--pid": "PidMode",
+    "--ipc": "IpcMode",
+    "--uts": "UTSMode",
+    "--userns": "UsernsMode",
+    "--cgroupns": "CgroupnsMode",
+}
+_LIST_FLAGS = {"--cap-add": "CapAdd", "--security-opt": "SecurityOpt", "--device": "Devices"}
+
+
+def policy_to_json(policy: Policy) -> str:
+    """The policy as JSON (sets as sorted lists), for the shim."""
+    values = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in asdict(policy).items()}
+    return json.dumps(values, sort_keys=True)
+
+
+def policy_from_json(text: str) -> Policy:
+    """The policy :func:`policy_to_json` wrote.
+
+    Raises:
+        ValueError: not such a JSON object.
+    """
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("a policy is a JSON object")
+    values: dict[str, Any] = {}
+    for f in fields(Policy):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        default = getattr(Policy(), f.name)
+        if isinstance(default, frozenset):
+            value = frozenset(value)
+        elif isinstance(default, tuple):
+            value = tuple(value)
+        values[f.name] = value
+    return Policy(**values)
+
+
+def mount_fields(mount: str | Mapping[str, Any]) -> dict[str, str]:
+    """A devcontainer.json mount (``"source=/a,target=/b,type=bind"`` or an object) as an
+    Engine API mount: Type, Source, Target (bind when no type is given, as the CLI does)."""
+    if isinstance(mount, Mapping):
+        raw = {str(k).lower(): str(v) for k, v in mount.items()}
+    else:
+        raw = {}
+        for part in str(mount).split(","):
+            key, _, value = part.partition("=")
+            raw[key.strip().lower()] = value.strip()
+    source = raw.get("source") or raw.get("src") or ""
+    target = raw.get("target") or raw.get("dst") or raw.get("destination") or ""
+    return {"Type": raw.get("type") or "bind", "Source": source, "Target": target}
+
+
+def run_args_fields(run_args: Sequence[str]) -> dict[str, Any]:
+    """What ``runArgs`` asks of the engine, as Engine API HostConfig fields (the flags read here:
+    privileged, capabilities, security options, devices, namespaces, -v and --mount)."""
+    host: dict[str, Any] = {}
+    args = [str(a) for a in run_args]
+    i = 0
+    while i < len(args):
+        name, has_value, value = args[i].partition("=")
+        takes = name in _NAMESPACE_FLAGS or name in _LIST_FLAGS or name in ("-v", "--volume", "--mount")
+        if takes and not has_value:
+            value = args[i + 1] if i + 1 < len(args) else ""
+            i += 1
+        i += 1
+        if name == "--privileged":
+            host["Privileged"] = value.lower() not in ("false", "0") if has_value else True
+        elif name in _NAMESPACE_FLAGS:
+            host[_NAMESPACE_FLAGS[name]] = value
+        elif name in _LIST_FLAGS:
+            host.setdefault(_LIST_FLAGS[name], []).append(value)
+        elif name in ("-v", "--volume"):
+            host.setdefault("Binds", []).append(value)
+        elif name == "--mount":
+            host.setdefault("Mounts", []).append(mount_fields(value))
+    return host
+
+
+def judge_configuration(
+    policy: Policy,
+    configuration: Mapping[str, Any],
+    workspace_mount: str | None,
+    resolve: PathResolver,
+) -> None:
+    """Judge what a devcontainer.json asks of the engine, before anything is created.
+
+    Raises:
+        PolicyDenied: naming the devcontainer.json key, the field and the policy key.
+    """
+    for key in HOST_COMMAND_KEYS:
+        if configuration.get(key):
+            raise PolicyDenied(
+                "host-command",
+                f"devcontainer.json {key}: it runs a command on the server's host, outside any container",
+                hint=f"remove {key} (run that step yourself), then call up again.",
+            )
+    parts: list[tuple[str, dict[str, Any]]] = []
+    if workspace_mount:
+        parts.append(("the workspace mount", {"Mounts": [mount_fields(workspace_mount)]}))
+    if configuration.get("privileged"):
+        parts.append(("privileged", {"Privileged": True}))
+    for key, field_name in (("capAdd", "CapAdd"), ("securityOpt", "SecurityOpt")):
+        values = configuration.get(key)
+        if isinstance(values, list) and values:
+            parts.append((key, {field_name: [str(v) for v in values]}))
+    mounts = configuration.get("mounts")
+    if isinstance(mounts, list) and mounts:
+        parts.append(
+            ("mounts", {"Mounts": [mount_fields(m) for m in mounts if isinstance(m, str | Mapping)]})
+        )
+    run_args = configuration.get("runArgs")
+    if isinstance(run_args, list) and run_args:
+        parts.append(("runArgs", run_args_fields([str(a) for a in run_args])))
+    for key, host_config in parts:
+        desc = ContainerDescription(name=f"devcontainer.json {key}", config={}, host_config=host_config)
+        judge_container(policy, desc, resolve)

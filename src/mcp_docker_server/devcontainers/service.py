@@ -1,0 +1,166 @@
+"""Running the Dev Containers CLI for one call: read the configuration, judge it, bring the
+container up through the judging shim, run commands in it.
+
+The tool (``tools/devcontainers.py``) finds the containers and judges existing ones through
+the guard; this module runs the CLI and turns its output into results and readable errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mcp_docker_server.devcontainers.cli import (
+    DevContainerError,
+    cli_argv,
+    failure,
+    outcome,
+    without_probe_noise,
+)
+from mcp_docker_server.devcontainers.gate import judge_configuration
+from mcp_docker_server.devcontainers.workdir import workdir
+from mcp_docker_server.errors import ProcessError
+from mcp_docker_server.policy.model import PathResolver, Policy
+from mcp_docker_server.processes import run_process
+from mcp_docker_server.processes.runner import LineCallback
+from mcp_docker_server.results.containers import ExecResult
+from mcp_docker_server.results.shaping import clean_text
+
+__all__ = ["DevContainerRunner", "ReadConfiguration"]
+
+# Options every command gets: the workspace folder is mounted as it is (not its git root, which
+# would be a folder the caller did not name).
+_COMMON = ("--mount-workspace-git-root", "false")
+
+
+@dataclass(frozen=True)
+class ReadConfiguration:
+    """What `devcontainer read-configuration` says about a folder."""
+
+    configuration: dict[str, Any]
+    workspace_folder: str | None
+    workspace_mount: str | None
+
+    @property
+    def config_file(self) -> str | None:
+        """The devcontainer.json read."""
+        where = self.configuration.get("configFilePath")
+        return str(where.get("fsPath") or where.get("path")) if isinstance(where, Mapping) else None
+
+    def compact(self) -> dict[str, Any]:
+        """The configuration without the CLI's own bookkeeping."""
+        return {k: v for k, v in self.configuration.items() if k != "configFilePath"}
+
+
+@dataclass(frozen=True)
+class DevContainerRunner:
+    """The CLI, the real docker CLI, the engine environment and the policy of one call."""
+
+    cli: str
+    docker: str
+    env: Mapping[str, str]
+    policy: Policy
+    resolve: PathResolver
+    local_paths: bool
+    publish_address: str = "127.0.0.1"
+
+    async def read_configuration(self, folder: str, timeout: float) -> ReadConfiguration:
+        """The folder's configuration as the CLI reads it (no network: Features are not resolved).
+
+        Raises:
+            DevContainerError: no devcontainer.json, or the CLI failed.
+        """
+        with workdir(
+            self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
+        ) as work:
+            argv = cli_argv(self.cli, "read-configuration", folder, work, _COMMON)
+            done = await self._run(argv, timeout)
+        result = outcome(done.stdout)
+        if done.returncode != 0 or result is None or "configuration" not in result:
+            raise failure("read-configuration", result, done.stderr)
+        workspace = result.get("workspace") or {}
+        return ReadConfiguration(
+            configuration=dict(result["configuration"]),
+            workspace_folder=workspace.get("workspaceFolder"),
+            workspace_mount=workspace.get("workspaceMount"),
+        )
+
+    def judge(self, read: ReadConfiguration) -> None:
+        """The early check of what the configuration asks of the engine.
+
+        Raises:
+            PolicyDenied: naming the devcontainer.json key, the field and the policy key.
+        """
+        judge_configuration(self.policy, read.configuration, read.workspace_mount, self.resolve)
+
+    async def up(
+        self, folder: str, timeout: float, on_progress: LineCallback | None = None
+    ) -> dict[str, Any]:
+        """Bring the folder's dev container up; the CLI's result (containerId, remoteUser,
+        remoteWorkspaceFolder).
+
+        Raises:
+            PolicyDenied: the shim refused a container or a command (it removed what it made).
+            DevContainerError: the CLI failed (offline Features, a missing user...).
+        """
+        with workdir(
+            self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
+        ) as work:
+            argv = cli_argv(self.cli, "up", folder, work, _COMMON, log_format="text")
+            done = await self._run(argv, timeout, on_progress)
+            refusal = work.refusal()
+        if refusal is not None:
+            raise refusal
+        result = outcome(done.stdout)
+        if done.returncode != 0 or result is None or result.get("outcome") != "success":
+            raise failure("up", result, done.stderr)
+        return result
+
+    async def exec(self, folder: str, command: Sequence[str], timeout: float, max_bytes: int) -> ExecResult:
+        """Run ``command`` in the folder's dev container as the CLI does (its remote user,
+        remoteEnv and probed environment, in the workspace folder); bounded output.
+
+        Raises:
+            PolicyDenied: the shim refused the exec.
+        """
+        with workdir(
+            self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
+        ) as work:
+            argv = [
+                self.cli, "exec", "--workspace-folder", folder, "--docker-path", str(work.docker),
+                "--docker-compose-path", str(work.compose), *_COMMON, *command,
+            ]  # fmt: skip
+            try:
+                done = await run_process(
+                    argv, timeout=timeout, env=self.env, stdout_cap=max_bytes, stderr_cap=max_bytes
+                )
+            except ProcessError:
+                return ExecResult(
+                    exit_code=None,
+                    stdout="",
+                    stderr="",
+                    note=f"still running after {timeout:g} s: stopped, its output is lost; "
+                    "raise timeout, or run it in the background (nohup ... &).",
+                )
+            refusal = work.refusal()
+        if refusal is not None:
+            raise refusal
+        return ExecResult(
+            exit_code=done.returncode,
+            stdout=clean_text(done.stdout),
+            stderr=without_probe_noise(done.stderr),
+            truncated=done.truncated,
+        )
+
+    async def _run(self, argv: Sequence[str], timeout: float, on_progress: LineCallback | None = None) -> Any:
+        try:
+            return await run_process(
+                argv,
+                timeout=timeout,
+                env=self.env,
+                on_stderr_line=on_progress,
+                timeout_hint="raise timeout (a first build takes longest), then call again.",
+            )
+        except ProcessError as exc:
+            raise DevContainerError(exc.message, hint=exc.hint) from exc

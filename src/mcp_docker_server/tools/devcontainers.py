@@ -1,0 +1,199 @@
+"""dev-container: development containers from a folder's devcontainer.json, through the Dev
+Containers CLI, judged like every other container (see ``devcontainers/``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
+from pydantic import Field
+
+from mcp_docker_server.compose import compose_env
+from mcp_docker_server.devcontainers.cli import DevContainerError, attach_uri, find_cli
+from mcp_docker_server.devcontainers.service import DevContainerRunner
+from mcp_docker_server.errors import DockerServerError, InvalidArgument, NotFound, PolicyDenied
+from mcp_docker_server.policy import check_host_path, in_scope
+from mcp_docker_server.processes import find_tool
+from mcp_docker_server.results.containers import ContainerDetail, ExecResult
+from mcp_docker_server.results.devcontainers import DevContainerConfig, DevContainerState, DevContainerUp
+from mcp_docker_server.specs.containers import ExecSpec, parse_command
+from mcp_docker_server.tools._confirm import Confirm, ask, ensure_confirmed
+from mcp_docker_server.tools._guard import Guard
+from mcp_docker_server.tools._output import line_progress
+from mcp_docker_server.tools.catalog import CATALOG, ToolName
+
+__all__ = ["register"]
+
+_FOLDER_LABEL = "devcontainer.local_folder"
+_PROJECT_LABEL = "com.docker.compose.project"
+_BUILT_PREFIX = "vsc-"  # the CLI's names for the images it builds
+_TIMEOUTS = {"up": 600.0, "exec": 30.0, "config": 60.0}
+
+
+async def confirm_dev(
+    folder: str, action: str, ctx: Context[Any], engine: str | None = None
+) -> Confirm | Elicit[Confirm]:
+    """remove asks first."""
+    question = f"remove the dev container of {folder}" if action == "remove" else None
+    return ask(ctx, ToolName.DEV_CONTAINER, action, question, engine)
+
+
+async def dev_container(
+    guard: Guard,
+    folder: Annotated[str, Field(max_length=4096, description="Project folder (absolute).")],
+    action: Literal["up", "exec", "config", "stop", "remove"],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_dev)],
+    ctx: Context[Any],
+    command: Annotated[str | list[str] | None, Field(description="exec: argv or a string.")] = None,
+    timeout: Annotated[float | None, Field(gt=0, le=3600)] = None,
+) -> DevContainerUp | ExecResult | DevContainerConfig | DevContainerState:
+    """Dev container from the folder's devcontainer.json (Dev Containers CLI); policy-checked."""
+    ensure_confirmed(confirmation)
+    real = _folder(guard, folder)
+    seconds = timeout or _TIMEOUTS.get(action, 60.0)
+    if action in ("stop", "remove"):
+        return await _down(guard, real, action)
+    runner = _runner(guard)
+    if action == "config":
+        read = await runner.read_configuration(real, seconds)
+        return DevContainerConfig(
+            config_file=read.config_file,
+            configuration=read.compact(),
+            workspace_folder=read.workspace_folder,
+            workspace_mount=read.workspace_mount,
+        )
+    if action == "exec":
+        return await _exec(guard, runner, real, command, seconds)
+    if guard.state.policy.require_signature:
+        # run-container verifies each image with cosign first; the CLI picks and builds its
+        # images itself, so under this policy key dev containers are refused outright.
+        raise PolicyDenied(
+            "require-signature",
+            "dev containers run images the Dev Containers CLI picks or builds, which this server "
+            "cannot verify with cosign before they run",
+            hint="run a verified image with run-container instead.",
+            setting="require_signature = false",
+        )
+    read = await runner.read_configuration(real, min(seconds, 60.0))
+    runner.judge(read)
+    for existing in await _containers(guard, real):
+        await _scoped(guard, existing)
+        await guard.admit_existing(existing, "up")
+    result = await runner.up(real, seconds, line_progress(ctx))
+    container_id = str(result.get("containerId") or "")
+    detail = await guard.state.containers.inspect(container_id)
+    workspace = str(result.get("remoteWorkspaceFolder") or read.workspace_folder or "")
+    return DevContainerUp(
+        container_id=detail.id,
+        container_name=detail.name,
+        workspace_folder=workspace,
+        remote_user=result.get("remoteUser"),
+        attach=f'VS Code: "Dev Containers: Attach to Running Container..." then {detail.name}',
+        vscode_uri=attach_uri(detail.name, workspace),
+    )
+
+
+def _folder(guard: Guard, folder: str) -> str:
+    """The folder's real path, once it passed the host-path rule (it is bind-mounted)."""
+    if not folder.startswith("/"):
+        raise InvalidArgument(f"folder must be an absolute path, not {folder!r}.", hint="e.g. /srv/app.")
+    real = check_host_path(guard.state.policy, folder, guard.state.resolver, purpose="workspace folder")
+    if guard.state.engine.target.scheme == "unix" and not os.path.isdir(real):
+        raise InvalidArgument(f"{folder} is not a folder on this host.", hint="name the project's folder.")
+    return real
+
+
+def _runner(guard: Guard) -> DevContainerRunner:
+    state = guard.state
+    env = compose_env(state.engine.target, state.settings.docker_config, os.environ)
+    docker = find_tool("docker", env)
+    if docker is None:
+        raise DevContainerError(
+            "The docker CLI was not found on PATH; the Dev Containers CLI drives the engine through it.",
+            hint="install it (Debian: docker.io or docker-ce-cli).",
+        )
+    return DevContainerRunner(
+        cli=find_cli(os.environ.get("MCP_DOCKER_DEVCONTAINER_CLI"), env),
+        docker=docker,
+        env=env,
+        policy=state.policy,
+        resolve=state.resolver,
+        local_paths=state.engine.target.scheme == "unix",
+        publish_address=state.settings.publish_address,
+    )
+
+
+async def _containers(guard: Guard, folder: str, *, running: bool = False) -> list[str]:
+    """The folder's dev containers (ids) this server may act on (label scope)."""
+    listing = await guard.state.containers.list(
+        include_stopped=not running, labels=[f"{_FOLDER_LABEL}={folder}"], limit=50
+    )
+    return [row.id for row in listing.containers]
+
+
+async def _scoped(guard: Guard, container_id: str) -> ContainerDetail:
+    """The container, if it is within the operator's label scope.
+
+    Raises:
+        PolicyDenied: it is not.
+    """
+    detail = await guard.state.containers.inspect(container_id)
+    if not in_scope(guard.state.policy, detail.labels):
+        raise PolicyDenied(
+            "label-scope",
+            f"container {detail.name} is outside this server's label scope",
+            hint="act only on dev containers this server created.",
+            setting="label_scope",
+        )
+    return detail
+
+
+async def _exec(
+    guard: Guard, runner: DevContainerRunner, folder: str, command: str | list[str] | None, seconds: float
+) -> ExecResult:
+    argv = parse_command(command, "command")
+    if not argv:
+        raise InvalidArgument("exec needs a command.", hint='e.g. command=["ls", "-la"].')
+    running = await _containers(guard, folder, running=True)
+    if not running:
+        raise NotFound("dev container", folder, hint="bring it up first with action=up.")
+    await _scoped(guard, running[0])
+    await guard.admit_exec(ExecSpec(container=running[0], command=argv))
+    return await runner.exec(folder, argv, seconds, 16 * 1024)
+
+
+async def _down(guard: Guard, folder: str, action: str) -> DevContainerState:
+    ids = await _containers(guard, folder)
+    if not ids:
+        return DevContainerState(folder=folder, action=action, note="no dev container for this folder")
+    names: list[str] = []
+    images: set[str] = set()
+    projects: set[str] = set()
+    for container_id in ids:
+        detail = await _scoped(guard, container_id)
+        names.append(detail.name)
+        verb = "remove" if action == "remove" else "stop"
+        await guard.state.containers.manage(container_id, action=verb, force=True, timeout=None, signal=None)
+        if detail.image.startswith(_BUILT_PREFIX):
+            images.add(detail.image)
+        if project := detail.labels.get(_PROJECT_LABEL):
+            projects.add(project)
+    if action == "remove":
+        for project in sorted(projects):  # a Compose-based one: its network (and other services) too
+            await guard.state.compose.run(["--project-name", project, "down"], cwd=Path(folder), timeout=120)
+    removed: list[str] = []
+    if action == "remove":
+        for image in sorted(images):
+            try:
+                await guard.state.images.remove(image, force=False)
+            except DockerServerError:  # gone already, or another container still uses it: kept
+                continue
+            removed.append(image)
+    return DevContainerState(folder=folder, action=action, containers=names, removed_images=removed)
+
+
+def register(guard: Guard) -> None:
+    """Add the dev-container tool."""
+    guard.add(dev_container, CATALOG[ToolName.DEV_CONTAINER])
