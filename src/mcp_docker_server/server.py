@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import typing
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from mcp.server import MCPServer
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import Context
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp.types import Tool
+from mcp.types import Tool, ToolAnnotations
 
 from mcp_docker_server import __version__
 from mcp_docker_server.config.settings import Settings
@@ -30,16 +31,14 @@ from mcp_docker_server.tools import (
     register_compose,
     register_containers,
     register_images,
-    register_kube,
     register_networks,
     register_swarm,
     register_system,
     register_volumes,
 )
+from mcp_docker_server.tools._output import read_only_annotations
 from mcp_docker_server.tools.catalog import CATALOG, ToolDecl, ToolName
-from mcp_docker_server.tools.devcontainers import register as register_devcontainers
 from mcp_docker_server.tools.listing import ToolListing
-from mcp_docker_server.tools.security import register as register_security
 
 __all__ = ["build_server"]
 
@@ -109,9 +108,7 @@ def build_server(
     register_compose(guard)
     register_swarm(guard)
     register_system(guard)
-    register_security(guard)
-    register_kube(guard)
-    register_devcontainers(guard)
+    pending = _register_optional(guard, states)
     for state in states:
         # Only now is every tool known: a name the policy gives that none has stops start-up.
         check_exposure(state.policy, guard.catalog, f"the policy of engine {state.name}")
@@ -123,6 +120,8 @@ def build_server(
         verifier, auth = JwtVerifier(oauth), auth_settings(settings.http, oauth)
     server = _DockerServer(
         listing,
+        guard,
+        pending,
         "docker",
         title="Docker",
         version=__version__,
@@ -140,28 +139,69 @@ def build_server(
     live.attach(server)
     listing.attach(server)
     _advertise_tools_changed(server)
-    prompts = register_prompts(server, engines, frozenset(tool.name for tool in guard.tools))
+    prompts = register_prompts(server, engines, frozenset([*(tool.name for tool in guard.tools), *pending]))
     register_completions(server, engines, prompts)
     return server
+
+
+def _register_optional(guard: _CatalogGuard, states: list[AppState]) -> dict[str, ToolAnnotations]:
+    """The optional families are imported, and their tools built, at their first call (their
+    stubs stand in the list until then), unless a policy names them, whose names are checked
+    against their actions now. Returns the exposed tools left for later, with the annotations
+    they are published with."""
+    named = {
+        entry.partition(":")[0]
+        for state in states
+        for entry in (*state.policy.allow_tools, *state.policy.deny_tools, *state.policy.deny_actions)
+    }
+    pending: dict[str, ToolAnnotations] = {}
+    read_only = all(state.policy.read_only for state in states)
+    for decl in CATALOG.values():
+        if not decl.module:
+            continue
+        if decl.name in named:
+            importlib.import_module(decl.module).register(guard)
+            continue
+        if guard.exposes(decl.name, decl.annotations, decl.read_actions):
+            only_reads = read_only and decl.read_actions
+            pending[decl.name] = read_only_annotations(decl.annotations) if only_reads else decl.annotations
+        guard.catalog[decl.name] = frozenset()  # no policy names it: its actions are not checked
+    return pending
 
 
 class _DockerServer(MCPServer[Any]):
     """The SDK's server, with a tool list that follows :class:`ToolListing`."""
 
-    def __init__(self, listing: ToolListing, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        listing: ToolListing,
+        guard: Guard,
+        pending: dict[str, ToolAnnotations],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.listing = listing
+        self._guard = guard
+        self._pending = pending  # optional tools whose module is not imported yet
 
     async def list_tools(self) -> list[Tool]:
         """The registered tools as the list shows them now (hidden ones stay callable)."""
-        tools = self.listing.shape(await super().list_tools())
+        tools = self.listing.shape(await super().list_tools(), self._pending)
         self.listing.listed.set()
         return tools
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
-        """Call ``name``; note the first use of an optional tool, and what may change the swarm."""
+        """Call ``name`` (an optional tool's module is imported at its first call); note the
+        first use of an optional tool, and what may change the swarm."""
+        if name in self._pending:
+            del self._pending[name]
+            importlib.import_module(CATALOG[name].module).register(self._guard)
+            for tool in self._guard.tools:
+                if tool.name == name:  # the SDK's registry: only filled at construction otherwise
+                    self._tool_manager._tools[name] = tool
         await self.listing.note_call(name)
         try:
             return await super().call_tool(name, arguments, context)

@@ -58,7 +58,8 @@ def test_by_default_swarm_tools_are_hidden_and_optional_ones_are_stubs() -> None
     stubs = {t.name: t for t in shown if t.input_schema == {"type": "object", "properties": {}}}
     assert set(stubs) == {ToolName.IMAGE_SECURITY, ToolName.KUBERNETES_EXPORT, ToolName.DEV_CONTAINER}
     stub = stubs[ToolName.IMAGE_SECURITY]
-    assert stub.description == "Does one thing. Parameters: call it with {} once, they are then listed."
+    summary = CATALOG[ToolName.IMAGE_SECURITY].summary
+    assert stub.description == f"{summary}. Parameters: call it with {{}} once, they are then listed."
     assert stub.annotations == ToolAnnotations(read_only_hint=True)
     full = next(t for t in shown if t.name == ToolName.RUN_CONTAINER)
     assert full.input_schema["required"] == ["a"]

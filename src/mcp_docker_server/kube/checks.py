@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import kubernetes_validate
-
 __all__ = ["KUBERNETES_VERSION", "pod_security", "schema_errors"]
 
 # The schema version the output is checked against (kubernetes-validate bundles it).
@@ -56,6 +54,10 @@ def schema_errors(docs: Iterable[Doc], version: str = KUBERNETES_VERSION) -> lis
     Returns:
         ``Kind/name: path: message`` for each object that fails; empty when all pass.
     """
+    # Imported here: it loads jsonschema's format grammars (a second or more), paid by the first
+    # export, not by every server start.
+    import kubernetes_validate
+
     errors: list[str] = []
     for doc in docs:
         where = f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"

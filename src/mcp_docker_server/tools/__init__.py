@@ -4,7 +4,6 @@ from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools.compose import register as register_compose
 from mcp_docker_server.tools.containers import register as register_containers
 from mcp_docker_server.tools.images import register as register_images
-from mcp_docker_server.tools.kube import register as register_kube
 from mcp_docker_server.tools.networks import register as register_networks
 from mcp_docker_server.tools.swarm import register as register_swarm
 from mcp_docker_server.tools.system import register as register_system
@@ -15,7 +14,6 @@ __all__ = [
     "register_compose",
     "register_containers",
     "register_images",
-    "register_kube",
     "register_networks",
     "register_swarm",
     "register_system",

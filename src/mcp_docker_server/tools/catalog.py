@@ -103,6 +103,8 @@ class ToolDecl:
     lists: str | None = None
     lists_action: str | None = None
     listed: Listed = "always"
+    summary: str = ""
+    module: str = ""
 
 
 def _decl(
@@ -194,14 +196,30 @@ CATALOG: Mapping[str, ToolDecl] = {
             unscopable=frozenset({"*"}),
             listed="swarm",
         ),
-        _decl(ToolName.IMAGE_SECURITY, "Image security", READ_OPEN, listed="on_demand"),
-        _decl(ToolName.KUBERNETES_EXPORT, "Kubernetes export", READ_ONLY, listed="on_demand"),
+        _decl(
+            ToolName.IMAGE_SECURITY,
+            "Image security",
+            READ_OPEN,
+            listed="on_demand",
+            summary="Lint a Dockerfile; audit, SBOM, vulnerability-scan, resolve-digest or verify an image",
+            module="mcp_docker_server.tools.security",
+        ),
+        _decl(
+            ToolName.KUBERNETES_EXPORT,
+            "Kubernetes export",
+            READ_ONLY,
+            listed="on_demand",
+            summary="Kubernetes manifests from a Compose project, a container or a swarm service",
+            module="mcp_docker_server.tools.kube",
+        ),
         _decl(
             ToolName.DEV_CONTAINER,
             "Dev container",
             DESTRUCTIVE_OPEN,
             ("config",),
             listed="on_demand",
+            summary="Development containers from a folder's devcontainer.json (up, exec, stop...)",
+            module="mcp_docker_server.tools.devcontainers",
         ),
     )
 }

@@ -24,7 +24,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
 from mcp.server.subscriptions import SubscriptionBus, ToolsListChanged
-from mcp.types import Tool
+from mcp.types import Tool, ToolAnnotations
 
 from mcp_docker_server.tools.catalog import ToolDecl
 
@@ -46,15 +46,31 @@ class ToolListing:
         self.recheck = anyio.Event()  # the swarm state may have changed
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def shape(self, tools: Sequence[Tool]) -> list[Tool]:
-        """``tools`` as the list shows them now."""
+    def shape(
+        self, tools: Sequence[Tool], pending: Mapping[str, ToolAnnotations] | None = None
+    ) -> list[Tool]:
+        """``tools`` as the list shows them now, plus the stubs of the optional tools whose
+        modules are not loaded yet (``pending``: each with its published annotations)."""
         shown = []
         for tool in tools:
             listed = self._listed(tool.name)
             if listed == "swarm" and not self.swarm_manager:
                 continue
-            shown.append(_stub(tool) if listed == "on_demand" and tool.name not in self.used else tool)
-        return shown
+            on_demand = listed == "on_demand" and tool.name not in self.used
+            shown.append(self.stub(tool.name, tool.annotations) if on_demand else tool)
+        return shown + [self.stub(name, annotations) for name, annotations in (pending or {}).items()]
+
+    def stub(self, name: str, annotations: ToolAnnotations | None) -> Tool:
+        """The one-line form of optional tool ``name``: what it is for, how to see its
+        parameters."""
+        decl = self._catalog[name]
+        return Tool(
+            name=name,
+            title=decl.title,
+            description=f"{decl.summary}. Parameters: call it with {{}} once, they are then listed.",
+            input_schema=_STUB_SCHEMA,
+            annotations=annotations,
+        )
 
     def hidden(self) -> list[str]:
         """Names of the tools the list does not show now, each with how it appears."""
@@ -116,15 +132,3 @@ class ToolListing:
     def _listed(self, name: str) -> str:
         decl = self._catalog.get(name)
         return decl.listed if decl else "always"
-
-
-def _stub(tool: Tool) -> Tool:
-    """The one-line form of an optional tool: what it is for and how to see its parameters."""
-    summary = (tool.description or tool.name).split(". ")[0].rstrip(".")
-    return Tool(
-        name=tool.name,
-        title=tool.title,
-        description=f"{summary}. Parameters: call it with {{}} once, they are then listed.",
-        input_schema=_STUB_SCHEMA,
-        annotations=tool.annotations,
-    )
