@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 __all__ = ["ComposeInput", "compose_inputs"]
 
 _MAX_FILES = 64
@@ -69,6 +67,8 @@ def _walk(files: Sequence[Path]) -> Iterator[ComposeInput]:
 
 
 def _load(file: Path) -> Any:
+    import yaml  # PyYAML costs ~9 ms of start-up: imported at the first Compose call
+
     try:
         with file.open("rb") as stream:
             text = stream.read(_MAX_BYTES + 1)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-import regex
-
 from mcp_docker_server.engine.core import Engine, lazy_module
 from mcp_docker_server.policy import Admitted
 from mcp_docker_server.policy.admission import ContainerDescription
@@ -23,6 +21,8 @@ from mcp_docker_server.results.containers import (
 from mcp_docker_server.specs.containers import ContainerSpec, ExecSpec
 
 if TYPE_CHECKING:
+    import regex
+
     from mcp_docker_server.engine import _containers_sync as ops
 else:
     ops = lazy_module("mcp_docker_server.engine._containers_sync")

@@ -7,11 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from mcp_docker_server.engine.core import Engine, lazy_module
-from mcp_docker_server.results.security import ImageFacts
 
 if TYPE_CHECKING:
     from mcp_docker_server.engine import _images_fs_sync as ops
     from mcp_docker_server.engine._images_fs_sync import ImageFiles
+    from mcp_docker_server.results.security import ImageFacts
 else:
     ops = lazy_module("mcp_docker_server.engine._images_fs_sync")
     ImageFiles = object

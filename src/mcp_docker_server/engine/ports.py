@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import regex
-
 from mcp_docker_server.config.settings import RegistrySettings
 from mcp_docker_server.policy import Admitted
 from mcp_docker_server.policy.admission import ContainerDescription, NetworkInfo, VolumeInfo
@@ -37,6 +35,8 @@ from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec
 from mcp_docker_server.specs.volumes import VolumeSpec
 
 if TYPE_CHECKING:
+    import regex
+
     from mcp_docker_server.engine._admission_sync import ProjectResources
 
 __all__ = [
