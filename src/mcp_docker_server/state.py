@@ -167,6 +167,20 @@ class AppState:
         return ComposeRunner(self._cli_env)
 
     @cached_property
+    def compose_isolated(self) -> ComposeRunner:
+        """Compose with none of the server's environment variables but what it needs to run
+        (PATH, HOME, locale, the engine's) and those ``secret_env_allowlist`` names: for a
+        render whose values are shown (kubernetes-export), where ``${VAR}`` must not print
+        the server's variables."""
+        kept = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "SSH_AUTH_SOCK")
+        env = {
+            k: v
+            for k, v in self._cli_env.items()
+            if k in kept or k.startswith(("DOCKER_", "COMPOSE_")) or k in self.policy.secret_env_allowlist
+        }
+        return ComposeRunner(env)
+
+    @cached_property
     def buildx(self) -> Buildx:
         """buildx, pointed at the same engine and at that engine's own builder (named after
         the docker context, "default" for an address)."""

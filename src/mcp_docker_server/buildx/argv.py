@@ -4,6 +4,8 @@ network and caches before this runs)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,7 +32,9 @@ def build_argv(spec: BuildSpec, iidfile: Path) -> list[str]:
     argv += ["--no-cache"] * spec.no_cache + ["--pull"] * spec.pull
     for secret in spec.secrets:
         source = "src" if secret.kind == "file" else "env"
-        argv += ["--secret", f"id={secret.id},{source}={secret.source}"]
+        # buildx reads the value as CSV: each field quoted where it needs it, so that a comma
+        # in a path cannot add a field of its own.
+        argv += ["--secret", _csv(f"id={secret.id}", f"{source}={secret.source}")]
     argv += ["--ssh", "default"] * spec.ssh
     if spec.network:
         argv += ["--network", spec.network]
@@ -40,6 +44,12 @@ def build_argv(spec: BuildSpec, iidfile: Path) -> list[str]:
     argv += ["--load"] if spec.load else ["--output", "type=cacheonly"]
     # "--" ends the options: a context folder named like an option stays a folder.
     return [*argv, "--", spec.path]
+
+
+def _csv(*fields: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(fields)
+    return out.getvalue()
 
 
 def _pairs(flag: str, values: Mapping[str, str]) -> list[str]:

@@ -9,27 +9,30 @@ the engine), then terminates it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
 
 from mcp_docker_server.buildx.argv import build_argv
 from mcp_docker_server.buildx.solve import SolveState
-from mcp_docker_server.errors import ProcessError
+from mcp_docker_server.errors import InvalidArgument, PolicyDenied, ProcessError
 from mcp_docker_server.processes import run_process
 from mcp_docker_server.results.progress import Progress
-from mcp_docker_server.specs.images import BuildSpec
+from mcp_docker_server.specs.images import BuildSecret, BuildSpec
 
 __all__ = ["BUILDX_MIN", "Buildx", "BuildxInfo", "BuildxRun"]
 
 # Compose 2.40 refuses to build with an older buildx ("compose build requires buildx 0.17 or
 # later"), and 0.17 is where rawjson progress is one object a line.
 BUILDX_MIN = (0, 17)
+_SECRET_MAX = 512 * 1024
 _VERSION = re.compile(r"\bv?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -51,6 +54,57 @@ class BuildxRun:
     returncode: int
     image_id: str | None
     solve: SolveState
+
+
+def _private_secrets(spec: BuildSpec, folder: Path) -> BuildSpec:
+    """``spec`` with each secret file replaced by a private copy (0600, in ``folder``) of the
+    file that was judged. buildx reads a secret only when a step mounts it, following links,
+    so the file as judged is read here, once, without following a link: a folder a container
+    can write to cannot swap it for a link to something else in the meantime.
+
+    Raises:
+        PolicyDenied: the file no longer is the one judged (a link now, or elsewhere).
+        InvalidArgument: it is not a regular file, or is over 512 KiB (BuildKit's limit).
+    """
+    secrets = []
+    for number, secret in enumerate(spec.secrets):
+        if secret.kind != "file":
+            secrets.append(secret)
+            continue
+        copy = folder / f"secret-{number}"
+        copy.write_bytes(_read_judged(secret.id, secret.source))
+        copy.chmod(0o600)
+        secrets.append(BuildSecret(secret.id, "file", str(copy)))
+    return replace(spec, secrets=tuple(secrets))
+
+
+def _read_judged(secret_id: str, path: str) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise PolicyDenied(
+            "host-path",
+            f"secret {secret_id}: {path} changed after it was judged ({exc.strerror})",
+            hint="give the secret again once nothing rewrites that folder.",
+        ) from exc
+    try:
+        opened = os.path.realpath(f"/proc/self/fd/{fd}")
+        if opened != path:
+            raise PolicyDenied(
+                "host-path",
+                f"secret {secret_id}: {path} now leads to {opened}, not the file judged",
+                hint="give the secret again once nothing rewrites that folder.",
+            )
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _SECRET_MAX:
+            raise InvalidArgument(
+                f"secret {secret_id}: {path} is not a regular file of at most 512 KiB.",
+                hint="BuildKit takes secrets of at most 512 KiB; name a file.",
+            )
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            return stream.read(_SECRET_MAX + 1)
+    finally:
+        os.close(fd)
 
 
 class Buildx:
@@ -99,6 +153,7 @@ class Buildx:
 
         with tempfile.TemporaryDirectory(prefix="mcpd-buildx-") as folder:
             iidfile = Path(folder) / "iid"
+            spec = await anyio.to_thread.run_sync(_private_secrets, spec, Path(folder))
             done = await run_process(
                 build_argv(spec, iidfile),
                 env=self._env,

@@ -108,8 +108,11 @@ class Manifests:
         self.gaps.append(Gap(service, name, why or known[0], instead or known[1]))
 
 
-def translate(config: Mapping[str, Any]) -> Manifests:
-    """Kubernetes objects for a rendered Compose configuration.
+def translate(config: Mapping[str, Any], *, hide_env: bool = False) -> Manifests:
+    """Kubernetes objects for a rendered Compose configuration. ``hide_env``: every
+    environment value becomes a Secret reference with a ``<value>`` placeholder, as
+    inspect-container hides an engine object's values (a value named harmlessly may still be
+    a secret); otherwise only secret-looking ones do.
 
     Returns:
         Manifests: PersistentVolumeClaims and ConfigMaps first, then per service a Deployment
@@ -122,7 +125,9 @@ def translate(config: Mapping[str, Any]) -> Manifests:
     configs: dict[str, Doc] = {}
     workloads: list[Doc] = []
     for name, service in sorted((config.get("services") or {}).items()):
-        _Service(str(name), service or {}, config, project, out, claims, configs).translate(workloads)
+        converted = _Service(str(name), service or {}, config, project, out, claims, configs)
+        converted.hide_env = hide_env
+        converted.translate(workloads)
     out.docs = [*claims.values(), *configs.values(), *workloads]
     return out
 
@@ -208,6 +213,7 @@ class _Service:
         self.configmaps = configs
         self.volumes: list[Doc] = []
         self.mounts: list[Doc] = []
+        self.hide_env = False
         self.named_volume = False
 
     def gap(self, name: str, why: str | None = None, instead: str | None = None) -> None:
@@ -293,7 +299,7 @@ class _Service:
                 self.gap(f"environment.{key}", "it has no value in the rendered project", "give it a value")
                 continue
             text = str(value)
-            if secret_field(key) or redact_secrets(f"{key}={text}") != f"{key}={text}":
+            if self.hide_env or secret_field(key) or redact_secrets(f"{key}={text}") != f"{key}={text}":
                 secret = f"{self.k8s}-env"
                 env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
                 hidden.append(key)

@@ -16,6 +16,7 @@ Compose v2.40's additions.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,6 +71,7 @@ REFUSED_SERVICE_KEYS = {
     "credential_spec": "gives a Windows container the host's credentials",
 }
 
+_SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _TOP_LEVEL = frozenset({"name", "services", "networks", "volumes", "secrets", "configs", "version"})
 _HARMLESS_BUILD = frozenset(
     {
@@ -126,6 +128,7 @@ def judge_compose_config(
             if not isinstance(entry, Mapping) or entry.get("external"):
                 continue
             if entry.get("file"):
+                _unquoted_field(str(entry["file"]), f"{kind} {name}: file")
                 _path(policy, str(entry["file"]), resolve, f"{kind} {name}: file")
             if entry.get("environment"):
                 # A variable of the process that runs Compose: this server's.
@@ -211,6 +214,7 @@ def _seccomp_profile(policy: Policy, service: str, option: str, resolve: PathRes
 
 def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: PathResolver) -> None:
     _build_keys(policy, service, build)
+    _build_secrets(service, build)
     # The same rules as build-image (policy/builds.py): ssh, the host's network, caches.
     if build.get("ssh"):
         check_build_ssh(policy, f"service {service}: build.ssh")
@@ -232,6 +236,32 @@ def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: Path
             if "$" in str(entry):
                 _path(policy, str(entry), resolve, f"{where}: build cache")  # refused: a variable
             judge_cache(policy, [str(entry)], resolve, where, export=key == "cache_to")
+
+
+def _build_secrets(service: str, build: Mapping[str, Any]) -> None:
+    """Compose hands each build secret to buildx as ``id=<target>,type=file,src=<file>`` (or
+    ``env=``), unquoted: a name with a comma would add a field of its own (``t,env=VAR`` reads
+    any variable of the server)."""
+    for entry in build.get("secrets") or []:
+        names = [entry] if isinstance(entry, str) else [entry.get("source"), entry.get("target")]
+        for value in names:
+            if value is not None and not _SECRET_NAME.fullmatch(str(value)):
+                raise PolicyDenied(
+                    "build-secret",
+                    f"service {service}: build secret name {str(value)!r} is not a plain name",
+                    hint="use letters, digits, '.', '_' and '-'.",
+                )
+
+
+def _unquoted_field(value: str, where: str) -> None:
+    """A path Compose passes on inside a CSV field, unquoted (a build secret's ``src=``)."""
+    if any(c in value for c in ',"=\r\n'):
+        raise PolicyDenied(
+            "host-path",
+            f'{where}: {value!r} holds a character (, " = or a line break) that Compose passes '
+            "to buildx unquoted, where it would add an option of its own",
+            hint="rename the file.",
+        )
 
 
 def _build_keys(policy: Policy, service: str, build: Mapping[str, Any]) -> None:

@@ -3,13 +3,17 @@ feature only BuildKit understands. Pure."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from dataclasses import dataclass
 
 __all__ = ["base_images", "DockerfileFacts", "frontend_image", "read_dockerfile"]
 
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*\S+(?:\s+AS\s+(\S+))?\s*$", re.IGNORECASE)
-_SYNTAX = re.compile(r"^#\s*syntax\s*=\s*(\S*)", re.IGNORECASE)
+_SYNTAX = re.compile(r"^(?:#\s*)?syntax\s*=\s*(\S*)", re.IGNORECASE)
+# COPY --from=<image or stage>, RUN --mount=type=...,from=<image or stage>
+_FROM_FLAG = re.compile(r"(?:^|[\s,])-{0,2}from=([^\s,]+)", re.IGNORECASE)
 _BUILDKIT_FLAGS = re.compile(
     r"^\s*(RUN|COPY|ADD)\b.*?(--mount|--network|--security|--link|--chmod|--checksum|--parents|--exclude)\b",
     re.IGNORECASE,
@@ -53,24 +57,33 @@ _FROM_IMAGE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$",
 
 def frontend_image(text: str, build_args: dict[str, str] | None = None) -> str | None:
     """The Dockerfile frontend image BuildKit would pull and run instead of its built-in one:
-    the ``BUILDKIT_SYNTAX`` build argument, else a ``# syntax=`` directive above the first
-    instruction (BuildKit reads directives only there; any such line counts, to be safe)."""
+    the ``BUILDKIT_SYNTAX`` build argument, else a ``syntax`` directive as BuildKit detects it
+    (frontend/dockerfile/parser/directives.go): after a byte-order mark and a shebang, in a
+    ``#`` or ``//`` comment above the first instruction, or the ``syntax`` key of a JSON
+    document. Any such line counts, to be safe."""
     if build_args and build_args.get("BUILDKIT_SYNTAX", "").strip():
         return build_args["BUILDKIT_SYNTAX"].strip()
-    for _, line in _logical_lines(text):
+    text = text.lstrip("\ufeff")
+    if text.lstrip().startswith("{"):
+        with contextlib.suppress(ValueError):
+            document = json.loads(text)
+            if isinstance(document, dict) and isinstance(document.get("syntax"), str):
+                return str(document["syntax"]).strip() or None
+    for number, line in _logical_lines(text):
         stripped = line.strip()
-        if not stripped:
+        if not stripped or (number == 1 and stripped.startswith("#!")):
             continue
-        if not stripped.startswith("#"):
+        if not stripped.startswith(("#", "//")):
             return None  # an instruction: directives end here
-        if match := _SYNTAX.match(stripped):
+        if match := _SYNTAX.match(stripped.removeprefix("//").removeprefix("#").strip()):
             return match[1] or None
     return None
 
 
 def base_images(text: str) -> list[str]:
-    """The images a Dockerfile's stages start from, in order: not ``scratch``, not an earlier
-    stage's name (``FROM build``), as written (``${VAR}`` left as it is)."""
+    """The images a Dockerfile takes files from, in order: the images its stages start from,
+    and those ``COPY --from=`` and ``RUN --mount=...,from=`` name; not ``scratch``, not a
+    stage's name or index (``FROM build``, ``--from=0``), as written (``${VAR}`` left as is)."""
     stages: set[str] = set()
     images: list[str] = []
     for _, line in _logical_lines(text):
@@ -80,6 +93,11 @@ def base_images(text: str) -> list[str]:
                 images.append(image)
             if match[2]:
                 stages.add(match[2])
+            continue
+        for source in _FROM_FLAG.findall(line):
+            source = source.strip("\"'")
+            if source not in stages and not source.isdigit() and source.lower() != "scratch":
+                images.append(source)
     return images
 
 

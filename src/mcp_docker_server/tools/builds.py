@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,8 +34,9 @@ from mcp_docker_server.state import local_read_resolver
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import with_progress
 
-__all__ = ["admit_name", "build_image"]
+__all__ = ["admit_compose_builds", "admit_name", "build_image"]
 
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _SECRET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -67,6 +69,13 @@ async def build_image(
 ) -> BuildResult | BuildPreview:
     """Build an image with BuildKit (RUN --mount, heredocs, secrets); classic builder without buildx."""
     policy = guard.state.policy
+    for kind, pairs in (("build_args", build_args), ("labels", labels)):
+        for key in pairs or {}:
+            if not key or "=" in key or any(c.isspace() for c in key):
+                raise InvalidArgument(
+                    f"{kind} key {key!r} holds '=' or a space: buildx would read part of it as the value.",
+                    hint="use a plain name, e.g. VERSION or org.opencontainers.image.version.",
+                )
     root, file = _build_paths(policy, path, dockerfile)
     if ssh:
         check_build_ssh(policy, "build-image")
@@ -257,6 +266,37 @@ def _allowed(policy: Policy, image: str) -> bool:
     return True
 
 
+async def admit_compose_builds(guard: Guard, config: Mapping[str, Any], project: str) -> None:
+    """The image rules of build-image for a Compose project's local builds: the names they give
+    (``image``, ``build.tags``) against the images they take files from (``FROM``, ``COPY
+    --from``, ``RUN --mount=from=``, ``docker-image://`` contexts), and the frontend a ``#
+    syntax=`` line or ``BUILDKIT_SYNTAX`` asks for (``config``: the rendered project).
+
+    Raises:
+        PolicyDenied: naming the image and the policy key.
+    """
+    for name, service in (config.get("services") or {}).items():
+        build = (service or {}).get("build")
+        if not isinstance(build, Mapping):
+            continue
+        text = str(build.get("dockerfile_inline") or "")
+        context = str(build.get("context") or "")
+        if not text and context.startswith("/"):
+            dockerfile = Path(context) / str(build.get("dockerfile") or "Dockerfile")
+            text = await anyio.to_thread.run_sync(_read_dockerfile, str(dockerfile))
+        args = {str(k): str(v) for k, v in (build.get("args") or {}).items() if v is not None}
+        sources = base_images(text) + [
+            str(v).removeprefix("docker-image://")
+            for v in (build.get("additional_contexts") or {}).values()
+            if str(v).startswith("docker-image://")
+        ]
+        names = [str(service.get("image") or f"{project}-{name}"), *map(str, build.get("tags") or [])]
+        for given in names:
+            await admit_name(guard, given, sources)
+        if frontend := frontend_image(text, args):
+            _admit_frontend(guard.state.policy, frontend)
+
+
 def _absent(buildx: BuildxInfo) -> str:
     return f"buildx is not usable here ({buildx.reason})"
 
@@ -278,6 +318,11 @@ def _secrets(policy: Policy, secrets: dict[str, str], root: str) -> tuple[BuildS
             )
         if source.startswith("env:"):
             variable = source.removeprefix("env:").strip()
+            if not _VARIABLE.fullmatch(variable):
+                raise InvalidArgument(
+                    f"secret {secret_id}: {variable!r} is not an environment variable name.",
+                    hint="use env:NAME with letters, digits and '_'.",
+                )
             check_secret_env(policy, variable, f"secret {secret_id}")
             judged.append(BuildSecret(secret_id, "env", variable))
             continue

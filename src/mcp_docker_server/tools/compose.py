@@ -40,7 +40,7 @@ from mcp_docker_server.compose.plan import (
     validate_project_name,
     watch_argv,
 )
-from mcp_docker_server.compose.runner import ProgressCallback
+from mcp_docker_server.compose.runner import ComposeRunner, ProgressCallback
 from mcp_docker_server.compose.watch import EventListener, Rejudge, WatchManager
 from mcp_docker_server.engine.build_context import plan_context, secret_files_refused
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
@@ -57,6 +57,7 @@ from mcp_docker_server.state import AppState, local_read_resolver, local_resolve
 from mcp_docker_server.tools._confirm import Confirm, confirm_compose, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import line_progress
+from mcp_docker_server.tools.builds import admit_compose_builds
 from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["ComposeSession", "Rendered", "compose_file_path", "compose_files", "load_config", "register"]
@@ -196,10 +197,38 @@ class Rendered:
 class ComposeSession:
     """One compose-stack call: render, judge, run on the rendered file."""
 
-    def __init__(self, guard: Guard, plan: ComposePlan, progress: ProgressCallback) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        plan: ComposePlan,
+        progress: ProgressCallback,
+        runner: ComposeRunner | None = None,
+    ) -> None:
         self.guard = guard
         self.plan = plan
         self.progress = progress
+        self.runner = runner or guard.state.compose
+
+    async def check_env_files(self) -> None:
+        """Judge the env and label files Compose would inline into the rendered project (a
+        render that shows values, such as an export, must not read /etc/shadow into them).
+
+        Raises:
+            PolicyDenied: a file breaks the host-path rule.
+            ComposeError: Compose could not render the project.
+        """
+        step = replace(self.plan, action="config")
+        raw = load_config((await self.run(step, raw_config_argv(step))).stdout, self.plan.file)
+        for service, files in env_files_of(raw).items():
+            for path in files:
+                full = str(self.plan.file.parent / path)  # an absolute path stays as it is
+                check_host_path(
+                    self.guard.state.policy,
+                    full,
+                    local_read_resolver,
+                    purpose=f"service {service}: env or label file",
+                    mounted=False,
+                )
 
     async def check_inputs(self) -> None:
         """Judge every host file Compose would read to load the project (the files, the project
@@ -232,7 +261,7 @@ class ComposeSession:
         Raises:
             ComposeError: Compose failed, is missing, or ran past the deadline.
         """
-        done = await self.guard.state.compose.run(
+        done = await self.runner.run(
             argv, cwd=self.plan.file.parent, timeout=self.plan.timeout, on_progress=self.progress
         )
         if check and done.returncode != 0:
@@ -286,9 +315,9 @@ class ComposeSession:
             plan = replace(self.plan, files=(file,), project=project, project_directory=folder)
             admitted = self.guard.admit_compose_config(plan, config, env_files_of(raw))
             if self.plan.action in ("up", "build", "watch"):
-                await anyio.to_thread.run_sync(
-                    build_contexts_without_secrets, pin_paths(config, local_read_resolver)
-                )
+                local = pin_paths(config, local_read_resolver)
+                await anyio.to_thread.run_sync(build_contexts_without_secrets, local)
+                await admit_compose_builds(self.guard, local, project)
             yield Rendered(
                 config=config,
                 pinned=pinned,

@@ -50,7 +50,8 @@ async def kubernetes_export(
         config = kube.service_project(
             name, template, networks, mode=row.mode, replicas=row.desired, ports=row.ports
         )
-    return _export(source, kube.translate(config))
+    # An engine object's environment values are hidden as inspect-container hides them.
+    return _export(source, kube.translate(config, hide_env=kind != "compose"))
 
 
 def register(guard: Guard) -> None:
@@ -66,8 +67,11 @@ async def _render(guard: Guard, source: str, ctx: Context[Any]) -> dict[str, Any
         ComposeError: Compose could not render the project.
     """
     plan = ComposePlan(files=compose_files(source, ()), project=None, action="config")
-    session = ComposeSession(guard, plan, line_progress(ctx))
+    # Rendered with none of the server's variables (but allowlisted ones): the YAML shows
+    # values, and `${VAR}` must not print the server's secrets into it.
+    session = ComposeSession(guard, plan, line_progress(ctx), guard.state.compose_isolated)
     await session.check_inputs()
+    await session.check_env_files()
     return await session.render()
 
 
