@@ -81,8 +81,8 @@ ENGINE_FIELD_CASES: list[tuple[str, str, str]] = [
     ("env_file: [/etc/shadow]", "sensitive-bind", "env_file"),
     ("build: {context: /etc}", "sensitive-bind", "build context"),
     ("build: {context: ., additional_contexts: {loot: /etc}}", "sensitive-bind", "additional_contexts"),
-    ("build: {context: ., network: host}", "compose-key", "build.network"),
-    ("build: {context: ., ssh: [default]}", "compose-key", "build.ssh"),
+    ("build: {context: ., network: host}", "build-network", "build.network"),
+    ("build: {context: ., ssh: [default]}", "build-ssh", "build.ssh"),
     ("volumes: ['/var/run/docker.sock:/s']", "socket-bind", "docker.sock"),
 ]
 

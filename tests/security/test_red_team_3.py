@@ -763,9 +763,10 @@ async def test_a_bind_source_swapped_for_a_link_before_its_container_starts_is_n
             "compose-stack",
             {"compose_file": str(tmp_path / "compose.yaml"), "action": "up", "project_name": project},
         )
-    assert (shared / "data").is_symlink()  # the swap happened after the judgement
-    if result.is_error:
+    if result.is_error:  # refused before any container started: a bind inside another's writable one
+        assert "nested-bind" in text_of(result)
         assert CANARY not in text_of(result)
+        assert not (shared / "data").is_symlink()
         return
     label = "com.docker.compose.service=reader"
     (reader,) = docker_client.containers.list(
@@ -795,19 +796,21 @@ async def test_blocked_a_bind_source_swapped_for_a_link_before_a_restart(
                 },
             )
         )
-        ok(
-            await c.call_tool(
-                "run-container",
-                {
-                    "image": test_image,
-                    "command": ["sh", "-c", f"rm -r /w/data && ln -s {private} /w/data"],
-                    "volumes": [{"host_path": str(shared), "container_path": "/w"}],
-                    "detach": False,
-                    "auto_remove": True,
-                    "labels": {LABEL_KEY: RUN_ID},
-                },
-            )
+        swapper = await c.call_tool(
+            "run-container",
+            {
+                "image": test_image,
+                "command": ["sh", "-c", f"rm -r /w/data && ln -s {private} /w/data"],
+                "volumes": [{"host_path": str(shared), "container_path": "/w"}],
+                "detach": False,
+                "auto_remove": True,
+                "labels": {LABEL_KEY: RUN_ID},
+            },
         )
+        if swapper.is_error:  # refused now: its writable bind holds the first one's bind source
+            assert "nested-bind" in text_of(swapper)
+            docker_client.containers.get(first["id"]).remove(force=True)
+            return
         assert (shared / "data").is_symlink()
         started = await c.call_tool("manage-container", {"container_id": first["id"], "action": "start"})
         assert "sensitive-bind" in error_text(started)
@@ -839,21 +842,24 @@ async def test_a_bind_source_swapped_for_a_link_is_not_followed_by_an_engine_res
                 },
             )
         )
-        ok(
-            await c.call_tool(
-                "run-container",
-                {
-                    "image": test_image,
-                    "command": ["sh", "-c", f"rm -r /w/data && ln -s {private} /w/data"],
-                    "volumes": [{"host_path": str(shared), "container_path": "/w"}],
-                    "detach": False,
-                    "auto_remove": True,
-                    "labels": {LABEL_KEY: RUN_ID},
-                },
-            )
+        swapper = await c.call_tool(
+            "run-container",
+            {
+                "image": test_image,
+                "command": ["sh", "-c", f"rm -r /w/data && ln -s {private} /w/data"],
+                "volumes": [{"host_path": str(shared), "container_path": "/w"}],
+                "detach": False,
+                "auto_remove": True,
+                "labels": {LABEL_KEY: RUN_ID},
+            },
         )
-    assert (shared / "data").is_symlink()
     container = docker_client.containers.get(first["id"])
+    if swapper.is_error:  # refused: its writable bind holds the other container's bind source
+        container.remove(force=True)
+        assert "nested-bind" in text_of(swapper)
+        assert not (shared / "data").is_symlink()
+        return
+    assert (shared / "data").is_symlink()
     logs = b""
     deadline = time.monotonic() + 20
     while CANARY.encode() not in logs and time.monotonic() < deadline:
@@ -978,19 +984,31 @@ async def test_a_watch_does_not_sync_a_sensitive_folder_through_a_link_made_late
             )
         )
         # The link, made from inside a container that binds the (allowed) project folder.
-        ok(
-            await c.call_tool(
-                "run-container",
-                {
-                    "image": test_image,
-                    "command": ["ln", "-s", str(private), "/w/linked"],
-                    "volumes": [{"host_path": str(tmp_path / "src"), "container_path": "/w"}],
-                    "detach": False,
-                    "auto_remove": True,
-                    "labels": {LABEL_KEY: RUN_ID},
-                },
-            )
+        linker = await c.call_tool(
+            "run-container",
+            {
+                "image": test_image,
+                "command": ["ln", "-s", str(private), "/w/linked"],
+                "volumes": [{"host_path": str(tmp_path / "src"), "container_path": "/w"}],
+                "detach": False,
+                "auto_remove": True,
+                "labels": {LABEL_KEY: RUN_ID},
+            },
         )
+        if linker.is_error:  # refused: it would write into the folder the watch syncs
+            assert "nested-bind" in text_of(linker)
+            assert not (tmp_path / "src" / "linked").exists()
+            ok(
+                await c.call_tool(
+                    "compose-stack",
+                    {
+                        "compose_file": str(tmp_path / "compose.yaml"),
+                        "action": "down",
+                        "project_name": project,
+                    },
+                )
+            )
+            return
         assert (tmp_path / "src" / "linked").is_symlink()
         (tmp_path / "src" / "index.txt").write_text("v1\n")
         (app,) = docker_client.containers.list(filters={"label": label})

@@ -104,6 +104,7 @@ class ComposeWatch:
         rejudge: Rejudge | None,
     ) -> None:
         self.project = project
+        self.synced: tuple[str, ...] = ()  # the host folders it syncs into containers
         self.files = files
         self.services = list(services)
         self.folder = folder
@@ -176,6 +177,15 @@ class WatchManager:
         """The watch of ``project`` (running or finished), if any."""
         return self._watches.get(project)
 
+    def synced_folders(self) -> list[tuple[str, str]]:
+        """The host folders running watches sync into containers: (folder, project)."""
+        return [
+            (folder, watch.project)
+            for watch in self._watches.values()
+            if watch.state == "running"
+            for folder in watch.synced
+        ]
+
     def find(self, project: str | None, files: tuple[Path, ...]) -> ComposeWatch | None:
         """The watch of ``project``, or (with no project named) the one started from ``files``."""
         if project is not None:
@@ -192,6 +202,7 @@ class WatchManager:
         folder: Path,
         rejudge: Rejudge | None = None,
         listener: tuple[Hashable, EventListener] | None = None,
+        synced: Sequence[str] = (),
     ) -> ComposeWatch:
         """Start `docker compose <argv>` (a watch) for ``project`` and wait until Compose says it
         watches. The caller holds :meth:`lock` and made sure none runs; ``folder`` (the judged
@@ -212,6 +223,7 @@ class WatchManager:
         except ProcessError as exc:
             raise ComposeError(exc.message, hint=exc.hint) from exc
         watch = ComposeWatch(project, files, services, folder, process, rejudge)
+        watch.synced = tuple(synced)
         if listener is not None:
             watch.listeners[listener[0]] = listener[1]
         self._watches[project] = watch

@@ -62,7 +62,24 @@ def describe_container(
         network_infos=network_infos(
             client, {n: str((v or {}).get("NetworkID") or n) for n, v in networks.items()}
         ),
+        other_binds=bind_sources(client, exclude=str(raw.get("Id") or "")),
     )
+
+
+def bind_sources(client: docker.DockerClient, *, exclude: str = "") -> tuple[tuple[str, bool, str], ...]:
+    """Every container's bind mounts on the engine (one listing): (source, read-write, name),
+    but ``exclude``'s (the container being judged)."""
+    found: list[tuple[str, bool, str]] = []
+    for row in client.api.containers(all=True):
+        if row.get("Id") == exclude:
+            continue
+        name = str((row.get("Names") or ["?"])[0]).lstrip("/")
+        found.extend(
+            (str(mount["Source"]), bool(mount.get("RW")), name)
+            for mount in row.get("Mounts") or []
+            if mount.get("Type") == "bind" and mount.get("Source")
+        )
+    return tuple(found)
 
 
 def network_infos(client: docker.DockerClient, refs: dict[str, str]) -> dict[str, NetworkInfo]:

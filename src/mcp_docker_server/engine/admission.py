@@ -27,6 +27,10 @@ class Admission:
         """The inspected container and the named volumes it mounts."""
         return await self._engine.run(lambda c: ops.describe_container(c, ref), kind="container", ref=ref)
 
+    async def bind_sources(self) -> tuple[tuple[str, bool, str], ...]:
+        """Every container's bind mounts: (source, read-write, container name)."""
+        return await self._engine.run(ops.bind_sources, kind="container")
+
     async def service(
         self, ref: str
     ) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:

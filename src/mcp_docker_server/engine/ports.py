@@ -53,6 +53,10 @@ __all__ = [
 class AdmissionPort(Protocol):
     """What the tools use of :class:`~mcp_docker_server.engine.admission.Admission`."""
 
+    async def bind_sources(self) -> tuple[tuple[str, bool, str], ...]:
+        """Every container's bind mounts: (source, read-write, container name)."""
+        ...
+
     async def container(self, ref: str) -> ContainerDescription:
         """The inspected container and the named volumes it mounts."""
         ...

@@ -14,7 +14,12 @@ from mcp_docker_server.policy.containers import (
 )
 from mcp_docker_server.policy.load import CONFIRM_MODES, load_policy
 from mcp_docker_server.policy.model import Admitted, PathInfo, PathResolver, Policy, admit
-from mcp_docker_server.policy.paths import check_bind_source, check_host_path, lexical_resolver
+from mcp_docker_server.policy.paths import (
+    check_bind_source,
+    check_host_path,
+    check_not_container_writable,
+    lexical_resolver,
+)
 from mcp_docker_server.policy.services import admit_service, admit_service_patch
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "admit_service_patch",
     "admit_volume",
     "check_bind_source",
+    "check_not_container_writable",
     "check_host_path",
     "check_volume_options",
     "in_scope",

@@ -31,7 +31,7 @@ from mcp_docker_server.policy.containers import (
 )
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
-from mcp_docker_server.policy.paths import check_bind_source
+from mcp_docker_server.policy.paths import check_bind_source, check_not_container_writable
 from mcp_docker_server.specs.volumes import VolumeSpec
 
 __all__ = [
@@ -151,6 +151,28 @@ class ContainerDescription:
     # The networks it joins as the engine reports them (a macvlan made elsewhere, a bridge
     # that adopted a host bridge): judged like a network being created.
     network_infos: Mapping[str, NetworkInfo] = field(default_factory=dict)
+    # Every other container's bind mounts on the engine: (resolved source, read-write, name).
+    other_binds: tuple[tuple[str, bool, str], ...] = ()
+    # Host folders a Compose watch syncs into containers (the server's): (folder, project).
+    watched: tuple[tuple[str, str], ...] = ()
+
+
+def own_binds(host_config: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    """A container's bind mounts from its HostConfig (``Binds`` and bind ``Mounts``): (source
+    as written, read-write)."""
+    found: list[tuple[str, bool]] = []
+    binds = host_config.get("Binds") or []
+    for bind in binds if isinstance(binds, list) else [binds]:
+        source, _, options = parse_bind(str(bind))
+        if source.startswith("/"):
+            found.append((source, "ro" not in options))
+    mounts = host_config.get("Mounts") or []
+    found.extend(
+        (str(mount.get("Source") or ""), not mount.get("ReadOnly"))
+        for mount in (mounts if isinstance(mounts, list) else [])
+        if isinstance(mount, Mapping) and str(mount.get("Type") or "").lower() == "bind"
+    )
+    return found
 
 
 def judge_container(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
@@ -178,6 +200,7 @@ def _judge(policy: Policy, desc: ContainerDescription, resolve: PathResolver) ->
         _check_image(policy, image)
         check_pinned(policy, image)
     _judge_host_config(policy, desc, resolve)
+    _judge_nesting(policy, desc, resolve)
     for network in desc.networks:
         if str(network).lower() == "host":
             _namespace(policy, "network", "host")
@@ -186,6 +209,35 @@ def _judge(policy: Policy, desc: ContainerDescription, resolve: PathResolver) ->
             _namespace(policy, "network", "host")
         elif not _engine_made(name, info):
             judge_network(policy, name, info.driver, info.options)
+
+
+def _judge_nesting(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
+    """No bind of this container inside a folder a container can write (another's read-write
+    bind, or one of its own), and no read-write bind of its own around another's bind: a
+    link planted there is followed when the engine mounts the source at the next start."""
+    mine = [(resolve(source).real_path, rw) for source, rw in own_binds(desc.host_config) if source]
+    others = [(resolve(source).real_path, rw, name) for source, rw, name in desc.other_binds]
+    writable = [(s, n) for s, rw, n in others if rw] + [(s, "itself") for s, rw in mine if rw]
+    for source, _ in mine:
+        check_not_container_writable(policy, source, writable, purpose="HostConfig bind source")
+    for folder, rw in mine:
+        if not rw:
+            continue
+        for source, _, name in others:
+            check_not_container_writable(
+                policy, source, [(folder, desc.name)], purpose=f"container {name}'s bind source"
+            )
+        for synced, project in desc.watched:  # a link made in it is followed by the next sync
+            check_not_container_writable(
+                policy,
+                synced,
+                [(folder, desc.name)],
+                purpose=f"the folder project {project} watches",
+                inside_only=False,
+            )
+            check_not_container_writable(
+                policy, folder, [(synced, f"(the sync of project {project})")], purpose="bind source"
+            )
 
 
 def _judge_host_config(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:

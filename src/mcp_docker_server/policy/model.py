@@ -153,6 +153,9 @@ class Policy:
     # Builds (build-image and Compose builds, BuildKit): forwarding the server's SSH agent into
     # build steps, build steps on the host's network, and the server's environment variables a
     # build secret (or a Compose secret) may read, by name.
+    # A bind (or watched folder, or secret file) inside a folder another bind lets a container
+    # write: that container could swap part of it for a link before the engine reads it.
+    allow_nested_binds: bool = False
     allow_build_ssh: bool = False
     allow_build_host_network: bool = False
     secret_env_allowlist: tuple[str, ...] = ()

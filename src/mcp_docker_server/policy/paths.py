@@ -8,6 +8,7 @@ machine, lexical normalisation for one elsewhere).
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.model import (
@@ -17,7 +18,7 @@ from mcp_docker_server.policy.model import (
     Policy,
 )
 
-__all__ = ["check_bind_source", "check_host_path", "lexical_resolver"]
+__all__ = ["check_bind_source", "check_host_path", "check_not_container_writable", "lexical_resolver"]
 
 _SENSITIVE = "allow_sensitive_binds = true"
 
@@ -36,6 +37,39 @@ def check_bind_source(policy: Policy, source: str, resolve: PathResolver) -> str
         PolicyDenied: naming the rule, the path and the policy key.
     """
     return check_host_path(policy, source, resolve, purpose="bind source")
+
+
+def check_not_container_writable(
+    policy: Policy,
+    path: str,
+    writable: Iterable[tuple[str, str]],
+    *,
+    purpose: str,
+    inside_only: bool = True,
+) -> None:
+    """Refuse a host path that lies inside a folder a container can write (``writable``:
+    resolved bind sources mounted read-write, each with the container's name). The engine, or
+    Compose, reads the path later (a bind at every start and restart, a watched folder at every
+    sync, a secret at build time), following links as it goes; the container can replace part
+    of it with a link to anywhere on the host in the meantime. ``inside_only``: the path may be
+    such a folder itself (a bind of the same folder: the container cannot replace the folder
+    itself), else that too is refused (a watched folder: a link made in it is followed).
+
+    Raises:
+        PolicyDenied: naming the path, the folder and the container, and ``allow_nested_binds``.
+    """
+    if policy.allow_nested_binds:
+        return
+    for folder, container in writable:
+        inside = path.startswith(folder.rstrip("/") + "/") or folder == "/"
+        if inside or (not inside_only and path == folder):
+            raise PolicyDenied(
+                "nested-bind",
+                f"{purpose} {path} lies in {folder}, which container {container} can write: it "
+                "could replace part of the path with a link to anywhere on the host before it is read",
+                hint="use a folder no container mounts read-write (or mount that folder read-only).",
+                setting="allow_nested_binds = true",
+            )
 
 
 def check_host_path(

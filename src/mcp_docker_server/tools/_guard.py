@@ -111,9 +111,11 @@ class Guard:
         """The judge of the engine's description of a container this call created (run before
         it starts, in the engine's worker thread), bound to this call's engine policy."""
         policy, resolver = self.state.policy, self.state.resolver
+        watched = tuple(self.state.watches.synced_folders())
 
         def judge(desc: ContainerDescription) -> None:
-            judge_container(policy, replace(desc, built_images=desc.built_images | built_images), resolver)
+            seen = replace(desc, built_images=desc.built_images | built_images, watched=watched)
+            judge_container(policy, seen, resolver)
 
         return judge
 

@@ -44,7 +44,7 @@ from mcp_docker_server.compose.runner import ComposeRunner, ProgressCallback
 from mcp_docker_server.compose.watch import EventListener, Rejudge, WatchManager
 from mcp_docker_server.engine.build_context import plan_context, secret_files_refused
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
-from mcp_docker_server.policy import Admitted
+from mcp_docker_server.policy import Admitted, check_not_container_writable
 from mcp_docker_server.policy.admission import ContainerDescription
 from mcp_docker_server.policy.compose import env_file_paths, pin_paths
 from mcp_docker_server.policy.containers import admit_exec
@@ -255,6 +255,40 @@ class ComposeSession:
                 )
             check_host_path(policy, item.path, local_read_resolver, purpose=item.purpose, mounted=False)
 
+    async def _check_nesting(self, pinned: Mapping[str, Any]) -> None:
+        """Secret and config files, and watched folders, that lie in a folder a container can
+        write (a read-write bind of a container on the engine, or of this project) are refused:
+        Compose reads them later, following a link the container may plant meanwhile. (Binds
+        nested in such folders are judged per container, on the engine's description.)
+
+        Raises:
+            PolicyDenied: naming the path, the folder and the container (``allow_nested_binds``).
+        """
+        policy = self.guard.state.policy
+        if policy.allow_nested_binds:
+            return
+        writable = [(s, n) for s, rw, n in await self.guard.state.admission.bind_sources() if rw]
+        writable = [(self.guard.state.resolver(s).real_path, n) for s, n in writable]
+        for name, service in (pinned.get("services") or {}).items():
+            for volume in (service or {}).get("volumes") or []:
+                if volume.get("type") == "bind" and not volume.get("read_only") and volume.get("source"):
+                    writable.append((str(volume["source"]), f"{name} (this project)"))
+        for kind in ("secrets", "configs"):
+            for name, entry in (pinned.get(kind) or {}).items():
+                if isinstance(entry, Mapping) and entry.get("file") and not entry.get("external"):
+                    path = str(entry["file"])
+                    check_not_container_writable(policy, path, writable, purpose=f"{kind} {name} file")
+        for name, service in (pinned.get("services") or {}).items():
+            for trigger in ((service or {}).get("develop") or {}).get("watch") or []:
+                if isinstance(trigger, Mapping) and "sync" in str(trigger.get("action")):
+                    check_not_container_writable(
+                        policy,
+                        str(trigger.get("path") or ""),
+                        writable,
+                        purpose=f"service {name}: watched folder",
+                        inside_only=False,
+                    )
+
     async def run(self, step: ComposePlan, argv: list[str], *, check: bool = True) -> CompletedCompose:
         """Run Compose; a failure raises a readable error unless ``check`` is false.
 
@@ -305,6 +339,8 @@ class ComposeSession:
             # Compose reads watched paths here, whichever engine it drives: this host's rule.
             judge_develop(state.policy, config, local_resolver)
             pinned = pin_watch_paths(pinned, local_resolver)
+        if self.plan.action in ("up", "build", "watch", "start", "restart"):
+            await self._check_nesting(pinned)
         folder_of = (
             nullcontext(str(keep_in)) if keep_in else tempfile.TemporaryDirectory(prefix="mcpd-compose-")
         )
@@ -441,6 +477,7 @@ async def watch(session: ComposeSession, ctx: Context[Any]) -> ComposeResult:
                 folder=folder,
                 rejudge=_rejudger(guard, rendered, hooks),
                 listener=listener,
+                synced=_synced_folders(rendered.pinned),
             )
             started = True
             if listener is not None:  # a closed connection hears no more
@@ -623,6 +660,16 @@ def built_images(config: Mapping[str, Any], project: str) -> frozenset[str]:
             name = str(spec.get("image") or f"{project}-{service}")
             names |= {name, name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"}
     return frozenset(names)
+
+
+def _synced_folders(pinned: Mapping[str, Any]) -> list[str]:
+    """The (pinned, resolved) host folders a project's watch syncs into its containers."""
+    return [
+        str(trigger.get("path"))
+        for service in (pinned.get("services") or {}).values()
+        for trigger in ((service or {}).get("develop") or {}).get("watch") or []
+        if isinstance(trigger, Mapping) and "sync" in str(trigger.get("action")) and trigger.get("path")
+    ]
 
 
 def env_files_of(raw: Mapping[str, Any]) -> dict[str, list[str]]:

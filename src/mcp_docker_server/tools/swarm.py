@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from pydantic import Field
 
@@ -373,10 +374,20 @@ async def _judge_created(guard: Guard, services: list[str]) -> None:
 
 
 async def _remove_stack(guard: Guard, name: str, timeout: float, progress: ProgressCallback) -> str:
-    """`docker stack rm`: its services, networks, configs and secrets; the CLI's last lines."""
-    done = await guard.state.compose.run_docker(
-        ["stack", "rm", name], cwd=Path.cwd(), timeout=timeout, on_progress=progress
-    )
+    """`docker stack rm`: its services, networks, configs and secrets; the CLI's last lines.
+    The CLI removes the networks right after the services, while their tasks may still be
+    stopping ("network ... is in use by task"): it is run again until they are gone (within
+    ``timeout``), as a user would."""
+    deadline = anyio.current_time() + timeout
+    while True:
+        left = max(1.0, deadline - anyio.current_time())
+        done = await guard.state.compose.run_docker(
+            ["stack", "rm", name], cwd=Path.cwd(), timeout=left, on_progress=progress
+        )
+        busy = done.returncode != 0 and "in use by task" in done.stderr
+        if not busy or anyio.current_time() + 1 > deadline:
+            break
+        await anyio.sleep(1)
     if done.returncode != 0:
         raise ComposeError(f"docker stack rm failed (exit {done.returncode}): {tail_lines(done.stderr, 5)}")
     return tail_lines(done.stdout, 5)
