@@ -65,7 +65,9 @@ def test_one_engine_up_exits_0_with_its_versions(home: Path, docker_client: dock
     assert f"engine {real['Version']}, API {real['ApiVersion']}" in engine_line
     assert "(DOCKER_HOST)" in engine_line
     assert "Compose v2." in out
-    assert out.splitlines()[-1] == "all fine; exit 0"
+    # HOME is a fresh folder: no buildx in its ~/.docker/cli-plugins, the one warning.
+    assert "no buildx (the docker CLI has no buildx plugin)" in out
+    assert out.splitlines()[-1] == "all fine, 1 warning(s); exit 0"
 
 
 def test_a_down_engine_fails_with_its_fix_and_the_up_one_is_still_reported(
@@ -91,7 +93,7 @@ def test_a_down_engine_fails_with_its_fix_and_the_up_one_is_still_reported(
     assert "MCP_DOCKER_ENGINES_FILE" in rows[down + 1]
     gone = rows.index(next(r for r in rows if r.startswith("  FAIL  gone  unix")))
     assert rows[gone + 1].startswith("        fix: start dockerd")
-    assert rows[-1] == "2 problem(s); exit 1"
+    assert rows[-1] == "2 problem(s), 1 warning(s); exit 1"  # the warning: no buildx in this HOME
 
 
 def test_a_hung_engine_costs_the_budget_not_a_hang(home: Path, tmp_path: Path, silent_port: int) -> None:

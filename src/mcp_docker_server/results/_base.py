@@ -14,4 +14,5 @@ __all__ = ["Compact"]
 class Compact(BaseModel):
     """A tool output: frozen, no unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a model's validator is built at its first use, not at import (start-up).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
