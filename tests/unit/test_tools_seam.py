@@ -136,6 +136,9 @@ class FakeAdmission:
     async def container(self, ref: str) -> ContainerDescription:
         return self.described.get(ref, PLAIN)
 
+    async def bind_sources(self) -> tuple[tuple[str, bool, str], ...]:
+        return ()
+
     async def service(
         self, ref: str
     ) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:

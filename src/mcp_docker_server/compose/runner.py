@@ -64,6 +64,11 @@ class ComposeRunner:
         self._lock = anyio.Lock()
         self._prefix: tuple[str, ...] | None = None
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment Compose runs with (a copy)."""
+        return dict(self._env)
+
     async def prefix(self) -> tuple[str, ...]:
         """The argv that starts Compose v2, found once.
 

@@ -117,7 +117,9 @@ class DevContainerRunner:
             raise failure("up", result, done.stderr)
         return result
 
-    async def exec(self, folder: str, command: Sequence[str], timeout: float, max_bytes: int) -> ExecResult:
+    async def exec(
+        self, folder: str, command: Sequence[str], timeout: float, max_bytes: int, container_id: str = ""
+    ) -> ExecResult:
         """Run ``command`` in the folder's dev container as the CLI does (its remote user,
         remoteEnv and probed environment, in the workspace folder); bounded output.
 
@@ -127,9 +129,12 @@ class DevContainerRunner:
         with workdir(
             self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
         ) as work:
+            # The container judged, named; "--" ends the CLI's options: a command that starts with
+            # --container-id or --id-label is the command, not an option naming another container.
+            target = ["--container-id", container_id] if container_id else []
             argv = [
-                self.cli, "exec", "--workspace-folder", folder, "--docker-path", str(work.docker),
-                "--docker-compose-path", str(work.compose), *_COMMON, *command,
+                self.cli, "exec", "--workspace-folder", folder, *target, "--docker-path", str(work.docker),
+                "--docker-compose-path", str(work.compose), *_COMMON, "--", *command,
             ]  # fmt: skip
             try:
                 done = await run_process(

@@ -154,6 +154,17 @@ class Shim:
             call = parse_run(args)
         except ValueError as exc:
             raise Refused(str(exc)) from exc
+        # Options the docker CLI acts on here, on the host, before the engine sees anything: it
+        # reads --env-file/--label-file (any file the server can read, into the container), writes
+        # --cidfile (anywhere), and -P publishes every port on every interface.
+        host_side = {"--env-file", "--label-file", "--cidfile", "--publish-all", "-P"} & call.options_given
+        if host_side:
+            raise PolicyDenied(
+                "devcontainer-run-option",
+                f"runArgs {', '.join(sorted(host_side))}: the docker CLI would read or write host files "
+                "(or publish every port on every interface) outside what the engine describes",
+                hint="set the variables in containerEnv, and publish ports with forwardPorts or appPort.",
+            )
         labels = scope_labels(self.policy, {})
         before = set(await self.volume_names())
         create = [

@@ -44,6 +44,7 @@ def load_policy(path: str | None, env: Mapping[str, str]) -> Policy:
         "MCP_DOCKER_COSIGN_IDENTITY": "cosign_identity",
         "MCP_DOCKER_COSIGN_ISSUER": "cosign_issuer",
         "MCP_DOCKER_VULNERABILITY_DB": "vulnerability_db",
+        "MCP_DOCKER_EXPERIMENTAL_TOOLS": "experimental_tools",
     }
     for variable, key in overrides.items():
         raw = env.get(variable, "").strip()
@@ -77,6 +78,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _env_value(variable: str, key: str, raw: str) -> Any:
+    if isinstance(getattr(Policy(), key), tuple):  # a list: comma-separated
+        return [item.strip() for item in raw.split(",") if item.strip()]
     if isinstance(getattr(Policy(), key), bool):
         if raw.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(variable, f"{raw!r} is not a boolean", "use 1 or 0.")
@@ -195,7 +198,7 @@ def check_exposure(policy: Policy, tools: Mapping[str, Collection[str]], source:
         ConfigError: naming the entry and listing the valid ones.
     """
     names = ", ".join(sorted(tools))
-    for key in ("allow_tools", "deny_tools"):
+    for key in ("allow_tools", "deny_tools", "experimental_tools"):
         unknown = [t for t in getattr(policy, key) if t not in tools]
         if unknown:
             raise ConfigError(

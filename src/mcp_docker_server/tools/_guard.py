@@ -58,7 +58,7 @@ from mcp_docker_server.tools._output import (
 from mcp_docker_server.tools._scope import check_scope, scoped_arguments, scoped_result
 from mcp_docker_server.tools._signing import require_signatures
 from mcp_docker_server.tools.audit import AuditLog
-from mcp_docker_server.tools.catalog import ToolDecl
+from mcp_docker_server.tools.catalog import CATALOG, ToolDecl
 
 __all__ = ["Guard"]
 
@@ -256,9 +256,11 @@ class Guard:
 
     def exposes(self, name: str, annotations: ToolAnnotations, read_actions: Collection[str]) -> bool:
         """Whether the operator's policy lets a client see tool ``name`` at all (on any engine)."""
+        experimental = name in CATALOG and CATALOG[name].experimental
         return any(
             tool_exposed(state.policy, name)
             and not (state.policy.read_only and not annotations.read_only_hint and not read_actions)
+            and not (experimental and name not in state.policy.experimental_tools)
             for state in self.engines.states.values()
         )
 
@@ -271,6 +273,17 @@ class Guard:
             PolicyDenied: naming the setting.
         """
         # With several engines a tool may exist for one engine's policy and not for this one's.
+        if (
+            name in CATALOG
+            and CATALOG[name].experimental
+            and name not in self.state.policy.experimental_tools
+        ):
+            raise PolicyDenied(
+                "experimental-tool",
+                f"{name} is experimental and not enabled for engine {self.state.name}",
+                hint="ask the operator, or use another engine.",
+                setting=f'experimental_tools = ["{name}"]',
+            )
         denied = exposure_refusal(
             self.state.policy, name, action, read_actions=read_actions, read_only_tool=read_only_tool
         )

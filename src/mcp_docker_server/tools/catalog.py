@@ -105,6 +105,7 @@ class ToolDecl:
     listed: Listed = "always"
     summary: str = ""
     module: str = ""
+    experimental: bool = False
 
 
 def _decl(
@@ -217,9 +218,11 @@ CATALOG: Mapping[str, ToolDecl] = {
             "Dev container",
             DESTRUCTIVE_OPEN,
             ("config",),
+            unscopable=frozenset({"*"}),  # its Compose and build paths escape a label scope
             listed="on_demand",
             summary="Development containers from a folder's devcontainer.json (up, exec, stop...)",
             module="mcp_docker_server.tools.devcontainers",
+            experimental=True,  # open red-team findings: see README, "Development containers"
         ),
     )
 }

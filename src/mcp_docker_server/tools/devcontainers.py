@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from pydantic import Field
 
-from mcp_docker_server.compose import compose_env
 from mcp_docker_server.devcontainers.cli import DevContainerError, attach_uri, find_cli
 from mcp_docker_server.devcontainers.service import DevContainerRunner
 from mcp_docker_server.errors import DockerServerError, InvalidArgument, NotFound, PolicyDenied
@@ -102,12 +101,40 @@ def _folder(guard: Guard, folder: str) -> str:
     real = check_host_path(guard.state.policy, folder, guard.state.resolver, purpose="workspace folder")
     if guard.state.engine.target.scheme == "unix" and not os.path.isdir(real):
         raise InvalidArgument(f"{folder} is not a folder on this host.", hint="name the project's folder.")
+    _config_files_inside(guard, real)
     return real
+
+
+def _config_files_inside(guard: Guard, folder: str) -> None:
+    """The devcontainer.json files the CLI may read are the project's own: one that is a link
+    out of the folder (to a credential file, say) is refused (`config` would show its text).
+
+    Raises:
+        PolicyDenied: naming the file and where it leads.
+    """
+    root = Path(folder)
+    candidates = [root / ".devcontainer" / "devcontainer.json", root / ".devcontainer.json"]
+    candidates += sorted(root.glob(".devcontainer/*/devcontainer.json"))
+    for candidate in candidates:
+        if not (candidate.exists() or candidate.is_symlink()):
+            continue
+        real = os.path.realpath(candidate)
+        if not real.startswith(folder.rstrip("/") + "/"):
+            raise PolicyDenied(
+                "host-path",
+                f"{candidate} leads out of the project folder, to {real}",
+                hint="make devcontainer.json a file of the project itself.",
+            )
+        check_host_path(
+            guard.state.policy, real, guard.state.resolver, purpose="devcontainer.json", mounted=False
+        )
 
 
 def _runner(guard: Guard) -> DevContainerRunner:
     state = guard.state
-    env = compose_env(state.engine.target, state.settings.docker_config, os.environ)
+    # Only what the CLI needs (PATH, HOME, the engine's settings) and the allowlisted secret
+    # variables: `-e NAME`, `--build-arg NAME` and ${localEnv:NAME} copy from this environment.
+    env = state.compose_isolated.env
     docker = find_tool("docker", env)
     if docker is None:
         raise DevContainerError(
@@ -161,7 +188,7 @@ async def _exec(
         raise NotFound("dev container", folder, hint="bring it up first with action=up.")
     await _scoped(guard, running[0])
     await guard.admit_exec(ExecSpec(container=running[0], command=argv))
-    return await runner.exec(folder, argv, seconds, 16 * 1024)
+    return await runner.exec(folder, argv, seconds, 16 * 1024, container_id=running[0])
 
 
 async def _down(guard: Guard, folder: str, action: str) -> DevContainerState:

@@ -112,7 +112,8 @@ async def docker_system(
 def tools_note(swarm_manager: bool) -> str:
     """What the tool list leaves out now, and how it comes in (tools/listing.py)."""
     swarm = [d.name for d in CATALOG.values() if d.listed == "swarm"]
-    optional = [d.name for d in CATALOG.values() if d.listed == "on_demand"]
+    optional = [d.name for d in CATALOG.values() if d.listed == "on_demand" and not d.experimental]
+    experimental = [d.name for d in CATALOG.values() if d.experimental]
     parts = (
         []
         if swarm_manager
@@ -122,6 +123,9 @@ def tools_note(swarm_manager: bool) -> str:
         ]
     )
     parts.append(f"{', '.join(optional)} show their parameters after a first call")
+    parts.append(
+        f"{', '.join(experimental)}: experimental, listed where the operator's experimental_tools names it"
+    )
     return "Tools: " + "; ".join(parts) + "."
 
 
