@@ -273,7 +273,6 @@ async def test_remove_does_not_take_down_a_compose_project_a_label_names(
             container.remove(force=True)
 
 
-@OPEN_HOLE
 async def test_initialize_command_swapped_in_after_the_check_never_runs_on_the_host(
     client: Client, tmp_path: Path, test_image: str, docker_client: docker.DockerClient, cleanup: list[str]
 ) -> None:

@@ -7,6 +7,9 @@ the guard; this module runs the CLI and turns its output into results and readab
 
 from __future__ import annotations
 
+import json
+import posixpath
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +56,60 @@ class ReadConfiguration:
         return {k: v for k, v in self.configuration.items() if k != "configFilePath"}
 
 
+def judged_copy(configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration as judged, to be read from a private file: the paths it names relative
+    to its devcontainer.json made absolute (the copy lives elsewhere), ``initializeCommand``
+    (a host command, refused by the judge anyway) and the CLI's own bookkeeping left out."""
+    config = {k: v for k, v in configuration.items() if k not in ("configFilePath", "initializeCommand")}
+    where = configuration.get("configFilePath")
+    path = str(where.get("fsPath") or where.get("path") or "") if isinstance(where, Mapping) else ""
+    base = posixpath.dirname(path) if path.startswith("/") else ""
+
+    def absolute(value: object) -> object:
+        text = str(value)
+        return text if not base or text.startswith("/") else posixpath.normpath(posixpath.join(base, text))
+
+    build = dict(config.get("build") or {})
+    for key in ("dockerfile", "context"):
+        if key in build:
+            build[key] = absolute(build[key])
+    if build:
+        config["build"] = build
+    for key in ("dockerFile", "context"):
+        if key in config:
+            config[key] = absolute(config[key])
+    compose = config.get("dockerComposeFile")
+    if isinstance(compose, list):
+        config["dockerComposeFile"] = [absolute(c) for c in compose]
+    elif compose:
+        config["dockerComposeFile"] = absolute(compose)
+    return config
+
+
+def local_features(configuration: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The local Features a configuration names (``./name``, beside its devcontainer.json):
+    (key, folder on this host). The CLI takes them only relative to the file it reads, so they
+    are copied beside the private copy.
+
+    Raises:
+        DevContainerError: a local Feature outside the devcontainer.json's folder (``../``).
+    """
+    where = configuration.get("configFilePath")
+    path = str(where.get("fsPath") or where.get("path") or "") if isinstance(where, Mapping) else ""
+    features = configuration.get("features")
+    found = []
+    for key in features if isinstance(features, Mapping) else {}:
+        name = str(key)
+        if name.startswith("../") or (name.startswith("./") and ".." in name.split("/")):
+            raise DevContainerError(
+                f"the local Feature {name} lies outside the folder of devcontainer.json.",
+                hint="move it under .devcontainer/ and name it ./<folder>.",
+            )
+        if name.startswith("./") and path.startswith("/"):
+            found.append((name, posixpath.normpath(posixpath.join(posixpath.dirname(path), name))))
+    return found
+
+
 @dataclass(frozen=True)
 class DevContainerRunner:
     """The CLI, the real docker CLI, the engine environment and the policy of one call."""
@@ -95,10 +152,17 @@ class DevContainerRunner:
         judge_configuration(self.policy, read.configuration, read.workspace_mount, self.resolve)
 
     async def up(
-        self, folder: str, timeout: float, on_progress: LineCallback | None = None
+        self,
+        folder: str,
+        timeout: float,
+        on_progress: LineCallback | None = None,
+        judged: ReadConfiguration | None = None,
     ) -> dict[str, Any]:
         """Bring the folder's dev container up; the CLI's result (containerId, remoteUser,
-        remoteWorkspaceFolder).
+        remoteWorkspaceFolder). ``judged``: the configuration that was judged, which the CLI is
+        then given (``--override-config``, a private copy) instead of reading devcontainer.json
+        again: a file rewritten in between (with an ``initializeCommand``, which runs on this
+        host) changes nothing.
 
         Raises:
             PolicyDenied: the shim refused a container or a command (it removed what it made).
@@ -107,7 +171,16 @@ class DevContainerRunner:
         with workdir(
             self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
         ) as work:
-            argv = cli_argv(self.cli, "up", folder, work, _COMMON, log_format="text")
+            extra: list[str] = []
+            if judged is not None:
+                override = work.path / "judged-devcontainer.json"
+                override.write_text(json.dumps(judged_copy(judged.configuration)))
+                override.chmod(0o600)
+                for key, source in local_features(judged.configuration):
+                    # Links are copied as links (never followed): a Feature reads its own files.
+                    shutil.copytree(source, work.path / key, symlinks=True)
+                extra = ["--override-config", str(override)]
+            argv = cli_argv(self.cli, "up", folder, work, [*_COMMON, *extra], log_format="text")
             done = await self._run(argv, timeout, on_progress)
             refusal = work.refusal()
         if refusal is not None:

@@ -80,7 +80,7 @@ async def dev_container(
     for existing in await _containers(guard, real):
         await _scoped(guard, existing)
         await guard.admit_existing(existing, "up")
-    result = await runner.up(real, seconds, line_progress(ctx))
+    result = await runner.up(real, seconds, line_progress(ctx), judged=read)
     container_id = str(result.get("containerId") or "")
     detail = await guard.state.containers.inspect(container_id)
     workspace = str(result.get("remoteWorkspaceFolder") or read.workspace_folder or "")
