@@ -154,6 +154,11 @@ async def test_containerize_project_reads_the_folder_and_proposes_files(
     assert "RUN --mount=type=cache,target=/root/.npm npm ci" in text
     assert "The builder is BuildKit" in text
     assert "# syntax=" in text  # said to be left out
+    # Hot reload and a development container for the same folder (#20).
+    assert "develop:\n      watch:\n        - action: sync" in text
+    assert "- action: rebuild\n          path: package.json" in text
+    assert '"action": "watch"' in text
+    assert '"build": {"dockerfile": "../Dockerfile"}' in text  # dev-container is enabled in tests
 
 
 async def test_containerize_project_without_buildx_keeps_to_the_classic_builder(

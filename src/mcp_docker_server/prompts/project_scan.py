@@ -150,7 +150,28 @@ def _propose(root: Path, scan: ProjectScan) -> None:
     scan.compose = (
         f"services:\n  {name}:\n    build: .\n    image: {name}:dev\n"
         f'    ports:\n      - "127.0.0.1:{scan.port}:{scan.port}"\n    restart: unless-stopped\n'
+        + _develop_watch(scan.stack)
     )
+
+
+_MANIFESTS = {"node": "package.json", "python": "requirements.txt", "go": "go.mod", "rust": "Cargo.toml"}
+
+
+def _develop_watch(stack: str) -> str:
+    """Compose's hot reload for the stack: interpreted code synced into the container, the
+    manifest (and, for compiled code, the sources) rebuilding the image."""
+    manifest = _MANIFESTS.get(stack)
+    if manifest is None:
+        return ""
+    if stack in ("node", "python"):
+        ignore = "node_modules/" if stack == "node" else ".venv/"
+        sync = (
+            "        - action: sync\n          path: .\n          target: /app\n"
+            f"          ignore: [{ignore}]\n"
+        )
+    else:
+        sync = "        - action: rebuild\n          path: .\n"
+    return f"    develop:\n      watch:\n{sync}        - action: rebuild\n          path: {manifest}\n"
 
 
 def _node_start(package: Path) -> list[str]:

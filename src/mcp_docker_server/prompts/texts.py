@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
+from pathlib import Path
 
 from mcp_docker_server.errors import DockerServerError
 from mcp_docker_server.prompts.project_scan import ProjectScan
@@ -48,7 +49,8 @@ def containerize_text(scan: ProjectScan, tools: Collection[str]) -> str:
         scan.dockerfile.rstrip(),
         "```",
         "A .dockerignore: `.git`, `node_modules`, `.venv`, `__pycache__`, `.env*`, build outputs.",
-        "A compose file (ports published on loopback only):",
+        "A compose file (ports published on loopback only; `develop.watch` for hot reload with "
+        "compose-stack's watch action):",
         "```yaml",
         scan.compose.rstrip(),
         "```",
@@ -76,6 +78,20 @@ def containerize_text(scan: ProjectScan, tools: Collection[str]) -> str:
         tool_line(tools, ToolName.CONTAINER_LOGS, f'{{"container_id": "{name}-dev"}} to see it start'),
     ]  # fmt: skip
     parts += ["2. Then build and run it:", *[s for s in steps if s]]
+    if ToolName.COMPOSE_STACK in tools:
+        parts.append(
+            f'   - `compose-stack` {{"compose_file": "{scan.path}/compose.yaml", "action": "watch"}} '
+            "to run it with hot reload while you edit (`ps` shows what was synced, `unwatch` stops it)"
+        )
+    if ToolName.DEV_CONTAINER in tools:
+        parts += [
+            "A development container for this folder (.devcontainer/devcontainer.json): "
+            '{"name": "' + name + '", "build": {"dockerfile": "../Dockerfile"}, '
+            '"workspaceFolder": "/workspaces/' + Path(scan.path).name + '", '
+            f'"forwardPorts": [{scan.port}]}}; no "features" (they need a registry), no "runArgs", '
+            '"privileged" or host "mounts" (refused), no "initializeCommand" (it would run on the host). '
+            f'Try it with `dev-container` {{"folder": "{scan.path}", "action": "up"}}.'
+        ]
     parts.append("3. If the build or start fails, read the error, fix the file and try again.")
     return "\n".join(parts)
 
