@@ -164,7 +164,8 @@ async def test_inspector_lists_every_tool(
     answer = await anyio.to_thread.run_sync(inspector, node, unix_host, "--method", "tools/list")
     tools = answer["tools"]
     names = [tool["name"] for tool in tools]
-    async with Client(build_server(settings_for(unix_host))) as client:
+    # The default policy, as the spawned server has it (settings_for enables dev-container).
+    async with Client(build_server(settings_for(unix_host, MCP_DOCKER_EXPERIMENTAL_TOOLS=""))) as client:
         registered = {tool.name for tool in (await client.list_tools()).tools}
     assert sorted(names) == sorted(registered)
     assert set(names) >= TOOLS - {"service-management", "stack-management"}  # no swarm manager here

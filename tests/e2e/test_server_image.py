@@ -28,7 +28,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import LABEL, RUN_ID, env, error_text, ok
+from mcp_docker_server.server import build_server
+from tests.conftest import LABEL, RUN_ID, env, error_text, ok, settings_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -164,11 +165,12 @@ async def test_stdio_container_serves_this_checkouts_tools_as_non_root(
     unix_host: str,
     docker_client: docker.DockerClient,
     container_name: str,
-    client: Client,
 ) -> None:
     socket_gid = os.stat(socket_path(unix_host)).st_gid
     params = stdio_params(unix_host, server_image, container_name, "--group-add", str(socket_gid))
-    expected = {tool.name for tool in (await client.list_tools()).tools}
+    # The default policy, as the contained server has it (settings_for enables dev-container).
+    async with Client(build_server(settings_for(unix_host, MCP_DOCKER_EXPERIMENTAL_TOOLS=""))) as default:
+        expected = {tool.name for tool in (await default.list_tools()).tools}
     with anyio.fail_after(60):
         async with Client(params) as contained:
             served = {tool.name for tool in (await contained.list_tools()).tools}
