@@ -160,7 +160,7 @@ async def test_the_default_tool_list_fits_its_token_budget_and_every_family_is_r
         assert decl.name in listed or decl.name in note, decl.name
         if decl.listed == "on_demand":
             assert decl.name in note
-    assert "are listed while an engine is a swarm manager" in note
+    assert "(need a swarm manager)" in note
     assert all(t.output_schema is None for t in tools)
 
 

@@ -72,16 +72,6 @@ class ToolListing:
             annotations=annotations,
         )
 
-    def hidden(self) -> list[str]:
-        """Names of the tools the list does not show now, each with how it appears."""
-        if self.swarm_manager:
-            return []
-        return [
-            f"{name} (listed while an engine is a swarm manager: swarm-management init or join)"
-            for name, decl in self._catalog.items()
-            if decl.listed == "swarm"
-        ]
-
     async def note_call(self, name: str) -> None:
         """A call of ``name``: an optional tool's first call publishes its full definition."""
         if self._listed(name) == "on_demand" and name not in self.used:

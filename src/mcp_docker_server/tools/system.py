@@ -114,19 +114,9 @@ def tools_note(swarm_manager: bool) -> str:
     swarm = [d.name for d in CATALOG.values() if d.listed == "swarm"]
     optional = [d.name for d in CATALOG.values() if d.listed == "on_demand" and not d.experimental]
     experimental = [d.name for d in CATALOG.values() if d.experimental]
-    parts = (
-        []
-        if swarm_manager
-        else [
-            f"{' and '.join(swarm)} are listed while an engine is a swarm manager "
-            "(swarm-management init or join)"
-        ]
-    )
-    parts.append(f"{', '.join(optional)} show their parameters after a first call")
-    parts.append(
-        f"{', '.join(experimental)}: experimental, listed where the operator's experimental_tools names it"
-    )
-    return "Tools: " + "; ".join(parts) + "."
+    hidden = [] if swarm_manager else [f"{', '.join(swarm)} (need a swarm manager)"]
+    hidden.append(f"{', '.join(experimental)} (policy experimental_tools)")
+    return f"Tools not listed: {'; '.join(hidden)}. Listed in full after a first call: {', '.join(optional)}."
 
 
 def register(guard: Guard) -> None:
