@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -37,7 +36,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     if all(config.target.scheme != "ssh" for config in settings.engine_configs()):
         forgo_ssh()
     forgo_charset_detection()
-    _few_malloc_arenas()
 
     try:
         server = build_server(settings)  # checks the policy's tool names against the tools
@@ -51,20 +49,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_stdio(server)
     except KeyboardInterrupt:
         pass
-
-
-def _few_malloc_arenas() -> None:
-    """glibc gives each thread that allocates its own heap (up to 8 per core), and the engine's
-    worker threads (10) each keep one warm: two arenas hold the same work in less memory. What
-    MALLOC_ARENA_MAX=2 does, set here because the server starts with the user's environment."""
-    if sys.platform != "linux" or "MALLOC_ARENA_MAX" in os.environ:
-        return
-    import ctypes
-    import ctypes.util
-
-    with contextlib.suppress(OSError, AttributeError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-8, 2)  # M_ARENA_MAX (malloc.h); a no-op on a libc without it
 
 
 def _configure_logging(settings: Settings) -> None:
