@@ -411,7 +411,6 @@ async def test_a_compose_file_swapped_after_the_judge_is_not_what_runs(
         compose_leftovers(docker_client, "crace", remove=True)
 
 
-@OPEN_HOLE
 @pytest.mark.parametrize("key", ["env_file", "label_file"])
 async def test_a_compose_env_file_in_a_credential_folder_is_refused(
     client: Client, tmp_path: Path, test_image: str, docker_client: docker.DockerClient, key: str

@@ -42,7 +42,7 @@ from mcp_docker_server.devcontainers.runargs import (
 from mcp_docker_server.errors import DockerServerError, PolicyDenied
 from mcp_docker_server.policy import admit_exec, check_host_path, check_image, lexical_resolver, scope_labels
 from mcp_docker_server.policy.admission import judge_container
-from mcp_docker_server.policy.compose import judge_compose_config
+from mcp_docker_server.policy.compose import env_file_paths, judge_compose_config
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.processes import Completed, run_process
 from mcp_docker_server.specs.containers import ExecSpec
@@ -295,6 +295,21 @@ class Shim:
 
     # ------------------------------------------------------------------ compose
 
+    async def env_files(self, globals_: Sequence[str]) -> dict[str, list[str]]:
+        """The env and label files each service reads. Compose inlines them into the render, so
+        they come from a render that resolves neither variables nor env files, and are judged as
+        compose-stack judges them."""
+        raw = await self.docker_cli(
+            ["compose", *globals_, "config", "--no-interpolate", "--no-env-resolution", "--format", "json"]
+        )
+        if raw.returncode != 0:  # fail closed: files that cannot be listed cannot be judged
+            raise Refused(f"the project's env files could not be listed: {raw.stderr.strip()[-300:]}")
+        files: dict[str, list[str]] = {}
+        for name, service in (json.loads(raw.stdout).get("services") or {}).items():
+            for key in ("env_file", "label_file"):
+                files.setdefault(str(name), []).extend(env_file_paths((service or {}).get(key)))
+        return files
+
     async def compose(self, args: Sequence[str]) -> list[str]:
         globals_, sub, rest = compose_split(args)
         if sub in _COMPOSE_PASS or not sub:
@@ -306,7 +321,7 @@ class Shim:
             sys.stderr.write(rendered.stderr)
             raise SystemExit(rendered.returncode)
         config = json.loads(rendered.stdout)
-        judge_compose_config(self.policy, config, self.resolve)
+        judge_compose_config(self.policy, config, self.resolve, env_files=await self.env_files(globals_))
         if sub == "build":
             return []
         project = str(config.get("name") or "")
