@@ -16,6 +16,7 @@ import anyio.abc
 
 from mcp_docker_server.config.settings import EngineTarget
 from mcp_docker_server.errors import ComposeError, ProcessError
+from mcp_docker_server.policy.builds import PRIVATE_VARIABLES
 from mcp_docker_server.processes import Completed, run_process
 from mcp_docker_server.results.shaping import clean_text
 
@@ -30,8 +31,6 @@ _INSTALL_HINT = (
 # What the server keeps of Compose's output: enough for `config --format json` of a big project.
 _STDOUT_CAP = 8 * 1024 * 1024
 _STDERR_CAP = 64 * 1024
-# Variables that must not reach Compose: the server's own secrets.
-_PRIVATE = ("MCP_DOCKER_HTTP_TOKEN", "REGISTRY_PASSWORD")
 
 
 # A finished compose command is a finished process.
@@ -40,7 +39,7 @@ CompletedCompose = Completed
 
 def compose_env(target: EngineTarget, docker_config: Path, base: Mapping[str, str]) -> dict[str, str]:
     """The environment Compose runs with: the caller's, pointed at the server's engine."""
-    env = {k: v for k, v in base.items() if not k.startswith("DOCKER_") and k not in _PRIVATE}
+    env = {k: v for k, v in base.items() if not k.startswith("DOCKER_") and k not in PRIVATE_VARIABLES}
     env["DOCKER_CONFIG"] = str(docker_config)
     # Remote includes and extends would run the host's git (with its keys) or pull from a
     # registry while loading a project; the server judges local files only.

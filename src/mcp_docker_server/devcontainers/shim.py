@@ -42,7 +42,7 @@ from mcp_docker_server.devcontainers.runargs import (
 from mcp_docker_server.errors import DockerServerError, PolicyDenied
 from mcp_docker_server.policy import admit_exec, check_host_path, check_image, lexical_resolver, scope_labels
 from mcp_docker_server.policy.admission import judge_container
-from mcp_docker_server.policy.compose import env_file_paths, judge_compose_config
+from mcp_docker_server.policy.compose import env_files_of, judge_compose_config
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.processes import Completed, run_process
 from mcp_docker_server.specs.containers import ExecSpec
@@ -304,11 +304,7 @@ class Shim:
         )
         if raw.returncode != 0:  # fail closed: files that cannot be listed cannot be judged
             raise Refused(f"the project's env files could not be listed: {raw.stderr.strip()[-300:]}")
-        files: dict[str, list[str]] = {}
-        for name, service in (json.loads(raw.stdout).get("services") or {}).items():
-            for key in ("env_file", "label_file"):
-                files.setdefault(str(name), []).extend(env_file_paths((service or {}).get(key)))
-        return files
+        return env_files_of(json.loads(raw.stdout))
 
     async def compose(self, args: Sequence[str]) -> list[str]:
         globals_, sub, rest = compose_split(args)

@@ -9,6 +9,7 @@ is the host's network namespace, and a cache is a host folder or a registry. Eac
 from __future__ import annotations
 
 import csv
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.paths import check_host_path
 
 __all__ = [
+    "PRIVATE_VARIABLES",
     "CacheEntry",
     "check_build_network",
     "check_build_ssh",
@@ -25,7 +27,8 @@ __all__ = [
     "parse_cache",
 ]
 
-# The server's own secrets never reach a build, whatever the allowlist says.
+# The server's own secrets: never in Compose's environment, a build or a container, whatever
+# the allowlist says.
 PRIVATE_VARIABLES = frozenset({"MCP_DOCKER_HTTP_TOKEN", "REGISTRY_PASSWORD"})
 # Cache backends that stay on this host or go to a registry the engine already reaches; gha,
 # s3 and azblob would carry this server's cloud credentials to a service.
@@ -153,10 +156,17 @@ def parse_cache(entry: str, where: str) -> CacheEntry:
 
 
 def judge_cache(
-    policy: Policy, entries: Sequence[str], resolve: PathResolver, where: str, *, export: bool
+    policy: Policy,
+    entries: Sequence[str],
+    resolve: PathResolver,
+    where: str,
+    *,
+    export: bool,
+    base: str = "/",
 ) -> list[CacheEntry]:
     """Judge ``cache_from`` (``export`` false) or ``cache_to`` entries: a known backend, its host
-    folder through the host-path rule (read for an import, written for an export), resolved.
+    folder through the host-path rule (read for an import, written for an export), resolved. A
+    relative ``src``/``dest`` is taken from ``base`` (build-image: the context folder).
 
     Returns:
         The entries with their host folders replaced by the resolved real paths.
@@ -180,7 +190,8 @@ def judge_cache(
             if key in ("src", "dest"):
                 purpose = "build cache export" if export else "build cache"
                 try:
-                    value = check_host_path(policy, value, resolve, purpose=purpose, mounted=False)
+                    full = posixpath.join(base, value)  # an absolute value stays as it is
+                    value = check_host_path(policy, full, resolve, purpose=purpose, mounted=False)
                 except PolicyDenied as exc:
                     raise PolicyDenied(
                         exc.rule, f"{where}: {exc.reason}", hint=exc.hint, setting=exc.setting

@@ -37,6 +37,7 @@ __all__ = [
     "HARMLESS_SERVICE_KEYS",
     "REFUSED_SERVICE_KEYS",
     "env_file_paths",
+    "env_files_of",
     "judge_compose_config",
     "pin_paths",
 ]
@@ -292,6 +293,16 @@ def _local_context(source: str) -> str | None:
     if source.startswith("oci-layout://"):
         return source.removeprefix("oci-layout://").partition("@")[0].partition(":")[0]
     return None if source.startswith(_REMOTE) else source
+
+
+def env_files_of(raw: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The env and label files each service reads, from a render without env resolution."""
+    files: dict[str, list[str]] = {}
+    for service, spec in (raw.get("services") or {}).items():
+        for key in ("env_file", "label_file"):
+            if paths := env_file_paths((spec or {}).get(key)):
+                files.setdefault(str(service), []).extend(paths)
+    return files
 
 
 def env_file_paths(value: object) -> list[str]:

@@ -84,11 +84,7 @@ async def build_image(
         way: tuple(
             e.render()
             for e in judge_cache(
-                policy,
-                _absolute(entries, root),
-                local_read_resolver,
-                f"cache_{way}",
-                export=way == "to",
+                policy, entries, local_read_resolver, f"cache_{way}", export=way == "to", base=root
             )
         )
         for way, entries in judged.items()
@@ -337,21 +333,6 @@ def _secrets(policy: Policy, secrets: dict[str, str], root: str) -> tuple[BuildS
             )
         judged.append(BuildSecret(secret_id, "file", real))
     return tuple(judged)
-
-
-def _absolute(entries: list[str], root: str) -> list[str]:
-    """Relative ``src``/``dest`` folders are taken from the context folder (the server's working
-    directory means nothing to the model)."""
-    fixed = []
-    for entry in entries:
-        fields = []
-        for field in entry.split(","):
-            key, sep, value = field.partition("=")
-            if sep and key.strip().lower() in ("src", "dest") and not value.strip().startswith("/"):
-                value = str(Path(root) / value.strip())
-            fields.append(f"{key}{sep}{value}")
-        fixed.append(",".join(fields))
-    return fixed
 
 
 def _admit_frontend(policy: Policy, image: str) -> None:

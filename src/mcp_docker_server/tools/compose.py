@@ -46,7 +46,7 @@ from mcp_docker_server.engine.build_context import plan_context, secret_files_re
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import Admitted, check_not_container_writable
 from mcp_docker_server.policy.admission import ContainerDescription
-from mcp_docker_server.policy.compose import env_file_paths, pin_paths
+from mcp_docker_server.policy.compose import env_files_of, pin_paths
 from mcp_docker_server.policy.containers import admit_exec
 from mcp_docker_server.policy.develop import ExecHook, judge_develop, pin_watch_paths, watch_hooks
 from mcp_docker_server.policy.paths import check_host_path
@@ -278,16 +278,10 @@ class ComposeSession:
                 if isinstance(entry, Mapping) and entry.get("file") and not entry.get("external"):
                     path = str(entry["file"])
                     check_not_container_writable(policy, path, writable, purpose=f"{kind} {name} file")
-        for name, service in (pinned.get("services") or {}).items():
-            for trigger in ((service or {}).get("develop") or {}).get("watch") or []:
-                if isinstance(trigger, Mapping) and "sync" in str(trigger.get("action")):
-                    check_not_container_writable(
-                        policy,
-                        str(trigger.get("path") or ""),
-                        writable,
-                        purpose=f"service {name}: watched folder",
-                        inside_only=False,
-                    )
+        for name, folder in _synced_folders(pinned):
+            check_not_container_writable(
+                policy, folder, writable, purpose=f"service {name}: watched folder", inside_only=False
+            )
 
     async def run(self, step: ComposePlan, argv: list[str], *, check: bool = True) -> CompletedCompose:
         """Run Compose; a failure raises a readable error unless ``check`` is false.
@@ -477,7 +471,7 @@ async def watch(session: ComposeSession, ctx: Context[Any]) -> ComposeResult:
                 folder=folder,
                 rejudge=_rejudger(guard, rendered, hooks),
                 listener=listener,
-                synced=_synced_folders(rendered.pinned),
+                synced=[folder for _, folder in _synced_folders(rendered.pinned)],
             )
             started = True
             if listener is not None:  # a closed connection hears no more
@@ -662,24 +656,15 @@ def built_images(config: Mapping[str, Any], project: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _synced_folders(pinned: Mapping[str, Any]) -> list[str]:
-    """The (pinned, resolved) host folders a project's watch syncs into its containers."""
+def _synced_folders(pinned: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (pinned, resolved) host folders a project's watch syncs into its containers:
+    (service, folder)."""
     return [
-        str(trigger.get("path"))
-        for service in (pinned.get("services") or {}).values()
+        (str(name), str(trigger.get("path")))
+        for name, service in (pinned.get("services") or {}).items()
         for trigger in ((service or {}).get("develop") or {}).get("watch") or []
         if isinstance(trigger, Mapping) and "sync" in str(trigger.get("action")) and trigger.get("path")
     ]
-
-
-def env_files_of(raw: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The env and label files each service reads, from a render without env resolution."""
-    files: dict[str, list[str]] = {}
-    for service, spec in (raw.get("services") or {}).items():
-        for key in ("env_file", "label_file"):
-            if paths := env_file_paths((spec or {}).get(key)):
-                files.setdefault(str(service), []).extend(paths)
-    return files
 
 
 # Compose's own discovery (compose-go cli/options.go): the first default file in a folder, then
