@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,12 +31,6 @@ from tests.integration.test_devcontainers import (
     containers_of,
     image_config,
     write_project,
-)
-
-OPEN_HOLE = pytest.mark.xfail(
-    strict=True,
-    reason="open dev-container hole (the tool is experimental, off unless experimental_tools names it): "
-    "listed in the README and the issue #20 note for the next session",
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
@@ -172,9 +167,8 @@ async def up(client: Client, folder: str) -> Any:
 # --------------------------------------------------------------------------- holes found
 
 
-@OPEN_HOLE
 async def test_exec_command_cannot_name_another_container_with_cli_options(
-    scoped: Client,
+    client: Client,
     tmp_path: Path,
     test_image: str,
     docker_client: docker.DockerClient,
@@ -182,14 +176,15 @@ async def test_exec_command_cannot_name_another_container_with_cli_options(
     cleanup: list[str],
 ) -> None:
     # `command` goes to `devcontainer exec` after the server's own options, and that CLI reads
-    # options until the first word that is not one: `--container-id X` makes it exec in X. The
-    # victim is outside the label scope; exec-container would refuse it.
+    # options until the first word that is not one: `--container-id X` would make it exec in X.
+    # The victim is a privileged container made outside the server: exec-container refuses it.
     secret = f"victim-secret-{RUN_ID}"
     victim = docker_client.containers.run(
         test_image,
         ["sleep", "300"],
         name=unique_name,
         detach=True,
+        privileged=True,
         labels={"io.mcp-docker-server.test-run": RUN_ID},
         environment={"DB_PASSWORD": secret},
     )
@@ -200,21 +195,20 @@ async def test_exec_command_cannot_name_another_container_with_cli_options(
             test_image,
             workspaceMount=f"source={tmp_path / 'execinj'},target=/workspaces/execinj,type=bind",
             workspaceFolder="/",
-            runArgs=["--label", SCOPE],
         ),
     )
     cleanup.append(folder)
     try:
-        ok(await up(scoped, folder))
+        ok(await up(client, folder))
         refused_directly = error_text(
-            await scoped.call_tool("exec-container", {"container_id": victim.id, "command": "true"})
+            await client.call_tool("exec-container", {"container_id": victim.id, "command": "true"})
         )
-        assert "label" in refused_directly
+        assert "privileged" in refused_directly
         for injected in (
             ["--container-id", victim.id],
             ["--id-label", "io.mcp-docker-server.test-run=" + RUN_ID],
         ):
-            result = await scoped.call_tool(
+            result = await client.call_tool(
                 "dev-container",
                 {
                     "folder": folder,
@@ -223,23 +217,24 @@ async def test_exec_command_cannot_name_another_container_with_cli_options(
                 },
             )
             shown = text_of(result)
-            assert secret[::-1] not in shown, f"{injected[0]} reached the out-of-scope container: {shown}"
+            assert secret[::-1] not in shown, f"{injected[0]} reached another container: {shown}"
             assert str(victim.id)[:12] not in shown
     finally:
         victim.remove(force=True)
 
 
-@OPEN_HOLE
-async def test_remove_does_not_take_down_a_compose_project_a_label_names(
+@pytest.mark.parametrize("how", ["runArgs label", "compose name"])
+async def test_remove_does_not_take_down_another_compose_project(
     client: Client,
-    scoped: Client,
     tmp_path: Path,
     test_image: str,
     docker_client: docker.DockerClient,
     cleanup: list[str],
+    how: str,
 ) -> None:
-    # `remove` runs `docker compose --project-name P down` for the com.docker.compose.project
-    # label of the dev container, a label devcontainer.json sets at will (runArgs --label).
+    # `remove` took down the Compose project named by the com.docker.compose.project label of
+    # the dev container: a label runArgs may set, or a project a Compose-based configuration
+    # joins by naming it (`name:`).
     project = f"rtvictim{RUN_ID}"
     key, _, value = LABEL.partition("=")
     (tmp_path / "victim").mkdir()
@@ -247,28 +242,30 @@ async def test_remove_does_not_take_down_a_compose_project_a_label_names(
         f"services:\n  db:\n    image: {test_image}\n    command: [sleep, '300']\n"
         f"    labels:\n      {key}: '{value}'\n"
     )
-    ok(
-        await client.call_tool(
-            "compose-stack",
-            {"compose_file": str(tmp_path / "victim"), "action": "up", "project_name": project},
-        )
-    )
+    victim = {"compose_file": str(tmp_path / "victim"), "project_name": project}
+    ok(await client.call_tool("compose-stack", {**victim, "action": "up"}))
     by_project: dict[str, Any] = {"label": f"com.docker.compose.project={project}"}
-    folder = write_project(
-        tmp_path / "downinj",
-        image_config(test_image, runArgs=["--label", f"com.docker.compose.project={project}"]),
-    )
+    if how == "runArgs label":
+        folder = write_project(
+            tmp_path / "downinj",
+            image_config(test_image, runArgs=["--label", f"com.docker.compose.project={project}"]),
+        )
+    else:
+        folder = compose_project(tmp_path / "downinj", test_image, f"name: {project}\n")
     cleanup.append(folder)
     try:
-        ok(await up(scoped, folder))
-        ok(await scoped.call_tool("dev-container", {"folder": folder, "action": "remove"}))
+        made = await up(client, folder)
+        removed = await client.call_tool("dev-container", {"folder": folder, "action": "remove"})
         left = docker_client.containers.list(all=True, filters=by_project)
         assert [c.name for c in left] == [f"{project}-db-1"], "remove took down another Compose project"
+        if how == "runArgs label":
+            ok(made)
+            assert "kept" in text_of(removed)
+        else:  # joining a project that holds another folder's containers is refused before create
+            assert "devcontainer-owner" in error_text(made)
+        assert containers_of(docker_client, folder) == []
     finally:
-        await client.call_tool(
-            "compose-stack",
-            {"compose_file": str(tmp_path / "victim"), "action": "down", "project_name": project},
-        )
+        await client.call_tool("compose-stack", {**victim, "action": "down"})
         for container in docker_client.containers.list(all=True, filters=by_project):
             container.remove(force=True)
 
@@ -390,19 +387,21 @@ async def test_run_args_cannot_write_a_host_file_through_the_docker_cli(
     assert not target.exists(), "the docker CLI wrote a file in a protected host folder"
 
 
-@OPEN_HOLE
 async def test_a_compose_file_swapped_after_the_judge_is_not_what_runs(
     client: Client, tmp_path: Path, test_image: str, docker_client: docker.DockerClient
 ) -> None:
-    # The shim renders, creates and judges the services, then lets the CLI's own `compose up`
-    # run: Compose reads the files again and recreates a service whose configuration changed,
-    # unjudged. Here the file is swapped once the shim's `compose create` has finished.
+    # The shim renders, creates and judges the services, then the CLI's own `compose up` ran:
+    # Compose read the files again and recreated a service whose configuration changed,
+    # unjudged. Here the file is swapped once the shim's `compose create` (run on the private
+    # copy of what was judged, in the call's folder) has finished.
     folder = compose_project(tmp_path / "crace", test_image, "")
     compose_file = Path(folder) / ".devcontainer" / "compose.yaml"
     evil = compose_file.read_text() + "    privileged: true\n    pid: host\n"
+    private = f"{tempfile.gettempdir()}/mcp-devcontainer-"
     try:
-        with swapped(compose_file, evil, str(compose_file), b"create", after_exit=True):
-            await up(client, folder)
+        with swapped(compose_file, evil, private, b"create", after_exit=True):
+            ok(await up(client, folder))
+        assert compose_file.read_text() == evil, "the swap did not happen"
         for container in containers_of(docker_client, folder):
             host = container.attrs["HostConfig"]
             assert not host["Privileged"], "an unjudged privileged container runs"
@@ -430,35 +429,33 @@ async def test_a_compose_env_file_in_a_credential_folder_is_refused(
         compose_leftovers(docker_client, "cenv", remove=True)
 
 
-async def test_build_options_cannot_retag_an_image_outside_the_scope(
-    scoped: Client,
+@pytest.mark.parametrize("tag", ["-t", "--tag="])
+async def test_build_options_cannot_move_an_existing_name(
+    client: Client,
     tmp_path: Path,
     test_image: str,
     docker_client: docker.DockerClient,
     cleanup: list[str],
+    tag: str,
 ) -> None:
-    # build.options may add `-t NAME`: the build then moves an existing name (an image other
-    # containers and the image allowlist trust) to what the project's Dockerfile made. README:
-    # under label_scope a build does not move a name that exists outside the scope.
+    # build.options may add `-t NAME`: the build would then move an existing name (an image
+    # other containers and the image allowlist trust) to what the project's Dockerfile made.
     victim = f"mcpd-red-team-victim-{RUN_ID}:1"
     docker_client.images.get(test_image).tag(victim)
     before = docker_client.images.get(victim).id
+    options = ["-t", victim] if tag == "-t" else [f"--tag={victim}"]
     folder = write_project(
         tmp_path / "retag",
-        {
-            "build": {"dockerfile": "Dockerfile", "options": ["-t", victim]},
-            "containerUser": "0",
-            "runArgs": ["--label", SCOPE],
-        },
+        {"build": {"dockerfile": "Dockerfile", "options": options}, "containerUser": "0"},
         {"Dockerfile": DOCKERFILE.format(image=test_image) + "RUN echo poisoned > /poisoned\n"},
     )
     cleanup.append(folder)
     try:
-        await up(scoped, folder)
+        text = error_text(await up(client, folder))
         assert docker_client.images.get(victim).id == before, "a dev container build moved an existing tag"
+        assert "may not tag" in text, text
+        assert containers_of(docker_client, folder) == []
     finally:
-        for leftover in containers_of(docker_client, folder):
-            leftover.remove(force=True)
         docker_client.images.remove(victim, force=True)
 
 
@@ -831,21 +828,20 @@ async def test_under_label_scope_compose_dev_containers_stay_in_the_scope(
         compose_leftovers(docker_client, "cscope", remove=True)
 
 
-@OPEN_HOLE
-async def test_under_label_scope_remove_keeps_images_outside_the_scope(
-    scoped: Client, tmp_path: Path, test_image: str, docker_client: docker.DockerClient, cleanup: list[str]
+async def test_remove_keeps_images_the_cli_did_not_build_for_the_folder(
+    client: Client, tmp_path: Path, test_image: str, docker_client: docker.DockerClient, cleanup: list[str]
 ) -> None:
-    # `remove` deletes the container's image when its name starts with vsc- (the CLI's name for
-    # what it built); devcontainer.json may name any such image. README: image remove is
-    # refused while a scope is set.
+    # `remove` deleted the container's image when its name started with vsc- (the CLI's prefix
+    # for what it builds); devcontainer.json may name any such image, another folder's included.
     victim = f"vsc-red-team-victim-{RUN_ID}:latest"
     docker_client.images.get(test_image).tag(victim)
-    folder = write_project(tmp_path / "rmimg", image_config(victim, runArgs=["--label", SCOPE]))
+    folder = write_project(tmp_path / "rmimg", image_config(victim))
     cleanup.append(folder)
     try:
-        ok(await up(scoped, folder))
-        ok(await scoped.call_tool("dev-container", {"folder": folder, "action": "remove"}))
+        ok(await up(client, folder))
+        removed = ok(await client.call_tool("dev-container", {"folder": folder, "action": "remove"}))
         assert victim in [t for image in docker_client.images.list() for t in image.tags]
+        assert removed.get("removed_images", []) == []
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
             docker_client.images.remove(victim)
@@ -939,9 +935,7 @@ async def test_under_label_scope_exec_runs_only_in_the_container_it_judged(
         # Refused by the judge after `compose create`: the volume and network it made go too.
         "    privileged: true\n    volumes:\n      - data:/data\nvolumes:\n  data: {}\n",
         # Refused by the engine during the shim's `compose create` ("h:" reads as a drive).
-        pytest.param(
-            "    volumes:\n      - data:/data\n      - h:/h\nvolumes:\n  data: {}\n", marks=OPEN_HOLE
-        ),
+        "    volumes:\n      - data:/data\n      - h:/h\nvolumes:\n  data: {}\n",
     ],
     ids=["judge", "engine"],
 )
@@ -987,7 +981,6 @@ async def test_published_ports_bind_only_to_the_publish_address(
         assert set(bound) <= {"127.0.0.1"}, f"published on {bound}"
 
 
-@OPEN_HOLE
 @pytest.mark.parametrize(
     "extra",
     [

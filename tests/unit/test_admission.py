@@ -528,8 +528,6 @@ def test_security_options_that_lift_a_confinement_are_refused_in_every_spelling(
         "no-new-privileges:true",
         "no-new-privileges=true",
         "no-new-privileges=1",
-        "no-new-privileges=false",  # the engine's default, not a loosening
-        "no-new-privileges:false",
         "label=level:s0:c1,c2",
         "label:level:s0:c100,c200",
         "apparmor=docker-default",
@@ -538,6 +536,16 @@ def test_security_options_that_lift_a_confinement_are_refused_in_every_spelling(
 )
 def test_security_options_that_keep_the_confinement_are_admitted(option: str) -> None:
     admit({"SecurityOpt": [option]})
+
+
+@pytest.mark.parametrize(
+    "option", ["no-new-privileges=false", "no-new-privileges:false", "No-New-Privileges = 0"]
+)
+def test_no_new_privileges_cannot_be_turned_off_while_the_policy_sets_it(option: str) -> None:
+    denial = refused({"SecurityOpt": [option]})
+    assert denial.rule == "no-new-privileges"
+    assert denial.setting == "no_new_privileges = false"
+    admit({"SecurityOpt": [option]}, Policy(no_new_privileges=False))
 
 
 def test_a_custom_seccomp_profile_is_refused_without_quoting_any_of_it() -> None:

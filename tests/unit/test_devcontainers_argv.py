@@ -15,10 +15,14 @@ from mcp_docker_server.devcontainers.cli import (
     outcome,
     without_probe_noise,
 )
+from mcp_docker_server.devcontainers.names import folder_image_name, is_folder_image
 from mcp_docker_server.devcontainers.runargs import (
+    BuildCall,
     bind_published_ports,
     compose_split,
     injected_options,
+    judged_compose_globals,
+    parse_build,
     parse_exec,
     parse_run,
     start_tokens,
@@ -49,7 +53,7 @@ def test_detached_and_interactive_runs_start_the_way_run_would_have() -> None:
     assert detached.create_options == ("--name", "x")
     assert start_tokens(detached, CID) == ["start", CID]
     clustered = parse_run(["-dit", "img", "sh"])
-    assert clustered.create_options == ("-it",)
+    assert clustered.create_options == ("-i", "-t")
     assert clustered.detach
     assert clustered.interactive
     interactive = parse_run(["-i", "--detach=false", "img"])
@@ -59,8 +63,32 @@ def test_detached_and_interactive_runs_start_the_way_run_would_have() -> None:
 def test_values_that_look_like_flags_stay_values() -> None:
     call = parse_run(["-e", "-d", "--label=x=-d", "-eA=1", "img", "-d"])
     assert not call.detach
-    assert call.create_options == ("-e", "-d", "--label=x=-d", "-eA=1")
+    assert call.create_options == ("-e", "-d", "--label=x=-d", "-e", "A=1")
     assert call.image_and_command == ("img", "-d")
+
+
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [
+        (["-tp9999:80"], ("-t", "-p", "9999:80")),
+        (["-tp", "9998:80"], ("-t", "-p", "9998:80")),
+        (["-dtp=9997:80"], ("-t", "-p", "9997:80")),
+        (["-te", "X=1", "--env-file", "/e"], ("-t", "-e", "X=1", "--env-file", "/e")),
+        (["-itu0"], ("-i", "-t", "-u", "0")),
+    ],
+)
+def test_short_option_clusters_are_read_as_the_docker_cli_reads_them(
+    args: list[str], options: tuple[str, ...]
+) -> None:
+    call = parse_run([*args, "img", "sh"])
+    assert call.create_options == options
+    assert call.image_and_command == ("img", "sh")
+    assert bind_published_ports(call.create_options, "127.0.0.1")[-1] in (
+        options[-1],
+        f"127.0.0.1:{options[-1]}",
+    )
+    with pytest.raises(ValueError, match="unknown docker run option -Z"):
+        parse_run(["-tZ", "img"])
 
 
 def test_a_run_without_an_image_and_a_bad_id_are_refused() -> None:
@@ -167,3 +195,53 @@ def test_published_ports_without_an_address_are_bound_to_the_publish_address() -
         "-p", "127.0.0.1:8080:80", "--publish=127.0.0.1::9000", "-p127.0.0.2:1:2",
         "-p", "[::1]:3:4", "-P", "-e", "A=1",
     ]  # fmt: skip
+
+
+def test_a_build_line_gives_its_tags_contexts_dockerfile_and_arguments() -> None:
+    call = parse_build(
+        ["--load", "-f", "/w/.devcontainer/Dockerfile", "-t", "vsc-w-1", "--tag=vsc-w-1-uid", "--build-arg",
+         "A=1=2", "--build-arg=B", "/w/.devcontainer"]
+    )  # fmt: skip
+    assert call.tags == ("vsc-w-1", "vsc-w-1-uid")
+    assert call.contexts == ("/w/.devcontainer",)
+    assert call.dockerfile == "/w/.devcontainer/Dockerfile"
+    assert call.build_args == (("A", "1=2"),)
+    assert parse_build(["-t", "x", "/ctx/"]).dockerfile == "/ctx/Dockerfile"
+    assert parse_build(["-t", "x", "-"]) == BuildCall(("x",), (), "", ())
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--network", "host", "/c"], "build option --network"),
+        (["--secret", "id=a,src=/etc/shadow", "/c"], "build option --secret"),
+        (["--cache-from", "type=local,src=/x", "/c"], "a cache this server cannot judge"),
+        (["-f", "Dockerfile", "/c"], "not an absolute path"),
+        (["relative"], "not an absolute folder"),
+    ],
+)
+def test_build_options_the_cli_does_not_pass_are_refused(args: list[str], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        parse_build(args)
+
+
+def test_compose_runs_the_judged_copy_with_the_project_name_and_profiles_kept() -> None:
+    original = ["--project-name", "p", "-f", "/w/a.yml", "--file=/w/b.yml", "--profile", "dev",
+                "--project-directory", "/w", "--env-file", "/w/.env"]  # fmt: skip
+    assert judged_compose_globals(original, Path("/s/compose.json"), Path("/s")) == [
+        "--project-name", "p", "--profile", "dev", "-f", "/s/compose.json", "--project-directory", "/s",
+    ]  # fmt: skip
+
+
+def test_the_folders_image_names_are_the_clis() -> None:
+    # Computed with the CLI's own getFolderImageName (0.89) for this path.
+    assert folder_image_name("/tmp/My Folder__x") == (
+        "vsc-myfolder__x-e15a2c647849cd4209f11d49be9d03bce0eb649f5a8b5249aeddbf1c4725b1e2"
+    )
+    own = folder_image_name("/srv/app")
+    assert is_folder_image("/srv/app", own)
+    assert is_folder_image("/srv/app", f"{own}-features:latest")
+    assert is_folder_image("/srv/app", f"{own}-uid")
+    assert not is_folder_image("/srv/app", "vsc-app-victim")
+    assert not is_folder_image("/srv/other", own)
+    assert not is_folder_image("/srv/app", f"registry:5000/{own}")

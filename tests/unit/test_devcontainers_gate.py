@@ -6,17 +6,23 @@ from dataclasses import replace
 
 import pytest
 
-from mcp_docker_server.devcontainers.describe import description, mounted_volume_names, network_refs
+from mcp_docker_server.devcontainers.describe import (
+    description,
+    mounted_volume_names,
+    network_refs,
+)
 from mcp_docker_server.devcontainers.gate import (
+    check_build_tag,
     judge_configuration,
     mount_fields,
     policy_from_json,
     policy_to_json,
     run_args_fields,
 )
+from mcp_docker_server.devcontainers.names import folder_image_name
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy import lexical_resolver
-from mcp_docker_server.policy.admission import judge_container
+from mcp_docker_server.policy.admission import judge_container, listed_binds
 from mcp_docker_server.policy.model import PathInfo, Policy
 
 WORKSPACE = "type=bind,source=/srv/app,target=/workspaces/app"
@@ -141,3 +147,34 @@ def test_the_clis_inspect_output_is_described_as_the_engine_layer_does() -> None
     allowed = replace(Policy(), allow_privileged=True)
     with pytest.raises(PolicyDenied, match="cache"):  # the named volume is a bind of /etc
         judge_container(allowed, desc, lambda p: PathInfo(real_path=p, is_socket=False))
+
+
+def test_other_containers_binds_are_listed_for_the_nested_bind_rule() -> None:
+    writer = {
+        "Id": "w" * 64,
+        "Name": "/writer",
+        "Mounts": [
+            {"Type": "bind", "Source": "/srv/shared", "RW": True},
+            {"Type": "volume", "Name": "v", "Source": "/var/lib/docker/volumes/v/_data", "RW": True},
+        ],
+    }
+    assert listed_binds([INSPECT, writer], {}, exclude="c" * 64) == (("/srv/shared", True, "writer"),)
+    desc = description(
+        {**INSPECT, "HostConfig": {"Binds": ["/srv/shared/data:/d:ro"]}},
+        {},
+        {},
+        "2",
+        other_binds=listed_binds([writer], {}),
+    )
+    with pytest.raises(PolicyDenied, match="writer") as caught:
+        judge_container(Policy(), desc, lambda p: PathInfo(real_path=p, is_socket=False))
+    assert caught.value.setting == "allow_nested_binds = true"
+
+
+@pytest.mark.parametrize("tag", ["victim:1", "vsc-app-victim", "busybox:local", ""])
+def test_a_build_may_tag_only_its_folders_own_images(tag: str) -> None:
+    own = folder_image_name("/srv/app")
+    check_build_tag(f"{own}-features", "/srv/app")
+    with pytest.raises(PolicyDenied, match="may not tag") as caught:
+        check_build_tag(tag or own, "/srv/app" if tag else "")
+    assert caught.value.rule == "devcontainer-image-name"

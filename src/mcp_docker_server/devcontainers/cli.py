@@ -151,8 +151,22 @@ def _log_texts(stderr: str, limit: int = 6) -> list[str]:
     return texts[-limit:]
 
 
-def failure(action: str, result: Mapping[str, Any] | None, stderr: str) -> DevContainerError:
-    """The CLI's failure as a readable error: what failed, why, what to do next."""
+def failure(
+    action: str, result: Mapping[str, Any] | None, stderr: str, *, removed: bool = False
+) -> DevContainerError:
+    """The CLI's failure as a readable error: what failed, why, what to do next (``removed``:
+    and that what the call had made is gone)."""
+    found = _failure(action, result, stderr)
+    if not removed:
+        return found
+    return DevContainerError(
+        f"{found.message} What this call had created (containers, their volumes and networks, "
+        "images) was removed.",
+        hint=found.hint,
+    )
+
+
+def _failure(action: str, result: Mapping[str, Any] | None, stderr: str) -> DevContainerError:
     message = str((result or {}).get("message") or "").strip()
     description = str((result or {}).get("description") or "").strip()
     logged = _log_texts(stderr, limit=400)

@@ -12,7 +12,7 @@ from typing import Any
 
 from mcp_docker_server.policy.admission import ContainerDescription, NetworkInfo, VolumeInfo
 
-__all__ = ["description", "mounted_volume_names", "network_refs"]
+__all__ = ["description", "mounted_volume_names", "network_refs", "volume_info"]
 
 Raw = Mapping[str, Any]
 
@@ -30,27 +30,32 @@ def network_refs(raw: Raw) -> dict[str, str]:
     return {str(n): str((v or {}).get("NetworkID") or n) for n, v in networks.items()}
 
 
+def volume_info(raw: Raw) -> VolumeInfo:
+    """A volume's driver and options, from its inspect body."""
+    return VolumeInfo(
+        driver=str(raw.get("Driver") or "local"),
+        options={str(k): str(o) for k, o in (raw.get("Options") or {}).items()},
+    )
+
+
 def description(
     raw: Raw,
     volumes: Mapping[str, Raw],
     networks: Mapping[str, Raw],
     cgroup_version: str,
+    other_binds: tuple[tuple[str, bool, str], ...] = (),
 ) -> ContainerDescription:
     """The description the policy judges, from an inspected container, the inspect bodies of
-    the volumes it mounts (by name) and of its networks (by name), and the engine's cgroup
-    version ("1" or "2")."""
+    the volumes it mounts (by name) and of its networks (by name), the engine's cgroup
+    version ("1" or "2") and the other containers' host folders
+    (:func:`~mcp_docker_server.policy.admission.listed_binds`)."""
     return ContainerDescription(
+        other_binds=other_binds,
         name=str(raw.get("Name") or raw.get("Id") or "?").lstrip("/"),
         config=raw.get("Config") or {},
         host_config=raw.get("HostConfig") or {},
         networks=(raw.get("NetworkSettings") or {}).get("Networks") or {},
-        volumes={
-            name: VolumeInfo(
-                driver=str(v.get("Driver") or "local"),
-                options={str(k): str(o) for k, o in (v.get("Options") or {}).items()},
-            )
-            for name, v in volumes.items()
-        },
+        volumes={name: volume_info(v) for name, v in volumes.items()},
         cgroup_version=cgroup_version or "1",
         network_infos={
             name: NetworkInfo(

@@ -20,12 +20,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
+from mcp_docker_server.devcontainers.names import (
+    folder_image_name,
+    is_folder_image,
+)
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.admission import ContainerDescription, judge_container
+from mcp_docker_server.policy.containers import security_option
 from mcp_docker_server.policy.model import PathResolver, Policy
+from mcp_docker_server.policy.paths import check_host_path
 
 __all__ = [
     "HOST_COMMAND_KEYS",
+    "check_profile_files",
+    "check_build_tag",
     "judge_configuration",
     "mount_fields",
     "policy_from_json",
@@ -46,6 +54,7 @@ _NAMESPACE_FLAGS = {
     "--userns": "UsernsMode",
     "--cgroupns": "CgroupnsMode",
 }
+_BUILTIN_PROFILES = ("", "unconfined", "default", "builtin")  # seccomp values that name no file
 _LIST_FLAGS = {"--cap-add": "CapAdd", "--security-opt": "SecurityOpt", "--device": "Devices"}
 
 
@@ -119,6 +128,25 @@ def run_args_fields(run_args: Sequence[str]) -> dict[str, Any]:
     return host
 
 
+def check_profile_files(policy: Policy, options: Sequence[str], resolve: PathResolver, where: str) -> None:
+    """``seccomp=<file>`` security options: the docker CLI reads that host file into the
+    container's configuration before the engine (or the judge) sees anything, so the path
+    passes the host-path rule first (the profile itself is then judged as unconfined unless the
+    operator allows custom profiles).
+
+    Raises:
+        PolicyDenied: the host-path rule refuses the file.
+    """
+    for option in options:
+        key, value = security_option(str(option))
+        if (
+            key == "seccomp"
+            and value not in ("", "unconfined", "default", "builtin")
+            and not value.startswith("{")
+        ):
+            check_host_path(policy, value, resolve, purpose=f"{where} seccomp profile", mounted=False)
+
+
 def judge_configuration(
     policy: Policy,
     configuration: Mapping[str, Any],
@@ -142,6 +170,11 @@ def judge_configuration(
         parts.append(("the workspace mount", {"Mounts": [mount_fields(workspace_mount)]}))
     if configuration.get("privileged"):
         parts.append(("privileged", {"Privileged": True}))
+    run_args = configuration.get("runArgs")
+    options = [str(o) for o in configuration.get("securityOpt") or [] if isinstance(o, str)]
+    if isinstance(run_args, list):
+        options += run_args_fields([str(a) for a in run_args]).get("SecurityOpt", [])
+    check_profile_files(policy, options, resolve, "devcontainer.json")
     for key, field_name in (("capAdd", "CapAdd"), ("securityOpt", "SecurityOpt")):
         values = configuration.get(key)
         if isinstance(values, list) and values:
@@ -151,9 +184,27 @@ def judge_configuration(
         parts.append(
             ("mounts", {"Mounts": [mount_fields(m) for m in mounts if isinstance(m, str | Mapping)]})
         )
-    run_args = configuration.get("runArgs")
     if isinstance(run_args, list) and run_args:
         parts.append(("runArgs", run_args_fields([str(a) for a in run_args])))
     for key, host_config in parts:
         desc = ContainerDescription(name=f"devcontainer.json {key}", config={}, host_config=host_config)
         judge_container(policy, desc, resolve)
+
+
+def check_build_tag(tag: str, folder: str) -> None:
+    """A dev container build names only the CLI's own images for its folder: another name
+    (``build.options -t``) would move a tag other containers, folders or the image allowlist
+    trust to what this project's Dockerfile made.
+
+    Raises:
+        PolicyDenied: naming the tag and the names allowed.
+    """
+    if folder and is_folder_image(folder, tag):
+        return
+    own = f"{folder_image_name(folder)}*" if folder else "none: the call named no folder"
+    raise PolicyDenied(
+        "devcontainer-image-name",
+        f"a dev container build may not tag {tag!r}: it names only the images of its own folder ({own})",
+        hint="remove -t/--tag from devcontainer.json build.options; tag the image afterwards with "
+        "image-operations if you need another name.",
+    )

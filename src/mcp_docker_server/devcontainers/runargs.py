@@ -12,16 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from mcp_docker_server.policy.model import Policy
 
 __all__ = [
+    "BuildCall",
     "ExecCall",
     "RunCall",
     "compose_split",
     "injected_options",
+    "judged_compose_globals",
+    "parse_build",
     "parse_exec",
     "parse_run",
+    "security_options",
     "start_tokens",
 ]
 
@@ -35,6 +40,9 @@ _BOOLEAN_LONG = frozenset(
     }
 )  # fmt: skip
 _BOOLEAN_SHORT = frozenset("ditPq")
+# Short options that take a value: attach, cpu-shares, env, hostname, label, memory, publish,
+# user, volume, workdir (docker CLI cli/command/container/opts.go).
+_VALUED_SHORT = frozenset("acehlmpuvw")
 # Options `docker create` does not have: run-only, about the attached client.
 _RUN_ONLY_LONG = frozenset({"--detach", "--sig-proxy", "--detach-keys"})
 _CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
@@ -55,6 +63,40 @@ class RunCall:
 
 def _flag(value: str, has_value: bool) -> bool:
     return value.lower() not in ("false", "0") if has_value else True
+
+
+def _short_cluster(
+    args: Sequence[str], i: int, kept: list[str], given: set[str], state: dict[str, bool]
+) -> int:
+    """Read the short-option cluster ``args[i]`` as the docker CLI does (spf13/pflag
+    ``parseShortArg``): letters are flags until one takes a value, which is the rest of the
+    cluster (``-tp8080:80``, ``-p=8080:80``) or else the next word (``-tp 8080:80``). Each flag
+    is added to ``kept`` on its own (``-d`` left out); how many words were read.
+
+    Raises:
+        ValueError: a letter this table does not know (read wrongly, it would hide the options
+            after it from the judge), or a value missing at the end.
+    """
+    letters = args[i][1:]
+    for j, letter in enumerate(letters):
+        given.add(f"-{letter}")
+        if letter in _BOOLEAN_SHORT:
+            state["detach"] = state["detach"] or letter == "d"
+            state["interactive"] = state["interactive"] or letter == "i"
+            if letter != "d":
+                kept.append(f"-{letter}")
+            continue
+        if letter not in _VALUED_SHORT:
+            raise ValueError(f"unknown docker run option -{letter} in {args[i]!r}")
+        attached = letters[j + 1 :]
+        if attached:
+            kept += [f"-{letter}", attached.removeprefix("=")]
+            return 1
+        if i + 1 >= len(args):
+            raise ValueError(f"docker run option -{letter} without a value")
+        kept += [f"-{letter}", args[i + 1]]
+        return 2
+    return 1
 
 
 def parse_run(args: Sequence[str]) -> RunCall:
@@ -82,17 +124,8 @@ def parse_run(args: Sequence[str]) -> RunCall:
             step = 2 if name not in _BOOLEAN_LONG and not has_value else 1
             if name not in _RUN_ONLY_LONG:
                 kept.extend(args[i : i + step])
-        elif set(arg[1:]) <= _BOOLEAN_SHORT:  # -d, -it, -dit
-            state["detach"] = state["detach"] or "d" in arg
-            state["interactive"] = state["interactive"] or "i" in arg
-            given.update(f"-{c}" for c in arg[1:])
-            step = 1
-            if arg[1:].replace("d", ""):
-                kept.append("-" + arg[1:].replace("d", ""))
         else:
-            given.add(arg[:2])
-            step = 1 if len(arg) > 2 else 2  # -eFOO=bar carries its value; -e FOO=bar does not
-            kept.extend(args[i : i + step])
+            step = _short_cluster(args, i, kept, given, state)
         i += step
     rest = tuple(args[i:])
     if not rest:
@@ -102,6 +135,12 @@ def parse_run(args: Sequence[str]) -> RunCall:
     )
 
 
+def security_options(options: Sequence[str]) -> list[str]:
+    """The ``--security-opt`` values of a create command line (both spellings)."""
+    found = [options[i + 1] for i in range(len(options) - 1) if options[i] == "--security-opt"]
+    return found + [t.partition("=")[2] for t in options if t.startswith("--security-opt=")]
+
+
 def injected_options(policy: Policy, call: RunCall, scope_labels: dict[str, str]) -> list[str]:
     """What the server adds to every container it creates: the scope label (``label_scope``)
     and the policy's defaults (no-new-privileges, memory, CPUs, pids), unless the command line
@@ -109,9 +148,7 @@ def injected_options(policy: Policy, call: RunCall, scope_labels: dict[str, str]
     options: list[str] = []
     for key, value in scope_labels.items():
         options += ["--label", f"{key}={value}"]
-    opts = call.create_options
-    security = [opts[i + 1] for i in range(len(opts) - 1) if opts[i] == "--security-opt"]
-    security += [t.partition("=")[2] for t in opts if t.startswith("--security-opt=")]
+    security = security_options(call.create_options)
     if policy.no_new_privileges and not any(s.startswith("no-new-privileges") for s in security):
         options += ["--security-opt", "no-new-privileges=true"]
     given = call.options_given
@@ -193,6 +230,85 @@ def compose_split(args: Sequence[str]) -> tuple[list[str], str, list[str]]:
             return list(args[:i]), arg, list(args[i + 1 :])
         i += 2 if arg in _COMPOSE_VALUED else 1
     return list(args), "", []
+
+
+def judged_compose_globals(globals_: Sequence[str], file: Path, directory: Path) -> list[str]:
+    """The global options for Compose to run the judged copy ``file`` instead of the project's
+    files: ``-f``, ``--project-directory`` (a private folder, so no ``.env`` is read again) and
+    ``--env-file`` are replaced; the project name, profiles and the rest are kept."""
+    kept: list[str] = []
+    i = 0
+    dropped = {"-f", "--file", "--project-directory", "--env-file"}
+    while i < len(globals_):
+        name, has_value, _ = globals_[i].partition("=")
+        step = 2 if name in _COMPOSE_VALUED and not has_value else 1
+        if name not in dropped:
+            kept.extend(globals_[i : i + step])
+        i += step
+    return [*kept, "-f", str(file), "--project-directory", str(directory)]
+
+
+# Build options the CLI itself passes (devcontainer.json build.options adds others): anything
+# else (network, entitlements, secrets, ssh, outputs, host build contexts) is refused.
+_BUILD_VALUED = frozenset({"-f", "--file", "-t", "--tag", "--target", "--build-arg", "--label", "--platform",
+                           "--progress", "--cache-from"})  # fmt: skip
+_BUILD_FLAGS = frozenset({"--load", "--no-cache", "--pull", "-q", "--quiet", "--rm", "--force-rm"})
+
+
+@dataclass(frozen=True)
+class BuildCall:
+    """A `docker build` / `docker buildx build` command line: the tags it gives, its absolute
+    context folders, its Dockerfile (absolute: ``-f``, else ``Dockerfile`` in the context) and
+    build arguments."""
+
+    tags: tuple[str, ...]
+    contexts: tuple[str, ...]
+    dockerfile: str
+    build_args: tuple[tuple[str, str], ...]
+
+
+def parse_build(args: Sequence[str]) -> BuildCall:
+    """Read the arguments after ``build`` (or ``buildx build``).
+
+    Raises:
+        ValueError: an option the CLI does not pass itself, a cache from a source this server
+            does not judge, or a context that is not an absolute folder (or ``-``).
+    """
+    i, contexts, tags, dockerfile = 0, [], [], ""
+    build_args: list[tuple[str, str]] = []
+    while i < len(args):
+        name, has_value, attached = args[i].partition("=")
+        if name in _BUILD_VALUED:
+            value = attached if has_value else (args[i + 1] if i + 1 < len(args) else "")
+            if name == "--cache-from" and "=" in value:
+                raise ValueError(f"build option --cache-from {value} reads a cache this server cannot judge")
+            if name in ("-f", "--file") and not value.startswith("/"):
+                # docker reads a relative -f from its working folder, not the context: not judged.
+                raise ValueError(f"build option {name} {value!r} is not an absolute path")
+            if name in ("-t", "--tag"):
+                tags.append(value)
+            elif name in ("-f", "--file"):
+                dockerfile = value
+            elif name == "--build-arg" and "=" in value:
+                key, _, arg = value.partition("=")
+                build_args.append((key, arg))
+            i += 1 if has_value else 2
+        elif name in _BUILD_FLAGS:
+            i += 1
+        elif name.startswith("-") and name != "-":
+            raise ValueError(
+                f"build option {name} is not allowed for dev containers (it may reach the host or "
+                "the network); remove it from devcontainer.json build.options"
+            )
+        else:
+            if not args[i].startswith("/") and args[i] != "-":
+                raise ValueError(f"build context {args[i]!r} is not an absolute folder")
+            contexts.append(args[i])
+            i += 1
+    folders = [c for c in contexts if c != "-"]
+    if not dockerfile and folders:
+        dockerfile = f"{folders[-1].rstrip('/')}/Dockerfile"
+    return BuildCall(tuple(tags), tuple(folders), dockerfile, tuple(build_args))
 
 
 # `docker exec` options that take a value.

@@ -7,6 +7,7 @@ the guard; this module runs the CLI and turns its output into results and readab
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import shutil
@@ -22,7 +23,8 @@ from mcp_docker_server.devcontainers.cli import (
     without_probe_noise,
 )
 from mcp_docker_server.devcontainers.gate import judge_configuration
-from mcp_docker_server.devcontainers.workdir import workdir
+from mcp_docker_server.devcontainers.shim import Shim
+from mcp_docker_server.devcontainers.workdir import Workdir, workdir
 from mcp_docker_server.errors import ProcessError
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.processes import run_process
@@ -128,9 +130,7 @@ class DevContainerRunner:
         Raises:
             DevContainerError: no devcontainer.json, or the CLI failed.
         """
-        with workdir(
-            self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
-        ) as work:
+        with self._workdir(folder) as work:
             argv = cli_argv(self.cli, "read-configuration", folder, work, _COMMON)
             done = await self._run(argv, timeout)
         result = outcome(done.stdout)
@@ -168,9 +168,7 @@ class DevContainerRunner:
             PolicyDenied: the shim refused a container or a command (it removed what it made).
             DevContainerError: the CLI failed (offline Features, a missing user...).
         """
-        with workdir(
-            self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
-        ) as work:
+        with self._workdir(folder) as work:
             extra: list[str] = []
             if judged is not None:
                 override = work.path / "judged-devcontainer.json"
@@ -181,13 +179,20 @@ class DevContainerRunner:
                     shutil.copytree(source, work.path / key, symlinks=True)
                 extra = ["--override-config", str(override)]
             argv = cli_argv(self.cli, "up", folder, work, [*_COMMON, *extra], log_format="text")
-            done = await self._run(argv, timeout, on_progress)
+            try:
+                done = await self._run(argv, timeout, on_progress)
+            except DevContainerError:
+                await self._undo(work, folder)  # the deadline passed: what the call made goes
+                raise
             refusal = work.refusal()
+            result = outcome(done.stdout)
+            failed = done.returncode != 0 or result is None or result.get("outcome") != "success"
+            if failed and refusal is None:
+                await self._undo(work, folder)  # the shim undid a refusal itself
         if refusal is not None:
             raise refusal
-        result = outcome(done.stdout)
-        if done.returncode != 0 or result is None or result.get("outcome") != "success":
-            raise failure("up", result, done.stderr)
+        if failed or result is None:
+            raise failure("up", result, done.stderr, removed=True)
         return result
 
     async def exec(
@@ -199,9 +204,7 @@ class DevContainerRunner:
         Raises:
             PolicyDenied: the shim refused the exec.
         """
-        with workdir(
-            self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address
-        ) as work:
+        with self._workdir(folder) as work:
             # The container judged, named; "--" ends the CLI's options: a command that starts with
             # --container-id or --id-label is the command, not an option naming another container.
             target = ["--container-id", container_id] if container_id else []
@@ -230,6 +233,18 @@ class DevContainerRunner:
             stderr=without_probe_noise(done.stderr),
             truncated=done.truncated,
         )
+
+    def _workdir(self, folder: str) -> contextlib.AbstractContextManager[Workdir]:
+        return workdir(
+            self.policy, self.docker, local_paths=self.local_paths, publish_address=self.publish_address,
+            folder=folder,
+        )  # fmt: skip
+
+    async def _undo(self, work: Workdir, folder: str) -> None:
+        """Remove what the shim recorded as made by this call (containers, their new volumes
+        and networks, images it built)."""
+        shim = Shim(self.docker, work.path, self.policy, self.resolve, self.publish_address, folder, self.env)
+        await shim.undo()
 
     async def _run(self, argv: Sequence[str], timeout: float, on_progress: LineCallback | None = None) -> Any:
         try:

@@ -23,40 +23,54 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from mcp_docker_server.devcontainers.describe import description, mounted_volume_names, network_refs
-from mcp_docker_server.devcontainers.gate import policy_from_json
+from mcp_docker_server.devcontainers.describe import (
+    description,
+    mounted_volume_names,
+    network_refs,
+    volume_info,
+)
+from mcp_docker_server.devcontainers.gate import check_build_tag, check_profile_files, policy_from_json
+from mcp_docker_server.devcontainers.names import FOLDER_LABEL, OWNER_LABEL
 from mcp_docker_server.devcontainers.runargs import (
     bind_published_ports,
     compose_split,
     injected_options,
+    judged_compose_globals,
+    parse_build,
     parse_exec,
     parse_run,
+    security_options,
     start_tokens,
 )
 from mcp_docker_server.errors import DockerServerError, PolicyDenied
 from mcp_docker_server.policy import admit_exec, check_host_path, check_image, lexical_resolver, scope_labels
-from mcp_docker_server.policy.admission import judge_container
-from mcp_docker_server.policy.compose import env_files_of, judge_compose_config
+from mcp_docker_server.policy.admission import judge_container, listed_binds
+from mcp_docker_server.policy.builds import check_build_name, check_frontend, compose_builds
+from mcp_docker_server.policy.compose import env_files_of, judge_compose_config, pin_paths, publish_on
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.processes import Completed, run_process
 from mcp_docker_server.specs.containers import ExecSpec
+from mcp_docker_server.specs.dockerfile import base_images, frontend_image
 
-__all__ = ["ENV_DOCKER", "ENV_PUBLISH", "ENV_RESOLVER", "ENV_STATE", "REFUSAL_FILE", "main"]
+__all__ = ["ENV_DOCKER", "ENV_FOLDER", "ENV_PUBLISH", "ENV_RESOLVER", "ENV_STATE", "REFUSAL_FILE", "main"]
 
 ENV_DOCKER = "MCP_DOCKER_DEVCONTAINER_DOCKER"  # the real docker CLI
 ENV_STATE = "MCP_DOCKER_DEVCONTAINER_STATE"  # the call's private folder (policy.json, refusal.json)
 ENV_RESOLVER = "MCP_DOCKER_DEVCONTAINER_RESOLVER"  # "local" (engine on this host) or "lexical"
 ENV_PUBLISH = "MCP_DOCKER_DEVCONTAINER_PUBLISH"  # MCP_DOCKER_PUBLISH_ADDRESS of the server
+ENV_FOLDER = "MCP_DOCKER_DEVCONTAINER_FOLDER"  # the workspace folder (real path) of the call
 POLICY_FILE = "policy.json"
 REFUSAL_FILE = "refusal.json"
 BUILT_FILE = "built.json"  # images this call built that did not exist before
 CREATED_FILE = "created.json"  # containers this call created, and the named volumes that made
+JUDGED_FILE = "judged.json"  # containers judged in this call (an exec in them is not judged again)
 _TIMEOUT = 600.0  # one docker command; the server's own deadline for the whole call is shorter
 
 # Subcommands that only read, or stop and remove what the CLI made: passed through as they are.
@@ -75,11 +89,7 @@ _COMPOSE_PASS = frozenset(
     {"version", "config", "ps", "ls", "images", "top", "logs", "port", "events", "down", "stop", "rm", "kill"}
 )
 _COMPOSE_JUDGED = frozenset({"up", "create", "start", "restart", "build"})
-# Build options the CLI itself passes (devcontainer.json build.options adds others): anything
-# else (network, entitlements, secrets, ssh, outputs, host build contexts) is refused.
-_BUILD_VALUED = frozenset({"-f", "--file", "-t", "--tag", "--target", "--build-arg", "--label", "--platform",
-                           "--progress", "--cache-from"})  # fmt: skip
-_BUILD_FLAGS = frozenset({"--load", "--no-cache", "--pull", "-q", "--quiet", "--rm", "--force-rm"})
+_DOCKERFILE_LIMIT = 1024 * 1024  # bytes of a Dockerfile read for its FROM lines and frontend
 
 
 _UNDO = {
@@ -104,9 +114,13 @@ class Shim:
         policy: Policy,
         resolve: PathResolver,
         publish_address: str = "127.0.0.1",
+        folder: str = "",
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.docker = docker
+        self.env = os.environ if env is None else env
         self.publish_address = publish_address
+        self.folder = folder
         self.state = state
         self.policy = policy
         self.resolve = resolve
@@ -134,9 +148,11 @@ class Shim:
             await self.judge_exec(rest)
             return []
         if command == "build" or (command in ("buildx", "builder", "image") and rest[:1] == ["build"]):
-            tags = self.judge_build(rest if command == "build" else rest[1:])
+            prefix, build_args = ([command], rest) if command == "build" else ([command, "build"], rest[1:])
+            tags = await self.judge_build(build_args)
             await self.note_new_images(tags)
-            return []
+            # The folder's label on what it builds: `remove` finds the folder's images by it.
+            return [*prefix, "--label", f"{OWNER_LABEL}={self.folder}", *build_args]
         if command == "pull" and rest:
             check_image(self.policy, rest[-1])
             return []
@@ -165,6 +181,7 @@ class Shim:
                 "(or publish every port on every interface) outside what the engine describes",
                 hint="set the variables in containerEnv, and publish ports with forwardPorts or appPort.",
             )
+        check_profile_files(self.policy, security_options(call.create_options), self.resolve, "runArgs")
         labels = scope_labels(self.policy, {})
         before = set(await self.volume_names())
         create = [
@@ -178,44 +195,79 @@ class Shim:
             sys.stderr.write(done.stderr)
             raise SystemExit(done.returncode)
         container_id = done.stdout.strip().splitlines()[-1].strip()
+        await self.note(CREATED_FILE, [f"container:{container_id}"])  # undone if the start fails
         try:
             await self.judge_container_id(container_id)
         except PolicyDenied:
             await self.remove_container(container_id, before)
             raise
-        await self.note(
-            CREATED_FILE, [f"container:{container_id}", *await self.new_volumes(container_id, before)]
-        )
+        await self.note(CREATED_FILE, await self.new_volumes(container_id, before))
+        await self.note(JUDGED_FILE, [container_id])
         if create_only:
             return ["inspect", "--format", "{{.Id}}", container_id]
         return start_tokens(call, container_id)
 
     async def judge_existing(self, refs: Sequence[str]) -> None:
-        for ref in refs:
-            await self.judge_container_id(ref)
+        for raw in await self.inspect("container", list(refs)):
+            await self.judge_owned(raw)
 
-    async def judge_container_id(self, ref: str) -> None:
+    async def judge_container_id(self, ref: str) -> dict[str, Any]:
+        """Judge the container as the engine describes it (with every other container's binds,
+        for the nested-bind rule); its inspect body.
+
+        Raises:
+            PolicyDenied: as run-container would refuse it.
+        """
         raw = (await self.inspect("container", [ref]))[0]
         volumes = {str(v["Name"]): v for v in await self.inspect("volume", mounted_volume_names(raw))}
         refs = network_refs(raw)
         found = {str(n["Id"]): n for n in await self.inspect("network", sorted(set(refs.values())))}
         networks = {name: found[ref] for name, ref in refs.items() if ref in found}
         info = await self.docker_cli(["info", "--format", "{{.CgroupVersion}}"])
-        judge_container(self.policy, description(raw, volumes, networks, info.stdout.strip()), self.resolve)
+        others = await self.other_binds(str(raw.get("Id") or ""))
+        desc = description(raw, volumes, networks, info.stdout.strip(), other_binds=others)
+        judge_container(self.policy, desc, self.resolve)
+        return raw
 
     async def judge_exec(self, args: Sequence[str]) -> None:
         """The exec-container rules: no privileged exec, and no root exec when the operator
-        forbids it (an exec without a user runs as the container's own user)."""
+        forbids it (an exec without a user runs as the container's own user); and the
+        container is this folder's, judged as run-container would judge it (the CLI runs its
+        commands in a running container it finds by labels, which may be one no call made)."""
         try:
             call = parse_exec(args)
         except ValueError as exc:
             raise Refused(str(exc)) from exc
-        default_user = ""
-        if call.user is None and not self.policy.allow_root_exec:
-            raw = (await self.inspect("container", [call.container]))[0]
-            default_user = str((raw.get("Config") or {}).get("User") or "")
+        raw = (await self.inspect("container", [call.container]))[0]
+        await self.judge_owned(raw)
+        default_user = str((raw.get("Config") or {}).get("User") or "")
         spec = ExecSpec(call.container, call.command, user=call.user, privileged=call.privileged)
         admit_exec(self.policy, spec, default_user)
+
+    async def judge_owned(self, raw: dict[str, Any]) -> None:
+        """A container the CLI acts on is the folder's (its dev container, or a service of the
+        folder's Compose project) and passes the judge, once per call.
+
+        Raises:
+            PolicyDenied: naming the container and the folder it belongs to.
+        """
+        container_id = str(raw.get("Id") or "")
+        path = self.state / JUDGED_FILE
+        if path.exists() and container_id in json.loads(path.read_text()):
+            return
+        labels = (raw.get("Config") or {}).get("Labels") or {}
+        if self.folder not in (labels.get(FOLDER_LABEL), labels.get(OWNER_LABEL)):
+            name = str(raw.get("Name") or container_id[:12]).lstrip("/")
+            owner = labels.get(OWNER_LABEL) or labels.get(FOLDER_LABEL) or "no dev container folder"
+            raise PolicyDenied(
+                "devcontainer-owner",
+                f"container {name} is not a dev container of {self.folder} (it belongs to {owner}), "
+                "and the Dev Containers CLI would run this folder's commands in it",
+                hint="give the Compose project a name of its own (`name:` in the compose file), or "
+                "remove that container, then call up again.",
+            )
+        await self.judge_container_id(container_id)
+        await self.note(JUDGED_FILE, [container_id])
 
     async def remove_container(self, container_id: str, volumes_before: set[str]) -> None:
         raw = await self.inspect("container", [container_id])
@@ -226,44 +278,38 @@ class Shim:
 
     # ------------------------------------------------------------------ builds
 
-    def judge_build(self, args: Sequence[str]) -> list[str]:
-        """Refuse build options the CLI does not use itself, and host paths the rule refuses;
-        the tags it names."""
-        i, positional, tags = 0, [], []
-        while i < len(args):
-            name, has_value, _ = args[i].partition("=")
-            if name in _BUILD_VALUED:
-                value = args[i].partition("=")[2] if has_value else (args[i + 1] if i + 1 < len(args) else "")
-                if name == "--cache-from" and "=" in value:
-                    raise Refused(
-                        f"build option --cache-from {value} reads a cache this server does not judge"
-                    )
-                if name in ("-t", "--tag"):
-                    tags.append(value)
-                if name in ("-f", "--file") and value.startswith("/"):
-                    check_host_path(self.policy, value, self.resolve, purpose="Dockerfile", mounted=False)
-                i += 1 if has_value else 2
-            elif name in _BUILD_FLAGS:
-                i += 1
-            elif name.startswith("-"):
-                raise Refused(
-                    f"build option {name} is not allowed for dev containers (it may reach the host or "
-                    "the network); remove it from devcontainer.json build.options"
-                )
-            else:
-                positional.append(args[i])
-                i += 1
-        for context in positional:
-            if context.startswith("/"):
-                check_host_path(self.policy, context, self.resolve, purpose="build context", mounted=False)
-            elif context != "-":
-                raise Refused(f"build context {context!r} is not an absolute folder")
-        return tags
+    async def judge_build(self, args: Sequence[str]) -> list[str]:
+        """Refuse build options the CLI does not use itself, host paths the rule refuses, names
+        that are not the CLI's own for this folder, and what build-image refuses of a Dockerfile
+        (a frontend or base images outside the image allowlist); the tags it names."""
+        try:
+            call = parse_build(args)
+        except ValueError as exc:
+            raise Refused(str(exc)) from exc
+        for tag in call.tags:
+            check_build_tag(tag, self.folder)
+        for context in call.contexts:
+            check_host_path(self.policy, context, self.resolve, purpose="build context", mounted=False)
+        if call.dockerfile:
+            check_host_path(self.policy, call.dockerfile, self.resolve, purpose="Dockerfile", mounted=False)
+            text = await anyio.to_thread.run_sync(_read_text, call.dockerfile)
+            self.judge_dockerfile(text, dict(call.build_args), call.tags)
+        return list(call.tags)
+
+    def judge_dockerfile(
+        self, text: str, build_args: dict[str, str], names: Sequence[str], more_sources: Sequence[str] = ()
+    ) -> None:
+        """build-image's rules for a Dockerfile: the frontend it asks for, and the names the build
+        gives against the images it takes files from (image allowlist)."""
+        if frontend := frontend_image(text, build_args):
+            check_frontend(self.policy, frontend)
+        for given in names:
+            check_build_name(self.policy, given, [*base_images(text), *more_sources])
 
     async def note_new_images(self, tags: Sequence[str]) -> None:
         """Remember the tags a build makes that do not exist yet: a refusal later in this call
         removes them (a refused dev container leaves nothing behind)."""
-        new = [t for t in tags if (await self.docker_cli(["image", "inspect", t])).returncode != 0]
+        new = [t for t in tags if await self.inspect_quietly("image", t) is None]
         await self.note(BUILT_FILE, [f"image:{t}" for t in new])
 
     async def note(self, name: str, items: Sequence[str]) -> None:
@@ -279,9 +325,9 @@ class Shim:
         return [f"volume:{v}" for v in mounted_volume_names(raw[0]) if v not in before] if raw else []
 
     async def undo(self) -> None:
-        """After a refusal: remove what this call created (containers, the named volumes and
-        networks their creation made, images it built), so a refused dev container leaves
-        nothing behind. Records are "kind:ref"."""
+        """After a refusal (or a failed ``up``): remove what this call created (containers, the
+        named volumes and networks their creation made, images it built), so a dev container
+        that did not come up leaves nothing behind. Records are "kind:ref"."""
         made: list[str] = []
         for name in (CREATED_FILE, BUILT_FILE):
             path = self.state / name
@@ -307,6 +353,12 @@ class Shim:
         return env_files_of(json.loads(raw.stdout))
 
     async def compose(self, args: Sequence[str]) -> list[str]:
+        """Judge a Compose command that builds, creates or starts: the project is rendered and
+        judged, and Compose then runs on a private copy of what was judged (host paths pinned,
+        ports without an address on the publish address, every service and build labelled as
+        this folder's), never on the project's files again, so a file changed after the judge
+        changes nothing. Containers are created, judged as the engine describes them, then
+        started."""
         globals_, sub, rest = compose_split(args)
         if sub in _COMPOSE_PASS or not sub:
             return []
@@ -318,35 +370,131 @@ class Shim:
             raise SystemExit(rendered.returncode)
         config = json.loads(rendered.stdout)
         judge_compose_config(self.policy, config, self.resolve, env_files=await self.env_files(globals_))
-        if sub == "build":
-            return []
         project = str(config.get("name") or "")
+        await self.judge_project_owner(project)
+        names = await self.judge_compose_builds(config)
+        own = judged_compose_globals(globals_, self.judged_file(config), self.state)
+        services = [a for a in rest if not a.startswith("-")]
+        if sub in ("build", "up", "create"):
+            await self.note_new_images(names)
+        if sub == "build":
+            return ["compose", *own, "build", *services]
+        await self.create_and_judge(project, own, services if sub in ("up", "create") else None)
+        if sub == "up":
+            # What exists now is what was judged: nothing is built or recreated by the start.
+            return ["compose", *own, "up", "--detach", "--no-recreate", "--no-build", *services]
+        if sub == "create":
+            return ["compose", *own, "ps", "--all", "--quiet"]
+        return ["compose", *own, sub, *services]
+
+    async def create_and_judge(
+        self, project: str, own: Sequence[str], services: Sequence[str] | None
+    ) -> None:
+        """Create the project's containers (``services``; None: create nothing) from the judged
+        copy, then judge every container of the project; a failure or a refusal removes what
+        this command made."""
         before = set(await self.project_containers(project))
         volumes_before = set(await self.volume_names())
         networks_before = set(await self.project_networks(project))
-        services = [a for a in rest if not a.startswith("-")] if sub in ("up", "create") else []
-        if sub in ("up", "create"):
-            made = await self.docker_cli(["compose", *globals_, "create", *services])
+        if services is not None:
+            made = await self.docker_cli(["compose", *own, "create", *services])
             if made.returncode != 0:
+                await self.sweep(project, before, volumes_before, networks_before)
                 sys.stderr.write(made.stderr)
                 raise SystemExit(made.returncode)
         ids = await self.project_containers(project)
+        created = [f"container:{c}" for c in sorted(set(ids) - before)]
+        networks = [f"network:{n}" for n in await self.project_networks(project) if n not in networks_before]
+        await self.note(CREATED_FILE, [*created, *networks])  # undone if a later step fails
         try:
-            for container_id in ids:
-                await self.judge_container_id(container_id)
-            networks = [
-                f"network:{n}" for n in await self.project_networks(project) if n not in networks_before
-            ]
-            created = [f"container:{c}" for c in sorted(set(ids) - before)]
-            await self.note(CREATED_FILE, [*created, *networks])
+            for raw in await self.inspect("container", ids):
+                await self.judge_owned(raw)
         except PolicyDenied:
-            for container_id in set(ids) - before:
-                await self.remove_container(container_id, volumes_before)
-            networks = [n for n in await self.project_networks(project) if n not in networks_before]
-            if networks:
-                await self.docker_cli(["network", "rm", *networks])
+            await self.sweep(project, before, volumes_before, networks_before)
             raise
-        return []
+
+    async def judge_project_owner(self, project: str) -> None:
+        """The Compose project is the folder's own: Compose would recreate, and the CLI would
+        run the folder's commands in, containers another project (or another folder with the
+        same name) made under that project name.
+
+        Raises:
+            PolicyDenied: naming the project and a container that is not the folder's.
+        """
+        for raw in await self.inspect("container", await self.project_containers(project)):
+            labels = (raw.get("Config") or {}).get("Labels") or {}
+            if labels.get(OWNER_LABEL) != self.folder:
+                name = str(raw.get("Name") or "").lstrip("/")
+                owner = labels.get(OWNER_LABEL) or "no dev container folder"
+                raise PolicyDenied(
+                    "devcontainer-owner",
+                    f"Compose project {project} already holds container {name}, which is not this "
+                    f"folder's (it belongs to {owner})",
+                    hint="give the project a name of its own (`name:` in the compose file), or remove "
+                    "that project first, then call up again.",
+                )
+
+    def judged_file(self, config: dict[str, Any]) -> Path:
+        """Write the judged project for Compose to run: host paths pinned to what was judged,
+        ports without an address on the publish address (as run-container), and each service
+        and build labelled with the folder (``remove`` takes down only such projects and
+        images)."""
+        pinned = publish_on(pin_paths(config, self.resolve), self.publish_address)
+        for service in (pinned.get("services") or {}).values():
+            labels = service.get("labels")
+            service["labels"] = {**(labels if isinstance(labels, dict) else {}), OWNER_LABEL: self.folder}
+            build = service.get("build")
+            if isinstance(build, dict):
+                built = build.get("labels")
+                build["labels"] = {**(built if isinstance(built, dict) else {}), OWNER_LABEL: self.folder}
+        handle, name = tempfile.mkstemp(prefix="compose-", suffix=".json", dir=self.state)
+        with os.fdopen(handle, "w") as stream:
+            json.dump(pinned, stream)
+        return Path(name)
+
+    async def judge_compose_builds(self, config: dict[str, Any]) -> list[str]:
+        """build-image's rules for the project's local builds: the frontend and the names each
+        gives against the images it starts from (image allowlist); and a name another image
+        holds is not moved unless that image is the folder's own (a rebuild). The names.
+
+        Raises:
+            PolicyDenied: naming the image and the service.
+        """
+        names: list[str] = []
+        for build in compose_builds(config, str(config.get("name") or "")):
+            text = build.dockerfile_text
+            if build.dockerfile_path:
+                text = await anyio.to_thread.run_sync(_read_text, build.dockerfile_path)
+            self.judge_dockerfile(text, dict(build.args), build.names, build.context_images)
+            for name in build.names:
+                found = await self.inspect_quietly("image", name)
+                labels = ((found or {}).get("Config") or {}).get("Labels") or {}
+                if found and labels.get(OWNER_LABEL) != self.folder:
+                    raise PolicyDenied(
+                        "devcontainer-image-name",
+                        f"service {build.service} would build {name}, a name an image that is not "
+                        "this folder's already holds",
+                        hint="give the built image a name of its own (`image:` in the compose file), "
+                        "or leave `image:` out.",
+                    )
+            names += build.names
+        return names
+
+    async def sweep(
+        self, project: str, before: set[str], volumes_before: set[str], networks_before: set[str]
+    ) -> None:
+        """Remove what a Compose command of this call made in ``project`` (containers, then
+        the networks and volumes Compose created for it), after a refusal or a failed create."""
+        for container_id in set(await self.project_containers(project)) - before:
+            await self.remove_container(container_id, volumes_before)
+        networks = [n for n in await self.project_networks(project) if n not in networks_before]
+        if networks:
+            await self.docker_cli(["network", "rm", *networks])
+        label = f"label=com.docker.compose.project={project}"
+        listed = await self.docker_cli(["volume", "ls", "--quiet", "--filter", label])
+        volumes = [v for v in listed.stdout.split() if v not in volumes_before]
+        if volumes:
+            await self.docker_cli(["volume", "rm", *volumes])
 
     async def project_networks(self, project: str) -> list[str]:
         label = f"label=com.docker.compose.project={project}"
@@ -377,12 +525,49 @@ class Shim:
         data = json.loads(done.stdout or "[]")
         return [d for d in data if isinstance(d, dict)]
 
+    async def other_binds(self, exclude: str) -> tuple[tuple[str, bool, str], ...]:
+        """The host folders every other container on the engine mounts (binds, and volumes that
+        mount a folder like one), for the nested-bind rule; a container that goes away
+        meanwhile is left out (it mounts nothing any more).
+
+        Raises:
+            Refused: the containers could not be listed (fail closed).
+        """
+        ids = (await self.docker_cli(["ps", "--all", "--quiet", "--no-trunc"])).stdout.split()
+        if not ids:
+            return ()
+        done = await self.docker_cli(["container", "inspect", *ids])
+        try:
+            raws = [d for d in json.loads(done.stdout or "") if isinstance(d, dict)]
+        except ValueError:
+            raise Refused(f"cannot list the engine's containers: {done.stderr.strip()[:300]}") from None
+        names = sorted({v for raw in raws for v in mounted_volume_names(raw)})
+        volumes = (
+            {str(v["Name"]): volume_info(v) for v in await self.inspect("volume", names)} if names else {}
+        )
+        return listed_binds(raws, volumes, exclude=exclude)
+
+    async def inspect_quietly(self, kind: str, ref: str) -> dict[str, Any] | None:
+        """``ref``'s inspect body, or None when there is no such object."""
+        done = await self.docker_cli([kind, "inspect", ref])
+        data = json.loads(done.stdout or "[]") if done.returncode == 0 else []
+        return data[0] if data and isinstance(data[0], dict) else None
+
     async def volume_names(self) -> list[str]:
         done = await self.docker_cli(["volume", "ls", "--quiet"])
         return done.stdout.split()
 
     async def docker_cli(self, args: Sequence[str]) -> Completed:
-        return await run_process([self.docker, *args], timeout=_TIMEOUT, env=os.environ)
+        return await run_process([self.docker, *args], timeout=_TIMEOUT, env=self.env)
+
+
+def _read_text(path: str) -> str:
+    """A Dockerfile's text ("" when it cannot be read: the build then says why)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(_DOCKERFILE_LIMIT).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _resolver() -> PathResolver:
@@ -414,6 +599,7 @@ def main(argv: Sequence[str]) -> int:
         policy_from_json((state / POLICY_FILE).read_text()),
         _resolver(),
         os.environ.get(ENV_PUBLISH) or "127.0.0.1",
+        os.environ.get(ENV_FOLDER) or "",
     )
     try:
         tokens = anyio.run(shim.decide, list(argv))

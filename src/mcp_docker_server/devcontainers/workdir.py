@@ -18,6 +18,7 @@ from pathlib import Path
 from mcp_docker_server.devcontainers.gate import policy_to_json
 from mcp_docker_server.devcontainers.shim import (
     ENV_DOCKER,
+    ENV_FOLDER,
     ENV_PUBLISH,
     ENV_RESOLVER,
     ENV_STATE,
@@ -70,11 +71,12 @@ def _script(lines: list[str]) -> str:
 
 @contextlib.contextmanager
 def workdir(
-    policy: Policy, docker: str, *, local_paths: bool, publish_address: str = "127.0.0.1"
+    policy: Policy, docker: str, *, local_paths: bool, publish_address: str = "127.0.0.1", folder: str = ""
 ) -> Iterator[Workdir]:
     """Make the call's private folder (mode 0700) with the policy and the wrappers; remove it
     afterwards. ``docker`` is the real docker CLI; ``local_paths``: the engine runs on this
-    host, so host paths are resolved here (symlinks followed)."""
+    host, so host paths are resolved here (symlinks followed); ``folder``: the workspace folder
+    of the call (the shim names its images and labels by it)."""
     path = Path(tempfile.mkdtemp(prefix="mcp-devcontainer-"))
     try:
         (path / POLICY_FILE).write_text(policy_to_json(policy))
@@ -83,6 +85,7 @@ def workdir(
             ENV_STATE: str(path),
             ENV_RESOLVER: "local" if local_paths else "lexical",
             ENV_PUBLISH: publish_address,
+            ENV_FOLDER: folder,
         }
         exports = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
         real = shlex.quote(docker)

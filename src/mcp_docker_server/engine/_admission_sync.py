@@ -15,7 +15,14 @@ from typing import Any
 import docker
 import docker.errors
 
-from mcp_docker_server.policy.admission import ContainerDescription, NetworkInfo, VolumeInfo
+from mcp_docker_server.policy.admission import (
+    Bind,
+    ContainerDescription,
+    NetworkInfo,
+    VolumeInfo,
+    listed_binds,
+    service_binds,
+)
 
 __all__ = [
     "ProjectResources",
@@ -66,20 +73,46 @@ def describe_container(
     )
 
 
-def bind_sources(client: docker.DockerClient, *, exclude: str = "") -> tuple[tuple[str, bool, str], ...]:
-    """Every container's bind mounts on the engine (one listing): (source, read-write, name),
-    but ``exclude``'s (the container being judged)."""
-    found: list[tuple[str, bool, str]] = []
-    for row in client.api.containers(all=True):
-        if row.get("Id") == exclude:
-            continue
-        name = str((row.get("Names") or ["?"])[0]).lstrip("/")
-        found.extend(
-            (str(mount["Source"]), bool(mount.get("RW")), name)
-            for mount in row.get("Mounts") or []
-            if mount.get("Type") == "bind" and mount.get("Source")
+def bind_sources(client: docker.DockerClient, *, exclude: str = "") -> tuple[Bind, ...]:
+    """Every container's host folders on the engine, but ``exclude``'s (the container being
+    judged): its bind mounts, and the folders its ``local`` volumes mount like binds (a bind
+    device, overlay layers); on a swarm manager, every service's too. One container listing,
+    one service listing, and one volume listing when something mounts a named volume:
+    (source, read-write, name)."""
+    rows: list[Raw] = client.api.containers(all=True)
+    services = swarm_services(client)
+    mounted = any(m.get("Type") == "volume" for row in rows for m in row.get("Mounts") or []) or any(
+        m.get("Type") == "volume"
+        for s in services
+        for m in (((s.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Mounts")
+        or []
+    )
+    volumes = listed_volumes(client) if mounted else {}
+    return listed_binds(rows, volumes, exclude=exclude) + service_binds(services, volumes)
+
+
+def swarm_services(client: docker.DockerClient) -> list[Raw]:
+    """The swarm's services, when the engine is a manager (its tasks may run on any node,
+    this host included); none otherwise (the engine answers 503: not a manager)."""
+    try:
+        return list(client.api.services())  # type: ignore[no-untyped-call]
+    except docker.errors.APIError as exc:
+        if exc.status_code == 503:
+            return []
+        raise
+
+
+def listed_volumes(client: docker.DockerClient) -> dict[str, VolumeInfo]:
+    """Every volume's driver and options, in one listing (the list carries the options)."""
+    listing: Raw = client.api.volumes() or {}
+    return {
+        str(v["Name"]): VolumeInfo(
+            driver=str(v.get("Driver") or "local"),
+            options={str(k): str(o) for k, o in (v.get("Options") or {}).items()},
         )
-    return tuple(found)
+        for v in listing.get("Volumes") or []
+        if v.get("Name")
+    }
 
 
 def network_infos(client: docker.DockerClient, refs: dict[str, str]) -> dict[str, NetworkInfo]:

@@ -31,8 +31,12 @@ from mcp_docker_server.policy.containers import (
 )
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.networks import judge_network
-from mcp_docker_server.policy.paths import check_bind_source, check_not_container_writable
-from mcp_docker_server.specs.volumes import VolumeSpec
+from mcp_docker_server.policy.paths import (
+    check_bind_source,
+    check_not_container_writable,
+    check_writers_listed,
+)
+from mcp_docker_server.specs.volumes import VolumeSpec, volume_host_paths
 
 __all__ = [
     "HARMLESS_CONFIG",
@@ -41,11 +45,18 @@ __all__ = [
     "HARMLESS_HOST_CONFIG",
     "JUDGED_HOST_CONFIG",
     "SAFE_SYSCTLS",
+    "Bind",
     "ContainerDescription",
     "NetworkInfo",
     "VolumeInfo",
     "judge_container",
+    "judge_nesting",
     "judge_task_template",
+    "listed_binds",
+    "own_binds",
+    "service_binds",
+    "volume_binds",
+    "writable_folders",
 ]
 
 # HostConfig fields that cannot give a container more of the host than a default container:
@@ -113,6 +124,9 @@ _NAMESPACE_FIELDS = {
 }
 _PROPAGATION_LEAKS = frozenset({"shared", "rshared"})
 
+# A host folder a container mounts: (source, read-write, container name).
+Bind = tuple[str, bool, str]
+
 
 @dataclass(frozen=True)
 class VolumeInfo:
@@ -151,28 +165,83 @@ class ContainerDescription:
     # The networks it joins as the engine reports them (a macvlan made elsewhere, a bridge
     # that adopted a host bridge): judged like a network being created.
     network_infos: Mapping[str, NetworkInfo] = field(default_factory=dict)
-    # Every other container's bind mounts on the engine: (resolved source, read-write, name).
-    other_binds: tuple[tuple[str, bool, str], ...] = ()
+    # Every other container's bind mounts on the engine, and on the other engines of the same
+    # host (see :func:`listed_binds`): (source, read-write, name).
+    other_binds: tuple[Bind, ...] = ()
     # Host folders a Compose watch syncs into containers (the server's): (folder, project).
     watched: tuple[tuple[str, str], ...] = ()
+    # Engines of the same host whose containers could not be listed, each with the reason: a
+    # writer there cannot be ruled out, so a bind is refused while one is listed here.
+    unlisted: tuple[str, ...] = ()
 
 
-def own_binds(host_config: Mapping[str, Any]) -> list[tuple[str, bool]]:
-    """A container's bind mounts from its HostConfig (``Binds`` and bind ``Mounts``): (source
-    as written, read-write)."""
+def volume_binds(info: VolumeInfo, read_write: bool) -> list[tuple[str, bool]]:
+    """The host folders a named volume mounts the way a bind does, each with whether the
+    container can write it: a ``local`` volume's bind device (``type=none,o=bind``), or an
+    overlay's layers (the upper and work folders take the writes, the lower ones are only
+    read). The engine mounts them at every start, following links like a bind's source.
+    ``read_write``: the container mounts the volume read-write."""
+    if (info.driver or "local").strip() != "local":
+        return []
+    flags = {flag.strip().lower() for flag in info.options.get("o", "").split(",")}
+    writes = read_write and "ro" not in flags
+    return [
+        (path, writes and purpose != "overlay lowerdir") for path, purpose in volume_host_paths(info.options)
+    ]
+
+
+def own_binds(
+    host_config: Mapping[str, Any], volumes: Mapping[str, VolumeInfo] | None = None
+) -> list[tuple[str, bool]]:
+    """A container's bind mounts from its HostConfig: ``Binds`` and bind ``Mounts``, and the
+    host folders its named volumes mount like binds (``volumes``: the named volumes as the
+    engine reports them; a mount's inline driver config counts too, since it makes the volume
+    when it does not exist yet): (source as written, read-write)."""
+    known = volumes or {}
     found: list[tuple[str, bool]] = []
     binds = host_config.get("Binds") or []
     for bind in binds if isinstance(binds, list) else [binds]:
         source, _, options = parse_bind(str(bind))
+        read_write = "ro" not in options
         if source.startswith("/"):
-            found.append((source, "ro" not in options))
+            found.append((source, read_write))
+        elif source in known:
+            found.extend(volume_binds(known[source], read_write))
     mounts = host_config.get("Mounts") or []
-    found.extend(
-        (str(mount.get("Source") or ""), not mount.get("ReadOnly"))
-        for mount in (mounts if isinstance(mounts, list) else [])
-        if isinstance(mount, Mapping) and str(mount.get("Type") or "").lower() == "bind"
-    )
+    for mount in mounts if isinstance(mounts, list) else []:
+        if not isinstance(mount, Mapping):
+            continue
+        kind = str(mount.get("Type") or "").lower()
+        read_write = not mount.get("ReadOnly")
+        if kind == "bind":
+            found.append((str(mount.get("Source") or ""), read_write))
+        elif kind == "volume":
+            for info in (_inline_volume(mount), known.get(str(mount.get("Source") or ""))):
+                if info is not None:
+                    found.extend(volume_binds(info, read_write))
     return found
+
+
+def listed_binds(
+    containers: Iterable[Mapping[str, Any]], volumes: Mapping[str, VolumeInfo], *, exclude: str = ""
+) -> tuple[Bind, ...]:
+    """The host folders containers mount, from the engine's container list (or inspect bodies,
+    which carry the same ``Mounts``), but ``exclude``'s (the container being judged): bind
+    mounts, and the folders of the named volumes that mount like binds (``volumes``, as the
+    engine lists them). (source, read-write, container name)."""
+    found: list[Bind] = []
+    for row in containers:
+        if exclude and row.get("Id") == exclude:
+            continue
+        name = str((row.get("Names") or [row.get("Name") or "?"])[0]).lstrip("/")
+        for mount in row.get("Mounts") or []:
+            read_write = bool(mount.get("RW"))
+            kind, source, volume = mount.get("Type"), mount.get("Source"), str(mount.get("Name") or "")
+            if kind == "bind" and source:
+                found.append((str(source), read_write, name))
+            elif kind == "volume" and volume in volumes:
+                found.extend((path, rw, name) for path, rw in volume_binds(volumes[volume], read_write))
+    return tuple(found)
 
 
 def judge_container(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
@@ -211,32 +280,90 @@ def _judge(policy: Policy, desc: ContainerDescription, resolve: PathResolver) ->
             judge_network(policy, name, info.driver, info.options)
 
 
+def writable_folders(binds: Iterable[Bind], resolve: PathResolver) -> list[tuple[str, str]]:
+    """The folders among ``binds`` that their containers can write, resolved: (folder, container),
+    as :func:`~mcp_docker_server.policy.paths.check_not_container_writable` takes them."""
+    return [(resolve(source).real_path, who) for source, rw, who in binds if rw and source]
+
+
+def service_binds(
+    services: Iterable[Mapping[str, Any]], volumes: Mapping[str, VolumeInfo]
+) -> tuple[Bind, ...]:
+    """The host folders swarm services mount, from the manager's service list: any task may
+    run on this host (another node of the swarm may share it, too) and mount them at every
+    start, so a service is a container for the nested-bind rule. (source, read-write,
+    "service NAME")."""
+    found: list[Bind] = []
+    for service in services:
+        spec: Mapping[str, Any] = service.get("Spec") or {}
+        container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        name = f"service {spec.get('Name') or service.get('ID') or '?'}"
+        found.extend(
+            (source, rw, name) for source, rw in own_binds({"Mounts": container.get("Mounts")}, volumes)
+        )
+    return tuple(found)
+
+
 def _judge_nesting(policy: Policy, desc: ContainerDescription, resolve: PathResolver) -> None:
-    """No bind of this container inside a folder a container can write (another's read-write
-    bind, or one of its own), and no read-write bind of its own around another's bind: a
-    link planted there is followed when the engine mounts the source at the next start."""
-    mine = [(resolve(source).real_path, rw) for source, rw in own_binds(desc.host_config) if source]
-    others = [(resolve(source).real_path, rw, name) for source, rw, name in desc.other_binds]
-    writable = [(s, n) for s, rw, n in others if rw] + [(s, "itself") for s, rw in mine if rw]
-    for source, _ in mine:
-        check_not_container_writable(policy, source, writable, purpose="HostConfig bind source")
-    for folder, rw in mine:
+    judge_nesting(
+        policy,
+        desc.name,
+        own_binds(desc.host_config, desc.volumes),
+        resolve,
+        other_binds=desc.other_binds,
+        watched=desc.watched,
+        unlisted=desc.unlisted,
+    )
+
+
+def judge_nesting(
+    policy: Policy,
+    name: str,
+    mine: Iterable[tuple[str, bool]],
+    resolve: PathResolver,
+    *,
+    other_binds: Iterable[Bind] = (),
+    watched: Iterable[tuple[str, str]] = (),
+    unlisted: Iterable[str] = (),
+    purpose: str = "HostConfig bind source",
+) -> None:
+    """The nested-bind rule for the host folders container (or service) ``name`` mounts
+    (``mine``: (source, read-write), binds and volumes that mount like binds): none inside a
+    folder a container can write (another's read-write mount, or one of its own), and no
+    read-write one of its own around another's mount or a watched folder. A link planted there
+    is followed when the engine mounts the source at the next start. ``unlisted`` engines of
+    the same host could not be listed: while any is, a bind is refused (fail closed).
+
+    Raises:
+        PolicyDenied: rule ``nested-bind``, naming the path, the folder and the container that
+            writes it, and ``allow_nested_binds``.
+    """
+    if policy.allow_nested_binds:
+        return
+    own = [(resolve(source).real_path, rw) for source, rw in mine if source]
+    others = [(resolve(source).real_path, rw, who) for source, rw, who in other_binds if source]
+    writable = [(s, n) for s, rw, n in others if rw] + [(s, "itself") for s, rw in own if rw]
+    missing = tuple(unlisted)
+    for source, _ in own:
+        check_writers_listed(policy, source, missing, purpose=purpose)
+        check_not_container_writable(policy, source, writable, purpose=purpose)
+    for folder, rw in own:
         if not rw:
             continue
-        for source, _, name in others:
+        for source, _, who in others:
             check_not_container_writable(
-                policy, source, [(folder, desc.name)], purpose=f"container {name}'s bind source"
+                policy, source, [(folder, name)], purpose=f"container {who}'s bind source"
             )
-        for synced, project in desc.watched:  # a link made in it is followed by the next sync
+        for synced, project in watched:  # a link made in it is followed by the next sync
             check_not_container_writable(
                 policy,
                 synced,
-                [(folder, desc.name)],
+                [(folder, name)],
                 purpose=f"the folder project {project} watches",
                 inside_only=False,
             )
             check_not_container_writable(
-                policy, folder, [(synced, f"(the sync of project {project})")], purpose="bind source"
+                policy, folder, [(synced, f"(the sync of project {project})")], purpose=purpose
             )
 
 
@@ -390,8 +517,20 @@ def _cap_add(policy: Policy, desc: ContainerDescription, value: object, resolve:
 def _security_opt(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:
     for option in value if isinstance(value, list) else [value]:
         key, setting = security_option(str(option))
-        if key == "no-new-privileges" and setting.lower() in ("", "t", "true", "1", "f", "false", "0"):
-            continue  # Go's ParseBool spellings; "false" only means the engine's default
+        if key == "no-new-privileges" and setting.lower() in ("", "t", "true", "1"):
+            continue  # Go's ParseBool spellings
+        if key == "no-new-privileges" and setting.lower() in ("f", "false", "0"):
+            if not policy.no_new_privileges:
+                continue  # the engine's own default
+            # The policy's default is no-new-privileges: the caller may not turn it off (setuid
+            # binaries would raise privileges again inside the container).
+            raise PolicyDenied(
+                "no-new-privileges",
+                f"security_opt {str(option)!r} turns off no-new-privileges, which this server's "
+                "policy sets for every container",
+                hint="drop that security_opt; set a user or capabilities instead of relying on setuid.",
+                setting="no_new_privileges = false",
+            )
         if key == "label" and setting.lower().startswith("level:"):
             continue  # an MCS level still confines the process
         if key == "apparmor" and setting == "docker-default":
@@ -555,16 +694,7 @@ def _mounts(policy: Policy, desc: ContainerDescription, value: object, resolve: 
                 _propagation(policy, propagation, target)
             check_bind_source(policy, source, resolve)
         elif kind == "volume":
-            options = mount.get("VolumeOptions") or {}
-            driver = options.get("DriverConfig") if isinstance(options, Mapping) else None
-            inline = (
-                VolumeInfo(
-                    driver=str(driver.get("Name") or "local"),
-                    options={str(k): str(v) for k, v in (driver.get("Options") or {}).items()},
-                )
-                if isinstance(driver, Mapping) and (driver.get("Name") or driver.get("Options"))
-                else None
-            )
+            inline = _inline_volume(mount)
             if source or inline is not None:
                 _named_volume(policy, desc, source or f"(anonymous at {target})", inline, resolve)
         elif kind == "image":
@@ -577,6 +707,18 @@ def _mounts(policy: Policy, desc: ContainerDescription, value: object, resolve: 
                 f"a {kind or 'typeless'} mount at {target} is not a kind this server knows",
                 "use bind, volume or tmpfs mounts.",
             )
+
+
+def _inline_volume(mount: Mapping[str, Any]) -> VolumeInfo | None:
+    """A volume mount's inline driver config (``VolumeOptions.DriverConfig``), if it has one."""
+    options = mount.get("VolumeOptions") or {}
+    driver = options.get("DriverConfig") if isinstance(options, Mapping) else None
+    if isinstance(driver, Mapping) and (driver.get("Name") or driver.get("Options")):
+        return VolumeInfo(
+            driver=str(driver.get("Name") or "local"),
+            options={str(k): str(v) for k, v in (driver.get("Options") or {}).items()},
+        )
+    return None
 
 
 def _named_volume(
@@ -648,11 +790,17 @@ def judge_task_template(
     volumes: Mapping[str, VolumeInfo],
     resolve: PathResolver,
     network_infos: Mapping[str, NetworkInfo] | None = None,
+    *,
+    other_binds: tuple[Bind, ...] = (),
+    watched: tuple[tuple[str, str], ...] = (),
+    unlisted: tuple[str, ...] = (),
 ) -> None:
     """Admit a swarm service's task template (``Spec.TaskTemplate``) as the engine stores it:
     its container is mapped onto the container fields and judged by :func:`judge_container`.
 
     ``network_names`` are the names of the networks its tasks attach to (the template holds ids).
+    ``other_binds``, ``watched`` and ``unlisted`` are as in :class:`ContainerDescription`, for
+    the nested-bind rule (its tasks mount their binds at every start, like a container).
 
     Raises:
         PolicyDenied: naming the service, the field and the policy key.
@@ -693,6 +841,9 @@ def judge_task_template(
             networks={n: {} for n in network_names},
             volumes=volumes,
             network_infos=network_infos or {},
+            other_binds=other_binds,
+            watched=watched,
+            unlisted=unlisted,
         )
         _judge(policy, desc, resolve)
     except PolicyDenied as exc:

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import csv
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mcp_docker_server.errors import InvalidArgument, PolicyDenied
+from mcp_docker_server.policy.containers import check_image
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.policy.paths import check_host_path
 
 __all__ = [
     "PRIVATE_VARIABLES",
     "CacheEntry",
+    "ComposeBuild",
+    "check_build_name",
     "check_build_network",
+    "check_frontend",
     "check_build_ssh",
     "check_secret_env",
+    "compose_builds",
     "judge_cache",
     "parse_cache",
 ]
@@ -205,3 +211,99 @@ def _csv_field(text: str) -> str:
     if any(c in text for c in ',"\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
+
+
+def _allowed(policy: Policy, image: str) -> bool:
+    try:
+        check_image(policy, image)
+    except PolicyDenied:
+        return False
+    return True
+
+
+def check_build_name(policy: Policy, name: str, sources: Sequence[str]) -> None:
+    """A name a build or a tag gives an image made from ``sources`` (the image tagged, or the
+    images a build takes files from: FROM, ``COPY --from``, ``RUN --mount=from=``): under
+    ``image_allowlist`` an allowed name may only go to an image made from allowed ones, or a
+    build would launder any image into the allowlist.
+
+    Raises:
+        PolicyDenied: rule ``image-allowlist``, naming the source and the name.
+    """
+    if not policy.image_allowlist or not _allowed(policy, name):
+        return
+    for source in sources:
+        if "$" in source or not _allowed(policy, source):
+            raise PolicyDenied(
+                "image-allowlist",
+                f"{name} would be an allowed name for an image made from {source}, which is "
+                f"not in the allowed images ({', '.join(policy.image_allowlist)})",
+                hint="start from an allowed image, named as the allowlist names it.",
+                setting="image_allowlist",
+            )
+
+
+def check_frontend(policy: Policy, image: str) -> None:
+    """A frontend image (``# syntax=``, ``BUILDKIT_SYNTAX``) runs inside BuildKit and decides
+    what the build does: under an image allowlist, it must be an allowed image.
+
+    Raises:
+        PolicyDenied: naming the frontend and the policy key.
+    """
+    if not policy.image_allowlist:
+        return
+    try:
+        check_image(policy, image)
+    except PolicyDenied as exc:
+        raise PolicyDenied(
+            exc.rule,
+            f"the Dockerfile's frontend {image} (`# syntax=` or BUILDKIT_SYNTAX) is not an allowed image",
+            hint="remove the `# syntax=` line: the built-in frontend needs no image.",
+            setting=exc.setting,
+        ) from exc
+
+
+@dataclass(frozen=True)
+class ComposeBuild:
+    """One local build of a rendered Compose project, as the image rules see it: the Dockerfile
+    (its text inline, or its absolute path to read), build args, the names the build gives
+    (``image`` or ``<project>-<service>``, and ``build.tags``) and images it takes files from
+    besides its Dockerfile's (``docker-image://`` additional contexts)."""
+
+    service: str
+    dockerfile_text: str
+    dockerfile_path: str
+    args: tuple[tuple[str, str], ...]
+    names: tuple[str, ...]
+    context_images: tuple[str, ...]
+
+
+def compose_builds(config: Mapping[str, Any], project: str) -> list[ComposeBuild]:
+    """The local builds of a rendered project (``config``: Compose's ``config --format json``),
+    as Compose names and runs them (compose-go ``types.BuildConfig``)."""
+    found = []
+    for name, service in (config.get("services") or {}).items():
+        build = (service or {}).get("build")
+        if not isinstance(build, Mapping):
+            continue
+        text = str(build.get("dockerfile_inline") or "")
+        context = str(build.get("context") or "")
+        dockerfile = str(build.get("dockerfile") or "Dockerfile")
+        path = ""
+        if not text and context.startswith("/"):
+            path = dockerfile if dockerfile.startswith("/") else posixpath.join(context, dockerfile)
+        found.append(
+            ComposeBuild(
+                service=str(name),
+                dockerfile_text=text,
+                dockerfile_path=path,
+                args=tuple((str(k), str(v)) for k, v in (build.get("args") or {}).items() if v is not None),
+                names=(str(service.get("image") or f"{project}-{name}"), *map(str, build.get("tags") or [])),
+                context_images=tuple(
+                    str(v).removeprefix("docker-image://")
+                    for v in (build.get("additional_contexts") or {}).values()
+                    if str(v).startswith("docker-image://")
+                ),
+            )
+        )
+    return found

@@ -40,6 +40,7 @@ __all__ = [
     "env_files_of",
     "judge_compose_config",
     "pin_paths",
+    "publish_on",
 ]
 
 # Service keys whose effect on the host is nothing, or is judged on the created container.
@@ -409,3 +410,24 @@ def _pin_service(service: dict[str, Any], resolve: PathResolver) -> dict[str, An
             }
         service["build"] = build
     return service
+
+
+def publish_on(config: Mapping[str, Any], address: str) -> dict[str, Any]:
+    """``config`` (rendered: ports in the long syntax) with every published port that names no
+    host address bound to ``address``, as run-container binds ports given without one (Compose
+    itself would listen on every interface)."""
+    out: dict[str, Any] = {**config}
+    services: dict[str, Any] = {}
+    for name, service in (config.get("services") or {}).items():
+        service = dict(service or {})
+        ports = service.get("ports")
+        if isinstance(ports, list):
+            service["ports"] = [
+                {**port, "host_ip": address}
+                if isinstance(port, Mapping) and not port.get("host_ip")
+                else port
+                for port in ports
+            ]
+        services[name] = service
+    out["services"] = services
+    return out

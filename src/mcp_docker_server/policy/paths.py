@@ -18,7 +18,13 @@ from mcp_docker_server.policy.model import (
     Policy,
 )
 
-__all__ = ["check_bind_source", "check_host_path", "check_not_container_writable", "lexical_resolver"]
+__all__ = [
+    "check_bind_source",
+    "check_host_path",
+    "check_not_container_writable",
+    "check_writers_listed",
+    "lexical_resolver",
+]
 
 _SENSITIVE = "allow_sensitive_binds = true"
 
@@ -70,6 +76,29 @@ def check_not_container_writable(
                 hint="use a folder no container mounts read-write (or mount that folder read-only).",
                 setting="allow_nested_binds = true",
             )
+
+
+def check_writers_listed(policy: Policy, path: str, unlisted: Iterable[str], *, purpose: str) -> None:
+    """Refuse a host path :func:`check_not_container_writable` cannot clear: ``unlisted`` are the
+    engines of the same host whose containers could not be listed (each with the reason), and
+    any of them may run a container that writes a folder around the path (an engine that does
+    not answer may still run containers). Fail closed: the refusal names the engine and what
+    opens it.
+
+    Raises:
+        PolicyDenied: rule ``nested-bind``, naming the path, the engines and ``allow_nested_binds``.
+    """
+    missing = list(unlisted)
+    if policy.allow_nested_binds or not missing:
+        return
+    raise PolicyDenied(
+        "nested-bind",
+        f"{purpose} {path} cannot be judged: the containers of {'; '.join(missing)} on this host "
+        "could not be listed, and one of them may write a folder around it (and could replace part "
+        "of the path with a link to anywhere on the host before it is read)",
+        hint="bring that engine back (or remove it from the engines file), then call again.",
+        setting="allow_nested_binds = true",
+    )
 
 
 def check_host_path(

@@ -40,7 +40,15 @@ from mcp_docker_server.policy import (
     admit_volume,
     check_image,
 )
-from mcp_docker_server.policy.admission import ContainerDescription, judge_container, judge_task_template
+from mcp_docker_server.policy.admission import (
+    Bind,
+    ContainerDescription,
+    VolumeInfo,
+    judge_container,
+    judge_nesting,
+    judge_task_template,
+    volume_binds,
+)
 from mcp_docker_server.policy.compose import judge_compose_config
 from mcp_docker_server.policy.exposure import exposure_refusal, tool_exposed
 from mcp_docker_server.results.shaping import redact_secrets
@@ -49,6 +57,7 @@ from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec
 from mcp_docker_server.specs.volumes import VolumeSpec
 from mcp_docker_server.state import AppState, EngineSet
 from mcp_docker_server.tools._arguments import ArgumentCheckedTool
+from mcp_docker_server.tools._host_binds import HostBinds
 from mcp_docker_server.tools._output import (
     compact_result,
     offered_actions,
@@ -73,6 +82,7 @@ class Guard:
 
     def __init__(self, engines: EngineSet) -> None:
         self.engines = engines
+        self.hosts = HostBinds(engines)
         self.tools: list[Tool] = []
         default = engines.get(None)
         self.audit = AuditLog(default.policy.audit_log)  # one audit file, the default engine's
@@ -105,19 +115,60 @@ class Guard:
         await self._signed([spec.image])
         return admitted
 
-    def container_judge(
+    async def container_judge(
         self, built_images: frozenset[str] = frozenset()
     ) -> Callable[[ContainerDescription], None]:
         """The judge of the engine's description of a container this call created (run before
-        it starts, in the engine's worker thread), bound to this call's engine policy."""
-        policy, resolver = self.state.policy, self.state.resolver
-        watched = tuple(self.state.watches.synced_folders())
+        it starts, in the engine's worker thread), bound to this call's engine policy. The
+        description brings the call's engine's other containers; the containers of the other
+        engines on this host are listed now, before the create (:meth:`HostBinds.neighbour_binds`).
 
-        def judge(desc: ContainerDescription) -> None:
-            seen = replace(desc, built_images=desc.built_images | built_images, watched=watched)
-            judge_container(policy, seen, resolver)
+        Raises:
+            DockerServerError: never for another engine (an unreachable one is refused in the
+                judgement, and only for a container with binds).
+        """
+        return await self.container_judges(built_images)()
 
-        return judge
+    def container_judges(
+        self, built_images: frozenset[str] = frozenset()
+    ) -> Callable[[], Awaitable[Callable[[ContainerDescription], None]]]:
+        """:meth:`container_judge` bound to this call's engine, for later use (a watch's
+        rebuilds): each call lists the other engines again."""
+        state = self.state
+        policy, resolver = state.policy, state.resolver
+
+        async def make() -> Callable[[ContainerDescription], None]:
+            extra, unlisted = await self.hosts.neighbour_binds(state)
+            watched = self.hosts.watched_folders()
+
+            def judge(desc: ContainerDescription) -> None:
+                seen = replace(
+                    desc,
+                    built_images=desc.built_images | built_images,
+                    other_binds=desc.other_binds + extra,
+                    watched=watched,
+                    unlisted=desc.unlisted + unlisted,
+                )
+                judge_container(policy, seen, resolver)
+
+            return judge
+
+        return make
+
+    def watched_folders(self) -> tuple[tuple[str, str], ...]:
+        """Every folder a watch of this server syncs, on any engine: (folder, project)."""
+        return self.hosts.watched_folders()
+
+    async def host_binds(self, *, read_here: bool = False) -> tuple[tuple[Bind, ...], tuple[str, ...]]:
+        """The host folders containers mount for the nested-bind rule, on this call's engine
+        and the engines that share its host (``read_here``: every engine on this machine, for
+        a path this machine reads), and the engines that could not be listed
+        (:meth:`HostBinds.host_binds`).
+
+        Raises:
+            DockerServerError: the call's own engine could not list its containers.
+        """
+        return await self.hosts.host_binds(self.state, read_here=read_here)
 
     async def admit_existing(self, ref: str, action: str) -> None:
         """Before acting on an existing container (exec, start, restart, unpause), judge it as if
@@ -130,7 +181,8 @@ class Guard:
         if self.state.policy.allow_foreign_containers:
             return
         try:
-            self.container_judge()(await self.state.admission.container(ref))
+            judge = await self.container_judge()
+            judge(await self.state.admission.container(ref))
         except PolicyDenied as exc:
             raise _foreign(exc, f"{action} on {ref}") from exc
 
@@ -153,8 +205,21 @@ class Guard:
         Raises:
             PolicyDenied: naming the service and the field.
         """
-        name, template, networks, volumes, infos = await self.state.admission.service(ref)
-        judge_task_template(self.state.policy, name, template, networks, volumes, self.state.resolver, infos)
+        state = self.state
+        name, template, networks, volumes, infos = await state.admission.service(ref)
+        binds, unlisted = await self.host_binds()
+        judge_task_template(
+            state.policy,
+            name,
+            template,
+            networks,
+            volumes,
+            state.resolver,
+            infos,
+            other_binds=binds,
+            watched=self.watched_folders(),
+            unlisted=unlisted,
+        )
 
     def admit_compose_config(
         self, plan: ComposePlan, config: Mapping[str, Any], env_files: Mapping[str, list[str]]
@@ -178,7 +243,7 @@ class Guard:
         Raises:
             PolicyDenied: naming the container, its service and the field.
         """
-        judge = self.container_judge(built_images)
+        judge = await self.container_judge(built_images)
         for desc in await self.state.admission.project_containers(project, services, built_images):
             judge(desc)
 
@@ -212,9 +277,35 @@ class Guard:
         Raises:
             PolicyDenied: the spec breaks a rule.
         """
+        state = self.state
         named = sorted({m.source for m in spec.container.mounts if m.kind == "volume"})
-        options = await self.state.volumes.options(named)
-        admitted = admit_service(self.state.policy, spec, self.state.resolver, options)
+        options = await state.volumes.options(named)
+        admitted = admit_service(state.policy, spec, state.resolver, options)
+        # Its tasks start as soon as it is created, so the nested-bind rule is applied to the
+        # request too (the stored service is judged again after the create).
+        mounts = admitted.request.container.mounts
+        mine = [(m.source, not m.read_only) for m in mounts if m.kind == "bind"]
+        for mount in mounts:
+            if mount.kind == "volume" and mount.source in options:
+                info = VolumeInfo(options=options[mount.source])
+                mine.extend(volume_binds(info, not mount.read_only))
+        if mine:
+            binds, unlisted = await self.host_binds()
+            try:
+                judge_nesting(
+                    state.policy,
+                    spec.name,
+                    mine,
+                    state.resolver,
+                    other_binds=binds,
+                    watched=self.watched_folders(),
+                    unlisted=unlisted,
+                    purpose="bind source",
+                )
+            except PolicyDenied as exc:
+                raise PolicyDenied(
+                    exc.rule, f"service {spec.name}: {exc.reason}", hint=exc.hint, setting=exc.setting
+                ) from exc
         await self._signed([spec.container.image])
         return admitted
 

@@ -18,13 +18,18 @@ from pydantic import Field
 from mcp_docker_server.buildx import BuildxInfo
 from mcp_docker_server.buildx.runner import BuildxRun
 from mcp_docker_server.errors import EngineAPIError, InvalidArgument, NotFound, PolicyDenied
-from mcp_docker_server.policy import Policy, check_host_path, check_image, in_scope, scope_labels
+from mcp_docker_server.policy import Policy, check_host_path, in_scope, scope_labels
+from mcp_docker_server.policy.admission import writable_folders
 from mcp_docker_server.policy.builds import (
+    check_build_name,
     check_build_network,
     check_build_ssh,
+    check_frontend,
     check_secret_env,
+    compose_builds,
     judge_cache,
 )
+from mcp_docker_server.policy.paths import check_not_container_writable, check_writers_listed
 from mcp_docker_server.results import shaping
 from mcp_docker_server.results.images import BuildPreview, BuildResult
 from mcp_docker_server.results.progress import Progress
@@ -79,16 +84,12 @@ async def build_image(
     root, file = _build_paths(policy, path, dockerfile)
     if ssh:
         check_build_ssh(policy, "build-image")
-    judged = {"from": cache_from or [], "to": cache_to or []}
-    caches = {
-        way: tuple(
-            e.render()
-            for e in judge_cache(
-                policy, entries, local_read_resolver, f"cache_{way}", export=way == "to", base=root
-            )
-        )
-        for way, entries in judged.items()
+    asked = {"from": cache_from or [], "to": cache_to or []}
+    judged = {
+        way: judge_cache(policy, entries, local_read_resolver, f"cache_{way}", export=way == "to", base=root)
+        for way, entries in asked.items()
     }
+    caches = {way: tuple(e.render() for e in entries) for way, entries in judged.items()}
     request = BuildSpec(
         path=root,
         dockerfile=file,
@@ -107,6 +108,16 @@ async def build_image(
         network=check_build_network(policy, network, "build-image"),
         load=load,
     )
+    reads = [(root, "build context", False), (file, "Dockerfile", True)]
+    reads += [(s.source, f"secret {s.id} file", True) for s in request.secrets if s.kind == "file"]
+    reads += [
+        (folder, f"cache_{way} {key} folder", False)
+        for way, entries in judged.items()
+        for entry in entries
+        for key in ("src", "dest")
+        if (folder := entry.get(key)) and entry.type == "local"
+    ]
+    await check_reads_here(guard, reads)
     return await _build(guard, ctx, request, timeout, dry_run=dry_run, allow_secret_files=allow_secret_files)
 
 
@@ -132,7 +143,7 @@ async def _build(
     await admit_name(guard, request.tag, base_images(text))
     frontend = frontend_image(text, dict(request.build_args))
     if frontend and buildx.usable:
-        _admit_frontend(guard.state.policy, frontend)
+        check_frontend(guard.state.policy, frontend)
     progress = Progress(f"building {request.tag}")
     if not buildx.usable:
         built = await with_progress(
@@ -217,6 +228,30 @@ def _failed(run: BuildxRun, frontend: str | None) -> EngineAPIError:
     )
 
 
+async def check_reads_here(guard: Guard, reads: list[tuple[str, str, bool]]) -> None:
+    """The nested-bind rule for host paths this machine reads after the judgement (a build
+    context, a Dockerfile, a secret file, a cache folder buildx reads or writes): none may lie
+    in a folder a container of an engine on this machine can write, which could swap part of
+    it for a link to anywhere on the host meanwhile. ``reads``: (resolved path, what it is,
+    whether it may be such a folder itself: false for a folder read through, where a link made
+    inside it is followed too).
+
+    Raises:
+        PolicyDenied: rule ``nested-bind``, naming the path, the folder, the container and
+            ``allow_nested_binds``.
+    """
+    policy = guard.state.policy
+    if policy.allow_nested_binds or not reads:
+        return
+    binds, unlisted = await guard.host_binds(read_here=True)
+    # Only real paths are compared: resolved without the socket search of a bind's check.
+    writable = writable_folders(binds, local_read_resolver)
+    for path, purpose, inside_only in reads:
+        real = local_read_resolver(path).real_path
+        check_writers_listed(policy, real, unlisted, purpose=purpose)
+        check_not_container_writable(policy, real, writable, purpose=purpose, inside_only=inside_only)
+
+
 async def admit_name(guard: Guard, name: str, sources: list[str]) -> None:
     """A name this call gives an image (a tag, a build's tag), from ``sources`` (the image
     tagged, or the images a build starts from). Under ``image_allowlist`` an allowed name may
@@ -228,16 +263,7 @@ async def admit_name(guard: Guard, name: str, sources: list[str]) -> None:
         PolicyDenied: naming the source or the name, and the policy key.
     """
     policy = guard.state.policy
-    if policy.image_allowlist and _allowed(policy, name):
-        for source in sources:
-            if "$" in source or not _allowed(policy, source):
-                raise PolicyDenied(
-                    "image-allowlist",
-                    f"{name} would be an allowed name for an image made from {source}, which is "
-                    f"not in the allowed images ({', '.join(policy.image_allowlist)})",
-                    hint="start from an allowed image, named as the allowlist names it.",
-                    setting="image_allowlist",
-                )
+    check_build_name(policy, name, sources)
     if policy.label_scope:
         try:
             labels = await guard.state.system.labels_of("image", name)
@@ -254,14 +280,6 @@ async def admit_name(guard: Guard, name: str, sources: list[str]) -> None:
         )
 
 
-def _allowed(policy: Policy, image: str) -> bool:
-    try:
-        check_image(policy, image)
-    except PolicyDenied:
-        return False
-    return True
-
-
 async def admit_compose_builds(guard: Guard, config: Mapping[str, Any], project: str) -> None:
     """The image rules of build-image for a Compose project's local builds: the names they give
     (``image``, ``build.tags``) against the images they take files from (``FROM``, ``COPY
@@ -271,26 +289,14 @@ async def admit_compose_builds(guard: Guard, config: Mapping[str, Any], project:
     Raises:
         PolicyDenied: naming the image and the policy key.
     """
-    for name, service in (config.get("services") or {}).items():
-        build = (service or {}).get("build")
-        if not isinstance(build, Mapping):
-            continue
-        text = str(build.get("dockerfile_inline") or "")
-        context = str(build.get("context") or "")
-        if not text and context.startswith("/"):
-            dockerfile = Path(context) / str(build.get("dockerfile") or "Dockerfile")
-            text = await anyio.to_thread.run_sync(_read_dockerfile, str(dockerfile))
-        args = {str(k): str(v) for k, v in (build.get("args") or {}).items() if v is not None}
-        sources = base_images(text) + [
-            str(v).removeprefix("docker-image://")
-            for v in (build.get("additional_contexts") or {}).values()
-            if str(v).startswith("docker-image://")
-        ]
-        names = [str(service.get("image") or f"{project}-{name}"), *map(str, build.get("tags") or [])]
-        for given in names:
-            await admit_name(guard, given, sources)
-        if frontend := frontend_image(text, args):
-            _admit_frontend(guard.state.policy, frontend)
+    for build in compose_builds(config, project):
+        text = build.dockerfile_text
+        if build.dockerfile_path:
+            text = await anyio.to_thread.run_sync(_read_dockerfile, build.dockerfile_path)
+        for given in build.names:
+            await admit_name(guard, given, [*base_images(text), *build.context_images])
+        if frontend := frontend_image(text, dict(build.args)):
+            check_frontend(guard.state.policy, frontend)
 
 
 def _absent(buildx: BuildxInfo) -> str:
@@ -333,22 +339,6 @@ def _secrets(policy: Policy, secrets: dict[str, str], root: str) -> tuple[BuildS
             )
         judged.append(BuildSecret(secret_id, "file", real))
     return tuple(judged)
-
-
-def _admit_frontend(policy: Policy, image: str) -> None:
-    """A frontend image runs inside BuildKit and decides what the build does: under an image
-    allowlist, it must be an allowed image."""
-    if not policy.image_allowlist:
-        return
-    try:
-        check_image(policy, image)
-    except PolicyDenied as exc:
-        raise PolicyDenied(
-            exc.rule,
-            f"the Dockerfile's frontend {image} (`# syntax=` or BUILDKIT_SYNTAX) is not an allowed image",
-            hint="remove the `# syntax=` line: the built-in frontend needs no image.",
-            setting=exc.setting,
-        ) from exc
 
 
 def _read_dockerfile(path: str) -> str:

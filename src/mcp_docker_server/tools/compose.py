@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
@@ -45,11 +46,19 @@ from mcp_docker_server.compose.watch import EventListener, Rejudge, WatchManager
 from mcp_docker_server.engine.build_context import plan_context, secret_files_refused
 from mcp_docker_server.errors import ComposeError, InvalidArgument, PolicyDenied
 from mcp_docker_server.policy import Admitted, check_not_container_writable
-from mcp_docker_server.policy.admission import ContainerDescription
+from mcp_docker_server.policy.admission import (
+    Bind,
+    ContainerDescription,
+    VolumeInfo,
+    judge_nesting,
+    volume_binds,
+    writable_folders,
+)
 from mcp_docker_server.policy.compose import env_files_of, pin_paths
 from mcp_docker_server.policy.containers import admit_exec
 from mcp_docker_server.policy.develop import ExecHook, judge_develop, pin_watch_paths, watch_hooks
-from mcp_docker_server.policy.paths import check_host_path
+from mcp_docker_server.policy.model import PathResolver
+from mcp_docker_server.policy.paths import check_host_path, check_writers_listed
 from mcp_docker_server.results.compose import ComposeResult, ComposeService, WatchEvent
 from mcp_docker_server.results.shaping import BoundedTail
 from mcp_docker_server.specs.containers import ExecSpec
@@ -255,33 +264,126 @@ class ComposeSession:
                 )
             check_host_path(policy, item.path, local_read_resolver, purpose=item.purpose, mounted=False)
 
-    async def _check_nesting(self, pinned: Mapping[str, Any]) -> None:
-        """Secret and config files, and watched folders, that lie in a folder a container can
-        write (a read-write bind of a container on the engine, or of this project) are refused:
-        Compose reads them later, following a link the container may plant meanwhile. (Binds
-        nested in such folders are judged per container, on the engine's description.)
+    async def _check_nesting(self, pinned: Mapping[str, Any], local: Mapping[str, Any] | None) -> None:
+        """Host paths read after this judgement that lie in a folder a container can write (a
+        read-write bind, or a volume that mounts a folder like one, of a container on the
+        engine, on another engine of this host, or of this project) are refused: whoever reads
+        them later (the engine, Compose, buildx) follows a link the container may plant
+        meanwhile. Judged here: secret and config files (the engine reads them); watched
+        folders and, when the project builds (``local``: the project pinned on this machine),
+        build contexts, additional contexts and Dockerfiles (this machine reads them); for a
+        stack deploy, whose services start as they are created, each service's binds as a
+        container's. (For up, binds are judged per container on the engine's description,
+        before it starts.)
 
         Raises:
             PolicyDenied: naming the path, the folder and the container (``allow_nested_binds``).
         """
-        policy = self.guard.state.policy
+        guard = self.guard
+        state = guard.state
+        policy = state.policy
         if policy.allow_nested_binds:
             return
-        writable = [(s, n) for s, rw, n in await self.guard.state.admission.bind_sources() if rw]
-        writable = [(self.guard.state.resolver(s).real_path, n) for s, n in writable]
-        for name, service in (pinned.get("services") or {}).items():
-            for volume in (service or {}).get("volumes") or []:
-                if volume.get("type") == "bind" and not volume.get("read_only") and volume.get("source"):
-                    writable.append((str(volume["source"]), f"{name} (this project)"))
+        engine_local = state.engine.target.scheme == "unix"
+        # Only real paths are compared: resolved without the socket search of a bind's check.
+        engine_real = local_read_resolver if engine_local else state.resolver
+        binds, unlisted = await guard.host_binds()
+        binds_here, unlisted_here = (
+            (binds, unlisted) if engine_local else await guard.host_binds(read_here=True)
+        )
+        project = await self._project_binds(pinned)
+        own = [
+            (engine_real(s).real_path, f"{n} (this project)") for n, m in project.items() for s, rw in m if rw
+        ]
+        writable = writable_folders(binds, engine_real) + own
+        writable_here = writable_folders(binds_here, local_read_resolver) + (own if engine_local else [])
+
+        def check(path: str, purpose: str, *, here: bool, inside_only: bool = True) -> None:
+            real = (local_read_resolver if here else engine_real)(path).real_path
+            check_writers_listed(policy, real, unlisted_here if here else unlisted, purpose=purpose)
+            writers = writable_here if here else writable
+            check_not_container_writable(policy, real, writers, purpose=purpose, inside_only=inside_only)
+
         for kind in ("secrets", "configs"):
             for name, entry in (pinned.get(kind) or {}).items():
                 if isinstance(entry, Mapping) and entry.get("file") and not entry.get("external"):
-                    path = str(entry["file"])
-                    check_not_container_writable(policy, path, writable, purpose=f"{kind} {name} file")
-        for name, folder in _synced_folders(pinned):
-            check_not_container_writable(
-                policy, folder, writable, purpose=f"service {name}: watched folder", inside_only=False
+                    check(str(entry["file"]), f"{kind} {name} file", here=False)
+        for name, folder in _watched_paths(pinned):
+            check(folder, f"service {name}: watched path", here=True, inside_only=False)
+        for path, purpose, inside_only in _build_reads(local or {}):
+            check(path, purpose, here=True, inside_only=inside_only)
+        if self.plan.action == "deploy":
+            self._check_service_binds(project, binds, unlisted, engine_real)
+
+    def _check_service_binds(
+        self,
+        project: Mapping[str, list[tuple[str, bool]]],
+        binds: tuple[Bind, ...],
+        unlisted: tuple[str, ...],
+        resolve: PathResolver,
+    ) -> None:
+        """A stack's services' binds (and bind-like volumes), by the nested-bind rule for a
+        container: against the engine's containers and the stack's other services.
+
+        Raises:
+            PolicyDenied: naming the service, the path and the container that writes it.
+        """
+        guard = self.guard
+        for name, mounts in project.items():
+            others = binds + tuple(
+                (source, rw, f"{other} (this project)")
+                for other, theirs in project.items()
+                if other != name
+                for source, rw in theirs
             )
+            try:
+                judge_nesting(
+                    guard.state.policy,
+                    f"{name} (this project)",
+                    mounts,
+                    resolve,
+                    other_binds=others,
+                    watched=guard.watched_folders(),
+                    unlisted=unlisted,
+                    purpose="bind source",
+                )
+            except PolicyDenied as exc:
+                raise PolicyDenied(
+                    exc.rule, f"service {name}: {exc.reason}", hint=exc.hint, setting=exc.setting
+                ) from exc
+
+    async def _project_binds(self, pinned: Mapping[str, Any]) -> dict[str, list[tuple[str, bool]]]:
+        """Each service's host folders: its binds, and the folders its volumes mount like binds
+        (a ``local`` volume's bind device or overlay layers, from the project's own definition,
+        or from the engine for an external volume): service -> [(source, read-write)]."""
+        defined: Mapping[str, Any] = pinned.get("volumes") or {}
+        external = {
+            key: str(entry.get("name") or key)
+            for key, entry in defined.items()
+            if isinstance(entry, Mapping) and entry.get("external")
+        }
+        options = await self.guard.state.volumes.options(sorted(set(external.values())))
+        found: dict[str, list[tuple[str, bool]]] = {}
+        for name, service in (pinned.get("services") or {}).items():
+            mounts: list[tuple[str, bool]] = []
+            for volume in (service or {}).get("volumes") or []:
+                if not isinstance(volume, Mapping):
+                    continue
+                read_write, source = not volume.get("read_only"), str(volume.get("source") or "")
+                if volume.get("type") == "bind" and source:
+                    mounts.append((source, read_write))
+                elif volume.get("type") == "volume" and source in external:
+                    info = VolumeInfo(options=options.get(external[source]) or {})
+                    mounts.extend(volume_binds(info, read_write))
+                elif volume.get("type") == "volume" and isinstance(defined.get(source), Mapping):
+                    entry = defined[source]
+                    info = VolumeInfo(
+                        driver=str(entry.get("driver") or "local"),
+                        options={str(k): str(v) for k, v in (entry.get("driver_opts") or {}).items()},
+                    )
+                    mounts.extend(volume_binds(info, read_write))
+            found[str(name)] = mounts
+        return found
 
     async def run(self, step: ComposePlan, argv: list[str], *, check: bool = True) -> CompletedCompose:
         """Run Compose; a failure raises a readable error unless ``check`` is false.
@@ -333,8 +435,10 @@ class ComposeSession:
             # Compose reads watched paths here, whichever engine it drives: this host's rule.
             judge_develop(state.policy, config, local_resolver)
             pinned = pin_watch_paths(pinned, local_resolver)
-        if self.plan.action in ("up", "build", "watch", "start", "restart"):
-            await self._check_nesting(pinned)
+        builds = self.plan.action in ("up", "build", "watch")
+        local = pin_paths(config, local_read_resolver) if builds else None
+        if self.plan.action in ("up", "build", "watch", "start", "restart", "deploy"):
+            await self._check_nesting(pinned, local)
         folder_of = (
             nullcontext(str(keep_in)) if keep_in else tempfile.TemporaryDirectory(prefix="mcpd-compose-")
         )
@@ -344,8 +448,7 @@ class ComposeSession:
             file.write_text(json.dumps(pinned))
             plan = replace(self.plan, files=(file,), project=project, project_directory=folder)
             admitted = self.guard.admit_compose_config(plan, config, env_files_of(raw))
-            if self.plan.action in ("up", "build", "watch"):
-                local = pin_paths(config, local_read_resolver)
+            if local is not None:
                 await anyio.to_thread.run_sync(build_contexts_without_secrets, local)
                 await admit_compose_builds(self.guard, local, project)
             yield Rendered(
@@ -563,10 +666,11 @@ def _rejudger(guard: Guard, rendered: Rendered, hooks: Sequence[ExecHook]) -> Re
     image may change the default user). A refused container is removed. Bound to this call's
     engine and policy (the watch outlives the call)."""
     state = guard.state
-    judge = guard.container_judge(rendered.built_images)
+    judges = guard.container_judges(rendered.built_images)
     project, services, built = rendered.project, rendered.services, rendered.built_images
 
     async def rejudge() -> str | None:
+        judge = await judges()  # the other engines of this host as they are now
         for desc in await state.admission.project_containers(project, services, built):
             try:
                 judge(desc)
@@ -654,6 +758,48 @@ def built_images(config: Mapping[str, Any], project: str) -> frozenset[str]:
             name = str(spec.get("image") or f"{project}-{service}")
             names |= {name, name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"}
     return frozenset(names)
+
+
+def _watched_paths(pinned: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every host path a project's watch follows, whatever its action (a sync reads it, a
+    rebuild's events come from it): (service, path)."""
+    return [
+        (str(name), str(trigger.get("path")))
+        for name, service in (pinned.get("services") or {}).items()
+        for trigger in ((service or {}).get("develop") or {}).get("watch") or []
+        if isinstance(trigger, Mapping) and trigger.get("path")
+    ]
+
+
+def _build_reads(config: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    """The host paths on this machine a project's builds read (``config`` pinned here): each
+    local build context and additional context (a folder: a link made in it is followed too)
+    and Dockerfile: (path, what it is, whether the path may be a writable folder itself)."""
+    found: list[tuple[str, str, bool]] = []
+    for name, service in (config.get("services") or {}).items():
+        build = (service or {}).get("build")
+        if not isinstance(build, Mapping):
+            continue
+        context = str(build.get("context") or "")
+        if context.startswith("/"):
+            found.append((context, f"service {name}: build context", False))
+            if not build.get("dockerfile_inline"):
+                dockerfile = posixpath.join(context, str(build.get("dockerfile") or "Dockerfile"))
+                found.append((dockerfile, f"service {name}: Dockerfile", True))
+        for key, value in (build.get("additional_contexts") or {}).items():
+            if path := _local_context(str(value)):
+                found.append((path, f"service {name}: additional context {key}", False))
+    return found
+
+
+def _local_context(value: str) -> str | None:
+    """The folder on this machine an additional build context names: a path, or an OCI layout
+    (``oci-layout:///path[:tag|@digest]``); None for an image, a service, a URL."""
+    if value.startswith("oci-layout://"):
+        path = value.removeprefix("oci-layout://").split("@")[0]
+        folder, _, last = path.rpartition("/")
+        return f"{folder}/{last.split(':')[0]}" if folder else path
+    return value if value.startswith("/") else None
 
 
 def _synced_folders(pinned: Mapping[str, Any]) -> list[tuple[str, str]]:

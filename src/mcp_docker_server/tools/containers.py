@@ -134,7 +134,7 @@ async def run_container(
     admitted = await guard.admit_container(spec)
     return await guard.state.containers.run(
         admitted,
-        judge=guard.container_judge(),
+        judge=await guard.container_judge(),
         detach=detach,
         pull=pull,
         wait_timeout=timeout or guard.state.engine.target.timeout,

@@ -4,6 +4,7 @@ Containers CLI, judged like every other container (see ``devcontainers/``)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from pydantic import Field
 
 from mcp_docker_server.devcontainers.cli import DevContainerError, attach_uri, find_cli
+from mcp_docker_server.devcontainers.names import FOLDER_LABEL, OWNER_LABEL, PROJECT_LABEL, is_folder_image
 from mcp_docker_server.devcontainers.service import DevContainerRunner
 from mcp_docker_server.errors import DockerServerError, InvalidArgument, NotFound, PolicyDenied
 from mcp_docker_server.policy import check_host_path, in_scope
@@ -25,9 +27,6 @@ from mcp_docker_server.tools.catalog import CATALOG, ToolName
 
 __all__ = ["register"]
 
-_FOLDER_LABEL = "devcontainer.local_folder"
-_PROJECT_LABEL = "com.docker.compose.project"
-_BUILT_PREFIX = "vsc-"  # the CLI's names for the images it builds
 _TIMEOUTS = {"up": 600.0, "exec": 30.0, "config": 60.0}
 
 
@@ -155,7 +154,7 @@ def _runner(guard: Guard) -> DevContainerRunner:
 async def _containers(guard: Guard, folder: str, *, running: bool = False) -> list[str]:
     """The folder's dev containers (ids) this server may act on (label scope)."""
     listing = await guard.state.containers.list(
-        include_stopped=not running, labels=[f"{_FOLDER_LABEL}={folder}"], limit=50
+        include_stopped=not running, labels=[f"{FOLDER_LABEL}={folder}"], limit=50
     )
     return [row.id for row in listing.containers]
 
@@ -203,22 +202,51 @@ async def _down(guard: Guard, folder: str, action: str) -> DevContainerState:
         names.append(detail.name)
         verb = "remove" if action == "remove" else "stop"
         await guard.state.containers.manage(container_id, action=verb, force=True, timeout=None, signal=None)
-        if detail.image.startswith(_BUILT_PREFIX):
+        if is_folder_image(folder, detail.image):  # built by the CLI for this folder, not another's
             images.add(detail.image)
-        if project := detail.labels.get(_PROJECT_LABEL):
+        if project := detail.labels.get(PROJECT_LABEL):
             projects.add(project)
+    note = None
     if action == "remove":
-        for project in sorted(projects):  # a Compose-based one: its network (and other services) too
-            await guard.state.compose.run(["--project-name", project, "down"], cwd=Path(folder), timeout=120)
+        kept = [p for p in sorted(projects) if not await _take_down(guard, folder, p)]
+        if kept:
+            note = (
+                f"Compose project {', '.join(kept)} also holds containers that are not this folder's "
+                "dev container: they and the project's networks were kept."
+            )
     removed: list[str] = []
     if action == "remove":
+        # What the folder's builds made: the CLI's images, and Compose's (labelled by the shim).
+        images |= await guard.state.system.labelled("image", f"{OWNER_LABEL}={folder}")
         for image in sorted(images):
             try:
                 await guard.state.images.remove(image, force=False)
             except DockerServerError:  # gone already, or another container still uses it: kept
                 continue
             removed.append(image)
-    return DevContainerState(folder=folder, action=action, containers=names, removed_images=removed)
+    return DevContainerState(
+        folder=folder, action=action, containers=names, removed_images=removed, note=note
+    )
+
+
+async def _take_down(guard: Guard, folder: str, project: str) -> bool:
+    """`compose down` for a Compose-based dev container's project, when every container of the
+    project is this folder's (labelled so by the shim in the file Compose ran); else only those
+    are removed. Whether the project was taken down."""
+    containers = guard.state.containers
+    members = await containers.list(include_stopped=True, labels=[f"{PROJECT_LABEL}={project}"], limit=200)
+    ours = await containers.list(
+        include_stopped=True, labels=[f"{PROJECT_LABEL}={project}", f"{OWNER_LABEL}={folder}"], limit=200
+    )
+    own = {row.id for row in ours.containers}
+    if members.truncated or {row.id for row in members.containers} - own:
+        for container_id in sorted(own):
+            await containers.manage(container_id, action="remove", force=True, timeout=None, signal=None)
+        return False
+    with tempfile.TemporaryDirectory(prefix="mcpd-devcontainer-down-") as empty:
+        # From an empty folder: Compose finds no project file to read, only the project's labels.
+        await guard.state.compose.run(["--project-name", project, "down"], cwd=Path(empty), timeout=120)
+    return True
 
 
 def register(guard: Guard) -> None:
