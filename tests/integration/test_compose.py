@@ -320,3 +320,31 @@ async def test_compose_up_passes_the_same_policy_guard(
     assert f"policy rule '{rule}'" in text
     assert labelled(docker_client) == []
     assert not docker_client.volumes.list(filters={"label": "com.docker.compose.project=mcpd-policy"})
+
+
+async def test_ports_without_an_address_listen_on_the_publish_address_only(
+    client: Client,
+    tmp_path: Path,
+    test_image: str,
+    docker_client: docker.DockerClient,
+    unique_name: str,
+    cleanup: list[str],
+) -> None:
+    # README: as run-container, a port without an address binds MCP_DOCKER_PUBLISH_ADDRESS
+    # (127.0.0.1 in tests); Compose alone would listen on every interface. An explicit address
+    # is kept.
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  web:\n    image: {test_image}\n    command: [sleep, '300']\n"
+        "    ports: ['18081:80', '80', {target: 81, published: '18082'}, '127.0.0.2:18083:82']\n"
+        f"    labels:\n      {LABEL_KEY}: '{RUN_ID}'\n"
+    )
+    cleanup.append(unique_name)
+    await compose(client, tmp_path / "compose.yaml", "up", project_name=unique_name)
+    (container,) = docker_client.containers.list(
+        filters={"label": f"com.docker.compose.project={unique_name}"}
+    )
+    bound = {
+        (b["HostIp"], port) for port, bindings in container.attrs["HostConfig"]["PortBindings"].items()
+        for b in bindings
+    }  # fmt: skip
+    assert bound == {("127.0.0.1", "80/tcp"), ("127.0.0.1", "81/tcp"), ("127.0.0.2", "82/tcp")}

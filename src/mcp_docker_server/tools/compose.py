@@ -54,7 +54,7 @@ from mcp_docker_server.policy.admission import (
     volume_binds,
     writable_folders,
 )
-from mcp_docker_server.policy.compose import env_files_of, pin_paths
+from mcp_docker_server.policy.compose import env_files_of, pin_paths, publish_on
 from mcp_docker_server.policy.containers import admit_exec
 from mcp_docker_server.policy.develop import ExecHook, judge_develop, pin_watch_paths, watch_hooks
 from mcp_docker_server.policy.model import PathResolver
@@ -431,6 +431,10 @@ class ComposeSession:
         await self.guard.admit_compose(self.plan, project_requests(config))
         state = self.guard.state
         pinned = pin_paths(config, state.resolver) if state.engine.target.scheme == "unix" else config
+        if self.plan.action != "deploy":
+            # As run-container: a port without an address listens on the publish address, not on
+            # every interface as Compose would (swarm's ingress has no host address to set).
+            pinned = publish_on(pinned, state.settings.publish_address)
         if self.plan.action == "watch":
             # Compose reads watched paths here, whichever engine it drives: this host's rule.
             judge_develop(state.policy, config, local_resolver)
