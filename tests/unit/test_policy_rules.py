@@ -143,6 +143,21 @@ def test_volume_creation_with_bind_options_is_judged_as_a_bind(tmp_path: Path) -
     assert admit_volume(allowed, ok, local_resolver).unwrap() == ok
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"type": "none", "o": "bind", "device": "etc"},
+        {"type": "none", "o": "bind", "device": "./shared/data"},
+        {"type": "overlay", "o": "lowerdir=etc,upperdir=/tmp/u,workdir=/tmp/w"},
+    ],
+)
+def test_a_relative_volume_folder_is_refused(options: dict[str, str]) -> None:
+    # The engine resolves it from its own working folder (often /), not this server's.
+    with pytest.raises(PolicyDenied, match="relative path") as caught:
+        admit_volume(Policy(allow_volume_mounts=True), VolumeSpec("v", driver_opts=options), local_resolver)
+    assert caught.value.rule == "host-path"
+
+
 def test_operator_flags_widen_exactly_what_they_name() -> None:
     relaxed = Policy(allow_privileged=True)
     admit_container(relaxed, ContainerSpec(image="b", privileged=True), local_resolver)

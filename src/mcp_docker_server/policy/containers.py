@@ -206,6 +206,15 @@ def check_volume_options(
     if name != "local" or not options:
         return
     for path, purpose in volume_host_paths(options):
+        if not path.startswith("/"):
+            # The engine mounts it relative to its own working folder, not this server's (nor a
+            # Compose project's): what the rule would judge is not what is mounted.
+            raise PolicyDenied(
+                "host-path",
+                f"{what} {purpose} {path!r} is a relative path, which the engine resolves from its "
+                "own working folder",
+                hint="give the absolute path of the host folder.",
+            )
         check_host_path(policy, path, resolve, purpose=f"{what} {purpose}")
     if not policy.allow_volume_mounts and not tmpfs_only(options):
         shown = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
