@@ -244,3 +244,30 @@ async def test_an_engine_outside_any_swarm_says_how_to_start_one(swarm: dict[str
     assert "not a swarm manager" in text
     assert "action=init" in text
     assert status["state"] == "inactive"
+
+
+async def test_a_rollback_to_a_spec_the_policy_refuses_is_refused(
+    client: Client, swarm: dict[str, str], unique_name: str, docker_client: docker.DockerClient
+) -> None:
+    # Made outside the server with a bind of /etc, then changed (outside too) to something
+    # harmless: a rollback would start tasks from the first spec again.
+    made = docker_client.services.create(
+        swarm["v1"],
+        SERVE,
+        name=unique_name,
+        labels={LABEL_KEY: RUN_ID},
+        mounts=[docker.types.Mount("/host-etc", "/etc", type="bind", read_only=True)],
+    )
+    try:
+        made.update(mounts=[], force_update=1)
+        made.reload()
+        assert made.attrs.get("PreviousSpec"), "the update left no previous spec"
+        text = error_text(
+            await client.call_tool("service-management", {"action": "rollback", "name": unique_name})
+        )
+        assert "/etc" in text
+        made.reload()
+        mounts = ((made.attrs["Spec"].get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Mounts")
+        assert not mounts, "the service was rolled back to its /etc bind"
+    finally:
+        made.remove()

@@ -41,7 +41,7 @@ class Listing:
         raise AssertionError("not used here")
 
     async def service(
-        self, ref: str
+        self, ref: str, *, previous: bool = False
     ) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:
         raise AssertionError("not used here")
 

@@ -140,7 +140,7 @@ class FakeAdmission:
         return ()
 
     async def service(
-        self, ref: str
+        self, ref: str, *, previous: bool = False
     ) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:
         raise AssertionError("not used here")
 

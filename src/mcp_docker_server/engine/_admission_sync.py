@@ -146,13 +146,14 @@ def volume_infos(client: docker.DockerClient, names: Iterable[str]) -> dict[str,
 
 
 def describe_service(
-    client: docker.DockerClient, ref: str
+    client: docker.DockerClient, ref: str, *, previous: bool = False
 ) -> tuple[str, Raw, list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:
     """A service as the swarm stores it: (name, task template, its networks' names, the named
     volumes its mounts use, its networks' drivers and options). Network ids are resolved to
-    names (``host`` matters)."""
+    names (``host`` matters). ``previous``: the spec a rollback would restore (``PreviousSpec``;
+    the current one when there is none, and the engine then refuses the rollback itself)."""
     raw: Raw = client.api.inspect_service(ref)  # type: ignore[no-untyped-call]
-    spec: Raw = raw.get("Spec") or {}
+    spec: Raw = (raw.get("PreviousSpec") if previous else None) or raw.get("Spec") or {}
     template: Raw = spec.get("TaskTemplate") or {}
     network_names = []
     targets: dict[str, str] = {}

@@ -32,10 +32,13 @@ class Admission:
         return await self._engine.run(ops.bind_sources, kind="container")
 
     async def service(
-        self, ref: str
+        self, ref: str, *, previous: bool = False
     ) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:
-        """A swarm service's task template, its networks' names, its volumes and networks."""
-        return await self._engine.run(lambda c: ops.describe_service(c, ref), kind="service", ref=ref)
+        """A swarm service's task template (``previous``: the one a rollback restores), its
+        networks' names, its volumes and networks."""
+        return await self._engine.run(
+            lambda c: ops.describe_service(c, ref, previous=previous), kind="service", ref=ref
+        )
 
     async def project(self, project: str) -> ProjectResources:
         """What a Compose project has on the engine now."""

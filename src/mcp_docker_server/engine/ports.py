@@ -62,9 +62,10 @@ class AdmissionPort(Protocol):
         ...
 
     async def service(
-        self, ref: str
+        self, ref: str, *, previous: bool = False
     ) -> tuple[str, dict[str, Any], list[str], dict[str, VolumeInfo], dict[str, NetworkInfo]]:
-        """A swarm service's task template, its networks' names, its volumes and networks."""
+        """A swarm service's task template (``previous``: the one a rollback restores), its
+        networks' names, its volumes and networks."""
         ...
 
     async def project(self, project: str) -> ProjectResources:

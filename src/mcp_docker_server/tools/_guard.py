@@ -199,14 +199,15 @@ class Guard:
         except PolicyDenied as exc:
             raise _foreign(exc, f"{action} of service {ref}") from exc
 
-    async def judge_service(self, ref: str) -> None:
-        """Judge a swarm service as the engine stores it (after create, or before an update).
+    async def judge_service(self, ref: str, *, previous: bool = False) -> None:
+        """Judge a swarm service as the engine stores it (after create, or before an update;
+        ``previous``: the spec a rollback would restore, whoever wrote it).
 
         Raises:
             PolicyDenied: naming the service and the field.
         """
         state = self.state
-        name, template, networks, volumes, infos = await state.admission.service(ref)
+        name, template, networks, volumes, infos = await state.admission.service(ref, previous=previous)
         binds, unlisted = await self.host_binds()
         judge_task_template(
             state.policy,

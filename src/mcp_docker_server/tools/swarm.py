@@ -191,6 +191,8 @@ async def service_management(
         await swarm.update(name, await guard.admit_service_patch(name, patch))
     else:
         await guard.admit_existing_service(name, "rollback")
+        # The rollback starts tasks from the previous spec: judged as a new service would be.
+        await guard.judge_service(name, previous=True)
         await swarm.rollback(name)
     return await _settled(swarm, action, name, wait=wait, timeout=timeout)
 
