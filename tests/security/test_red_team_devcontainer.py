@@ -862,7 +862,7 @@ async def test_under_label_scope_a_dev_container_cannot_reach_into_a_container_o
     run_args: list[str],
 ) -> None:
     # A legacy link hands the linked container's environment over (DB_ENV_<NAME>=...), and
-    # HostConfig.Links is judged harmless; shared namespaces are refused.
+    # HostConfig.Links on the default bridge and shared namespaces are refused.
     secret = f"linked-canary-{RUN_ID}"
     victim = docker_client.containers.run(
         test_image,
@@ -1020,3 +1020,37 @@ async def test_build_dockerfile_cannot_be_a_host_credential_file(
     # Not judged before the CLI reads it, but what the CLI says of it does not carry its text
     # (the CLI wants a FROM line first).
     assert secret not in error_text(await up(client, folder))
+
+
+async def test_a_legacy_link_cannot_copy_another_containers_environment(
+    client: Client,
+    tmp_path: Path,
+    test_image: str,
+    docker_client: docker.DockerClient,
+    unique_name: str,
+    cleanup: list[str],
+) -> None:
+    # On the default bridge, `--link victim:db` hands the victim's environment over as
+    # DB_ENV_<NAME>; inspect-container hides secret-looking values, exec-container into a
+    # container the policy would not create is refused.
+    secret = f"linked-canary-{RUN_ID}"
+    victim = docker_client.containers.run(
+        test_image,
+        ["sleep", "300"],
+        name=unique_name,
+        detach=True,
+        labels={"io.mcp-docker-server.test-run": RUN_ID},
+        environment={"DB_PASSWORD": secret},
+    )
+    folder = write_project(
+        tmp_path / "link", image_config(test_image, runArgs=["--link", f"{unique_name}:db"])
+    )
+    cleanup.append(folder)
+    try:
+        text = error_text(await up(client, folder))
+        assert "legacy links" in text, text
+        assert 'allow_container_fields = ["HostConfig.Links"]' in text
+        assert secret not in everything_about(docker_client, folder)
+        assert containers_of(docker_client, folder) == []
+    finally:
+        victim.remove(force=True)

@@ -226,6 +226,14 @@ JUDGED: dict[str, tuple[Any, str, tuple[str, ...], str, Any, Policy]] = {
         "my-net",
         Policy(allow_host_namespaces=True),
     ),
+    "Links": (
+        ["/db:/web/db"],
+        "links",
+        ("legacy links (/db:/web/db)", "environment"),
+        opened("HostConfig.Links"),
+        None,
+        Policy(allow_container_fields=("HostConfig.Links",)),
+    ),
     "OomScoreAdj": (
         -500,
         "oomscoreadj",
@@ -325,6 +333,10 @@ JUDGED: dict[str, tuple[Any, str, tuple[str, ...], str, Any, Policy]] = {
 }
 
 
+def test_a_link_on_a_user_defined_network_is_only_a_name() -> None:
+    admit({"Links": ["/db:/web/db"], "NetworkMode": "app-net"})
+
+
 def test_every_judged_field_has_a_case_here() -> None:
     assert set(JUDGED) == JUDGED_HOST_CONFIG
     assert not JUDGED_HOST_CONFIG & HARMLESS_HOST_CONFIG
@@ -383,7 +395,6 @@ HARMLESS_VALUES: dict[str, Any] = {
     "Init": True,
     "KernelMemory": 1 << 26,
     "KernelMemoryTCP": 1 << 24,
-    "Links": ["/db:/web/db"],
     "Memory": 1 << 28,
     "MemoryReservation": 1 << 27,
     "MemorySwap": 1 << 29,

@@ -68,7 +68,7 @@ HARMLESS_HOST_CONFIG = frozenset(
         "ContainerIDFile", "CpuCount", "CpuPercent", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
         "CpuRealtimeRuntime", "CpuShares", "CpusetCpus", "CpusetMems", "Dns", "DnsOptions",
         "DnsSearch", "ExtraHosts", "GroupAdd", "IOMaximumBandwidth", "IOMaximumIOps", "Init",
-        "KernelMemory", "KernelMemoryTCP", "Links", "Memory", "MemoryReservation", "MemorySwap",
+        "KernelMemory", "KernelMemoryTCP", "Memory", "MemoryReservation", "MemorySwap",
         "MemorySwappiness", "NanoCpus", "OomKillDisable", "PidsLimit", "PortBindings",
         "PublishAllPorts", "ReadonlyRootfs", "RestartPolicy", "ShmSize", "Tmpfs", "Ulimits",
     }
@@ -77,7 +77,7 @@ HARMLESS_HOST_CONFIG = frozenset(
 # HostConfig fields judged below, each by its own rule.
 JUDGED_HOST_CONFIG = frozenset(
     {
-        "Annotations", "Binds", "CapAdd", "Cgroup", "CgroupParent", "CgroupnsMode",
+        "Annotations", "Binds", "CapAdd", "Cgroup", "CgroupParent", "CgroupnsMode", "Links",
         "DeviceCgroupRules", "DeviceRequests", "Devices", "IpcMode", "Isolation", "LogConfig",
         "MaskedPaths", "Mounts", "NetworkMode", "OomScoreAdj", "PidMode", "Privileged",
         "ReadonlyPaths", "Runtime", "SecurityOpt", "StorageOpt", "Sysctls", "UTSMode",
@@ -471,6 +471,19 @@ def _cgroupns(policy: Policy, desc: ContainerDescription, value: object, resolve
         _namespace(policy, "cgroupns", "host")
 
 
+def _links(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:
+    # On the default bridge a legacy link copies the linked container's environment (its
+    # secrets) into this one as <ALIAS>_ENV_<NAME>; on a user-defined network it is only a name.
+    if str(desc.host_config.get("NetworkMode") or "default") in ("default", "bridge"):
+        _opened(
+            policy,
+            "HostConfig.Links",
+            f"legacy links ({', '.join(map(str, value if isinstance(value, list) else [value]))[:200]}) "
+            "on the default bridge copy the linked containers' environment into this one",
+            "put both containers on a user-defined network (network-management create) and use its name.",
+        )
+
+
 def _volumes_from(policy: Policy, desc: ContainerDescription, value: object, resolve: PathResolver) -> None:
     if not policy.allow_host_namespaces:
         raise PolicyDenied(
@@ -749,6 +762,7 @@ _HOST_RULES: Mapping[str, Rule] = {
     "Devices": _devices,
     "IpcMode": _namespace_mode("IpcMode"),
     "Isolation": _isolation,
+    "Links": _links,
     "LogConfig": _log_config,
     "MaskedPaths": _system_paths(_MASKED, "MaskedPaths"),
     "Mounts": _mounts,
