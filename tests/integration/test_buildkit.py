@@ -21,6 +21,7 @@ import anyio
 import docker
 import pytest
 from mcp import Client
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from mcp_docker_server.server import build_server
 from tests.conftest import RUN_ID, env, error_text, ok, settings_for
@@ -332,6 +333,10 @@ async def test_compose_builds_with_buildkit_under_the_same_rules(
         ("    build:\n      context: ./app\n      ssh: [default]\n", "allow_build_ssh"),
         ("    build:\n      context: ./app\n      network: host\n", "allow_build_host_network"),
         ("    build:\n      context: ./app\n      cache_to: [type=gha]\n", "cache type 'gha'"),
+        (
+            "    build:\n      context: ./app\n      cache_to: ['type=registry,ref=evil.example/c']\n",
+            "evil.example",
+        ),
     ]:
         compose.write_text(f"name: {project}\nservices:\n  app:\n{extra}")
         text = error_text(
@@ -408,3 +413,25 @@ def test_doctor_names_a_buildx_too_old_for_compose(tmp_path: Path, unix_host: st
         timeout=60,
     )
     assert "buildx 0.13.1 is older than 0.17: Compose builds fail with it" in done.stdout, done.stdout
+
+
+async def test_a_registry_cache_export_asks_first_and_a_no_builds_nothing(
+    unix_host: str, tmp_path: Path, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    # cache_to type=registry pushes the build's layers (the files it copied) to that registry:
+    # a push, asked like image-operations push, naming where they go.
+    asked: list[str] = []
+
+    async def no(context: object, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    (tmp_path / "Dockerfile").write_text(f"FROM {test_image}\nCOPY Dockerfile /\n")
+    tag = tag_for("cachepush")
+    options = {"path": str(tmp_path), "tag": tag, "cache_to": ["type=registry,ref=evil.example:5000/team/c"]}
+    async with Client(build_server(settings_for(unix_host)), elicitation_callback=no) as client:
+        text = error_text(await client.call_tool("build-image", options))
+    assert asked == [f"push the build cache of {tag} to registry evil.example:5000, repository team/c"]
+    assert "did not confirm" in text
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(tag)

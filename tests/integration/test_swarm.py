@@ -251,7 +251,7 @@ async def test_a_rollback_to_a_spec_the_policy_refuses_is_refused(
 ) -> None:
     # Made outside the server with a bind of /etc, then changed (outside too) to something
     # harmless: a rollback would start tasks from the first spec again.
-    made = docker_client.services.create(
+    made = docker_client.services.create(  # type: ignore[no-untyped-call]
         swarm["v1"],
         SERVE,
         name=unique_name,

@@ -266,7 +266,16 @@ def test_local_build_caches_in_sensitive_places_are_refused(cache: str) -> None:
     ],
 )
 def test_other_build_caches_are_admitted(cache: str) -> None:
-    admit(build(cache_from=[cache], cache_to=[cache]))
+    admit(build(cache_from=[cache]))
+    if cache.startswith(("type=local", "type=inline")):
+        admit(build(cache_to=[cache]))
+
+
+@pytest.mark.parametrize("cache", ["user/app:cache", "type=registry,ref=registry.local/app:cache"])
+def test_a_registry_cache_export_is_a_push_and_is_refused(cache: str) -> None:
+    denial = refused(build(cache_to=[cache]))
+    assert denial.rule == "build-cache-push"
+    assert "without asking" in denial.reason
 
 
 @pytest.mark.parametrize("cache", ["type=gha", "type=s3,region=x,bucket=y", "TYPE=azblob,name=z", "type=new"])

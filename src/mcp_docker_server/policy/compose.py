@@ -237,7 +237,17 @@ def _build(policy: Policy, service: str, build: Mapping[str, Any], resolve: Path
         for entry in build.get(key) or []:
             if "$" in str(entry):
                 _path(policy, str(entry), resolve, f"{where}: build cache")  # refused: a variable
-            judge_cache(policy, [str(entry)], resolve, where, export=key == "cache_to")
+            (judged,) = judge_cache(policy, [str(entry)], resolve, where, export=key == "cache_to")
+            if key == "cache_to" and judged.type == "registry":
+                # A push of the build's layers (the project's files) to any registry, with no
+                # question to the user: build-image's cache_to asks first, naming the registry.
+                raise PolicyDenied(
+                    "build-cache-push",
+                    f"{where}: type=registry pushes the build cache (the files the build copied) "
+                    f"to {judged.get('ref') or 'a registry'} without asking",
+                    hint="drop it; push a cache with build-image cache_to (it asks first), or use "
+                    "type=local or type=inline.",
+                )
 
 
 def _build_secrets(service: str, build: Mapping[str, Any]) -> None:

@@ -15,12 +15,15 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from mcp_docker_server.errors import InvalidArgument
+from mcp_docker_server.policy.builds import parse_cache
 from mcp_docker_server.state import EngineSet
 from mcp_docker_server.tools.catalog import ToolName
 
 __all__ = [
     "Confirm",
     "ask",
+    "confirm_build",
     "confirm_compose",
     "confirm_image",
     "confirm_manage",
@@ -99,6 +102,24 @@ async def confirm_image(
         host, repository, tag = push_destination(image, registry)
         question = f"push image {image} to registry {host}, repository {repository}, tag {tag}"
     return ask(ctx, ToolName.IMAGE_OPERATIONS, action, question, engine)
+
+
+async def confirm_build(
+    tag: str, ctx: Context[Any], engine: str | None = None, cache_to: list[str] | None = None
+) -> Confirm | Elicit[Confirm]:
+    """A build that exports its cache to a registry pushes the build's layers there: it asks
+    first, naming where they go."""
+    places = []
+    for entry in cache_to or []:
+        try:
+            parsed = parse_cache(entry, "cache_to")
+        except InvalidArgument:
+            continue  # the tool's own check says what is wrong, before anything runs
+        if parsed.type == "registry":
+            host, repository, _ = push_destination(parsed.get("ref") or "", None)
+            places.append(f"registry {host}, repository {repository}")
+    question = f"push the build cache of {tag} to {'; '.join(places)}" if places else None
+    return ask(ctx, ToolName.BUILD_IMAGE, "build", question, engine)
 
 
 def push_destination(image: str, registry: str | None) -> tuple[str, str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from pydantic import Field
 
 from mcp_docker_server.buildx import BuildxInfo
@@ -36,6 +36,7 @@ from mcp_docker_server.results.progress import Progress
 from mcp_docker_server.specs.dockerfile import base_images, frontend_image
 from mcp_docker_server.specs.images import BuildSecret, BuildSpec, validate_image_reference
 from mcp_docker_server.state import local_read_resolver
+from mcp_docker_server.tools._confirm import Confirm, confirm_build, ensure_confirmed
 from mcp_docker_server.tools._guard import Guard
 from mcp_docker_server.tools._output import with_progress
 
@@ -49,6 +50,7 @@ async def build_image(
     guard: Guard,
     path: Annotated[str, Field(min_length=1, description="Build context folder.")],
     tag: Annotated[str, Field(min_length=1, description="Image name:tag to give the result.")],
+    confirmation: Annotated[ElicitationResult[Confirm], Resolve(confirm_build)],
     ctx: Context[Any],
     dockerfile: Annotated[str | None, Field(description="Dockerfile path, relative to path.")] = None,
     build_args: dict[str, str] | None = None,
@@ -73,6 +75,7 @@ async def build_image(
     allow_secret_files: Annotated[bool, Field(description="Send .env, keys... anyway.")] = False,
 ) -> BuildResult | BuildPreview:
     """Build an image with BuildKit (RUN --mount, heredocs, secrets); classic builder without buildx."""
+    ensure_confirmed(confirmation)
     policy = guard.state.policy
     for kind, pairs in (("build_args", build_args), ("labels", labels)):
         for key in pairs or {}:
