@@ -20,6 +20,7 @@ __all__ = [
     "BuildCall",
     "ExecCall",
     "RunCall",
+    "compose_files",
     "compose_split",
     "injected_options",
     "judged_compose_globals",
@@ -165,8 +166,10 @@ def _publish_on(value: str, address: str) -> str:
     """One ``-p`` value with ``address`` as its host address when it names none (as
     run-container binds ports given without one): ``8080:80`` -> ``127.0.0.1:8080:80``,
     ``80`` -> ``127.0.0.1::80``; values with an address are kept."""
-    if value.startswith("[") or value.count(":") >= 2:
+    if value.startswith("[") or (value.count(":") >= 2 and not value.startswith(":")):
         return value
+    if value.count(":") >= 2:  # ":8080:80" names an empty address: every interface
+        return f"{address}{value}"
     host, sep, container = value.partition(":")
     return f"{address}:{host}:{container}" if sep else f"{address}::{value}"
 
@@ -230,6 +233,16 @@ def compose_split(args: Sequence[str]) -> tuple[list[str], str, list[str]]:
             return list(args[:i]), arg, list(args[i + 1 :])
         i += 2 if arg in _COMPOSE_VALUED else 1
     return list(args), "", []
+
+
+def compose_files(globals_: Sequence[str]) -> list[str]:
+    """The compose files ``-f``/``--file`` name among Compose's global options, in order."""
+    files: list[str] = []
+    for i, arg in enumerate(globals_):
+        name, has_value, value = arg.partition("=")
+        if name in ("-f", "--file"):
+            files.append(value if has_value else (globals_[i + 1] if i + 1 < len(globals_) else ""))
+    return [f for f in files if f]
 
 
 def judged_compose_globals(globals_: Sequence[str], file: Path, directory: Path) -> list[str]:

@@ -7,10 +7,10 @@ stdout for the wrapper:
 
 - nothing: run the original docker command as it is (a pull of an allowed image, a build with
   only the options the CLI itself uses, ``docker exec`` without ``--privileged``);
-- docker arguments (``start --attach <id>``): run those instead. ``docker run`` is done as
-  ``docker create`` with the same options (plus the scope label and the policy's defaults),
-  the created container is inspected and judged by the same judge as run-container, and only
-  then does the wrapper start it, attached as ``run`` would have been.
+- docker arguments (``start --attach <id>``), shell-quoted: run those instead. ``docker run``
+  is done as ``docker create`` with the same options (plus the scope label and the policy's
+  defaults), the created container is inspected and judged by the same judge as
+  run-container, and only then does the wrapper start it, attached as ``run`` would have been.
 
 A refusal removes what it created (the container, the named volumes its creation made),
 writes the reason to ``refusal.json`` in the call's private folder (the server turns it into
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,7 @@ from mcp_docker_server.devcontainers.gate import check_build_tag, check_profile_
 from mcp_docker_server.devcontainers.names import FOLDER_LABEL, OWNER_LABEL
 from mcp_docker_server.devcontainers.runargs import (
     bind_published_ports,
+    compose_files,
     compose_split,
     injected_options,
     judged_compose_globals,
@@ -53,7 +55,13 @@ from mcp_docker_server.errors import DockerServerError, PolicyDenied
 from mcp_docker_server.policy import admit_exec, check_host_path, check_image, lexical_resolver, scope_labels
 from mcp_docker_server.policy.admission import judge_container, listed_binds
 from mcp_docker_server.policy.builds import check_build_name, check_frontend, compose_builds
-from mcp_docker_server.policy.compose import env_files_of, judge_compose_config, pin_paths, publish_on
+from mcp_docker_server.policy.compose import (
+    env_files_of,
+    judge_compose_config,
+    judge_compose_inputs,
+    pin_paths,
+    publish_on,
+)
 from mcp_docker_server.policy.model import PathResolver, Policy
 from mcp_docker_server.processes import Completed, run_process
 from mcp_docker_server.specs.containers import ExecSpec
@@ -360,7 +368,10 @@ class Shim:
         changes nothing. Containers are created, judged as the engine describes them, then
         started."""
         globals_, sub, rest = compose_split(args)
-        if sub in _COMPOSE_PASS or not sub:
+        if sub in ("version", ""):
+            return []  # reads no project
+        await self.judge_compose_inputs(globals_)
+        if sub in _COMPOSE_PASS:
             return []
         if sub not in _COMPOSE_JUDGED:
             raise Refused(f"`docker compose {sub}` is not run for dev containers by this server")
@@ -387,6 +398,27 @@ class Shim:
             return ["compose", *own, "ps", "--all", "--quiet"]
         return ["compose", *own, sub, *services]
 
+    async def judge_compose_inputs(self, globals_: Sequence[str]) -> None:
+        """The files Compose reads to load the project (the compose files, the project folder's
+        ``.env``, ``include`` and ``extends`` files) are judged before any Compose command reads
+        them, reads included (`config` output and errors quote what Compose read), as
+        compose-stack judges them.
+
+        Raises:
+            PolicyDenied: naming the file.
+            Refused: Compose would find its files by itself (no ``-f``), which is not judged.
+        """
+        files = compose_files(globals_)
+        if not files:
+            raise Refused("a Compose command without -f would find its files by itself, unjudged")
+        # Imported here: the compose package costs ~80 ms, paid by every docker command otherwise.
+        from mcp_docker_server.compose.inputs import compose_inputs
+        from mcp_docker_server.state import local_read_resolver  # this machine reads them
+
+        inputs = await anyio.to_thread.run_sync(compose_inputs, [Path(f) for f in files])
+        listed = [(i.purpose, i.path, i.remote) for i in inputs]
+        judge_compose_inputs(self.policy, listed, local_read_resolver)
+
     async def create_and_judge(
         self, project: str, own: Sequence[str], services: Sequence[str] | None
     ) -> None:
@@ -405,7 +437,8 @@ class Shim:
         ids = await self.project_containers(project)
         created = [f"container:{c}" for c in sorted(set(ids) - before)]
         networks = [f"network:{n}" for n in await self.project_networks(project) if n not in networks_before]
-        await self.note(CREATED_FILE, [*created, *networks])  # undone if a later step fails
+        volumes = [f"volume:{v}" for v in await self.project_volumes(project) if v not in volumes_before]
+        await self.note(CREATED_FILE, [*created, *networks, *volumes])  # undone if a later step fails
         try:
             for raw in await self.inspect("container", ids):
                 await self.judge_owned(raw)
@@ -490,11 +523,13 @@ class Shim:
         networks = [n for n in await self.project_networks(project) if n not in networks_before]
         if networks:
             await self.docker_cli(["network", "rm", *networks])
-        label = f"label=com.docker.compose.project={project}"
-        listed = await self.docker_cli(["volume", "ls", "--quiet", "--filter", label])
-        volumes = [v for v in listed.stdout.split() if v not in volumes_before]
+        volumes = [v for v in await self.project_volumes(project) if v not in volumes_before]
         if volumes:
             await self.docker_cli(["volume", "rm", *volumes])
+
+    async def project_volumes(self, project: str) -> list[str]:
+        label = f"label=com.docker.compose.project={project}"
+        return (await self.docker_cli(["volume", "ls", "--quiet", "--filter", label])).stdout.split()
 
     async def project_networks(self, project: str) -> list[str]:
         label = f"label=com.docker.compose.project={project}"
@@ -609,7 +644,7 @@ def main(argv: Sequence[str]) -> int:
     except DockerServerError as exc:
         sys.stderr.write(f"mcp-docker-server: {exc}\n")
         return 1
-    sys.stdout.write(" ".join(tokens))
+    sys.stdout.write(shlex.join(tokens))  # read back by the wrapper's eval, word for word
     return 0
 
 

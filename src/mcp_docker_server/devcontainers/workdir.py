@@ -94,12 +94,13 @@ def workdir(
         docker_path.write_text(
             _script(
                 [
-                    "set -f",  # the decision is split into words below, never globbed
                     *exports,
                     f'case "$1" in {_FAST_PASS}) exec {real} "$@" ;; esac',
                     f'decision=$({shim} "$@") || exit $?',
                     f'[ -n "$decision" ] || exec {real} "$@"',
-                    f"exec {real} $decision",
+                    # The decision is shell-quoted words (shlex.join): eval splits them exactly as
+                    # the shim meant, so a value holding a space or a quote stays one word.
+                    f'eval "exec {real} $decision"',
                 ]
             )
         )

@@ -297,19 +297,9 @@ def labels_of(client: docker.DockerClient, kind: str, ref: str) -> dict[str, str
 
 
 def labelled_names(client: docker.DockerClient, kind: str, label: str) -> frozenset[str]:
-    """The names of the networks, volumes, images (their tags, or the id of an untagged one) or
-    services carrying ``label`` (``key`` or ``key=value``), as the engine's own label filter
-    finds them (one request)."""
+    """The names of the networks, volumes or services carrying ``label`` (``key`` or
+    ``key=value``), as the engine's own label filter finds them (one request)."""
     api: Any = client.api
-    if kind == "image":
-        rows = api.images(filters={"label": [label]})
-        return frozenset(
-            tag
-            for row in rows
-            for tag in (
-                [t for t in row.get("RepoTags") or [] if t != "<none>:<none>"] or [str(row.get("Id"))]
-            )
-        )
     if kind == "network":
         rows = api.networks(filters={"label": [label]})
         return frozenset(str(n.get("Name", "")) for n in rows)

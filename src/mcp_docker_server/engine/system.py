@@ -65,5 +65,5 @@ class System:
         return await self._engine.run(lambda c: ops.labels_of(c, kind, ref), kind=kind, ref=ref)
 
     async def labelled(self, kind: str, label: str) -> frozenset[str]:
-        """The names of the networks, volumes, images (tags) or services carrying ``label``."""
+        """The names of the networks, volumes or services carrying ``label``."""
         return await self._engine.run(lambda c: ops.labelled_names(c, kind, label), kind=kind)

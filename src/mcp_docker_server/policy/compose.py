@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mcp_docker_server.errors import PolicyDenied
@@ -39,6 +39,7 @@ __all__ = [
     "env_file_paths",
     "env_files_of",
     "judge_compose_config",
+    "judge_compose_inputs",
     "pin_paths",
     "publish_on",
 ]
@@ -441,3 +442,32 @@ def publish_on(config: Mapping[str, Any], address: str) -> dict[str, Any]:
         services[name] = service
     out["services"] = services
     return out
+
+
+def judge_compose_inputs(
+    policy: Policy, inputs: Iterable[tuple[str, str, bool]], resolve: PathResolver
+) -> None:
+    """Judge the host files Compose reads to load a project, before it reads them: (purpose,
+    path, remote) as ``compose.inputs.compose_inputs`` lists them (the files, the project
+    folder's ``.env``, ``include`` and ``extends`` files). Their values could reach containers,
+    and their text Compose's error messages.
+
+    Raises:
+        PolicyDenied: a remote resource (Compose would fetch it with the host's git or registry
+            credentials), a path naming a variable, or a file the host-path rule refuses.
+    """
+    for purpose, path, remote in inputs:
+        if remote:
+            raise PolicyDenied(
+                "remote-compose-resource",
+                f"{purpose} {path} is remote: Compose would fetch it with the host's git or registry "
+                "credentials",
+                hint="fetch it yourself and name the local copy.",
+            )
+        if "$" in path:
+            raise PolicyDenied(
+                "host-path",
+                f"{purpose} {path!r} names a variable, so the file read cannot be judged",
+                hint="write the path out in the compose file.",
+            )
+        check_host_path(policy, path, resolve, purpose=purpose, mounted=False)

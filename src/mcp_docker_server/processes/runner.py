@@ -9,7 +9,6 @@ cosign) all run through :func:`run_process`; failures to start or to finish in t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -188,27 +187,28 @@ async def _follow(
 
 
 async def _stop(process: anyio.abc.Process, *, interrupt_first: bool = False) -> None:
-    """Terminate, then kill, a process still running (deadline or cancellation); with
-    ``interrupt_first``, SIGINT its process group and give it the grace period first."""
+    """Terminate, then kill, a process still running (deadline or cancellation), with every
+    process it started: its own session (start_new_session), so the group id is its pid, and
+    a child (a wrapper script, a Compose build the docker CLI started) goes too. With
+    ``interrupt_first``, SIGINT the group and give it the grace period first."""
     if process.returncode is not None:
         await process.aclose()
         return
     with anyio.CancelScope(shield=True):
+        group = process.pid
         if interrupt_first:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                # Its own session (start_new_session): the group id is its pid.
-                os.killpg(process.pid, signal.SIGINT)
+            _signal_group(group, signal.SIGINT)
             with anyio.move_on_after(_GRACE):
                 await process.wait()
-            if process.returncode is not None:
-                await process.aclose()
-                return
-        process.terminate()
-        with anyio.move_on_after(_GRACE):
-            await process.wait()
+        if process.returncode is None:
+            _signal_group(group, signal.SIGTERM)
+            with anyio.move_on_after(_GRACE):
+                await process.wait()
         if process.returncode is None:
             process.kill()
             await process.wait()
+        # The leader is gone; what it started may not be (it ignored SIGTERM, or was not asked).
+        _signal_group(group, signal.SIGKILL)
         await process.aclose()
 
 

@@ -54,7 +54,7 @@ from mcp_docker_server.policy.admission import (
     volume_binds,
     writable_folders,
 )
-from mcp_docker_server.policy.compose import env_files_of, pin_paths, publish_on
+from mcp_docker_server.policy.compose import env_files_of, judge_compose_inputs, pin_paths, publish_on
 from mcp_docker_server.policy.containers import admit_exec
 from mcp_docker_server.policy.develop import ExecHook, judge_develop, pin_watch_paths, watch_hooks
 from mcp_docker_server.policy.model import PathResolver
@@ -247,22 +247,10 @@ class ComposeSession:
         Raises:
             PolicyDenied: a file breaks the host-path rule, or a remote resource is named.
         """
-        policy = self.guard.state.policy
-        for item in await anyio.to_thread.run_sync(compose_inputs, self.plan.files):
-            if item.remote:
-                raise PolicyDenied(
-                    "remote-compose-resource",
-                    f"{item.purpose} {item.path} is remote: Compose would fetch it with the host's git "
-                    "or registry credentials",
-                    hint="fetch it yourself and name the local copy.",
-                )
-            if "$" in item.path:
-                raise PolicyDenied(
-                    "host-path",
-                    f"{item.purpose} {item.path!r} names a variable, so the file read cannot be judged",
-                    hint="write the path out in the compose file.",
-                )
-            check_host_path(policy, item.path, local_read_resolver, purpose=item.purpose, mounted=False)
+        inputs = await anyio.to_thread.run_sync(compose_inputs, self.plan.files)
+        judge_compose_inputs(
+            self.guard.state.policy, [(i.purpose, i.path, i.remote) for i in inputs], local_read_resolver
+        )
 
     async def _check_nesting(self, pinned: Mapping[str, Any], local: Mapping[str, Any] | None) -> None:
         """Host paths read after this judgement that lie in a folder a container can write (a

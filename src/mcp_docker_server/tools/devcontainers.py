@@ -191,57 +191,67 @@ async def _exec(
 
 
 async def _down(guard: Guard, folder: str, action: str) -> DevContainerState:
+    """Stop or remove the folder's dev container and, for a Compose-based one, the other
+    services of its project that are the folder's (labelled so in the judged copy Compose ran);
+    remove also takes the project's networks when nothing else is left in it, and the images the
+    folder's containers ran that were built for the folder."""
     ids = await _containers(guard, folder)
     if not ids:
         return DevContainerState(folder=folder, action=action, note="no dev container for this folder")
-    names: list[str] = []
-    images: set[str] = set()
-    projects: set[str] = set()
-    for container_id in ids:
-        detail = await _scoped(guard, container_id)
-        names.append(detail.name)
-        verb = "remove" if action == "remove" else "stop"
-        await guard.state.containers.manage(container_id, action=verb, force=True, timeout=None, signal=None)
-        if is_folder_image(folder, detail.image):  # built by the CLI for this folder, not another's
-            images.add(detail.image)
-        if project := detail.labels.get(PROJECT_LABEL):
-            projects.add(project)
-    note = None
-    if action == "remove":
-        kept = [p for p in sorted(projects) if not await _take_down(guard, folder, p)]
-        if kept:
-            note = (
-                f"Compose project {', '.join(kept)} also holds containers that are not this folder's "
-                "dev container: they and the project's networks were kept."
-            )
+    details = [await _scoped(guard, container_id) for container_id in ids]
+    projects = sorted({p for d in details if (p := d.labels.get(PROJECT_LABEL))})
+    for project in projects:
+        owned = await guard.state.containers.list(
+            include_stopped=True, labels=[f"{PROJECT_LABEL}={project}", f"{OWNER_LABEL}={folder}"], limit=200
+        )
+        details += [await _scoped(guard, row.id) for row in owned.containers if row.id not in ids]
+        ids += [row.id for row in owned.containers]
+    images = {d.image for d in details if await _built_for(guard, folder, d.image)}
+    verb = "remove" if action == "remove" else "stop"
+    for detail in details:
+        await guard.state.containers.manage(detail.id, action=verb, force=True, timeout=None, signal=None)
+    names = [d.name for d in details]
+    if action == "stop":
+        return DevContainerState(folder=folder, action=action, containers=names)
+    kept = [p for p in projects if not await _take_down(guard, p)]
+    note = (
+        f"Compose project {', '.join(kept)} also holds containers that are not this folder's: they and "
+        "the project's networks were kept."
+        if kept
+        else None
+    )
     removed: list[str] = []
-    if action == "remove":
-        # What the folder's builds made: the CLI's images, and Compose's (labelled by the shim).
-        images |= await guard.state.system.labelled("image", f"{OWNER_LABEL}={folder}")
-        for image in sorted(images):
-            try:
-                await guard.state.images.remove(image, force=False)
-            except DockerServerError:  # gone already, or another container still uses it: kept
-                continue
-            removed.append(image)
+    for image in sorted(images):
+        try:
+            await guard.state.images.remove(image, force=False)
+        except DockerServerError:  # gone already, or another container still uses it: kept
+            continue
+        removed.append(image)
     return DevContainerState(
         folder=folder, action=action, containers=names, removed_images=removed, note=note
     )
 
 
-async def _take_down(guard: Guard, folder: str, project: str) -> bool:
-    """`compose down` for a Compose-based dev container's project, when every container of the
-    project is this folder's (labelled so by the shim in the file Compose ran); else only those
-    are removed. Whether the project was taken down."""
-    containers = guard.state.containers
-    members = await containers.list(include_stopped=True, labels=[f"{PROJECT_LABEL}={project}"], limit=200)
-    ours = await containers.list(
-        include_stopped=True, labels=[f"{PROJECT_LABEL}={project}", f"{OWNER_LABEL}={folder}"], limit=200
+async def _built_for(guard: Guard, folder: str, image: str) -> bool:
+    """Whether a folder's container runs an image built for the folder: the CLI's name for it,
+    or a Compose build of its project (the shim labels those builds; the container being the
+    folder's is what makes the label believable, since any Dockerfile may write a label)."""
+    if is_folder_image(folder, image):
+        return True
+    try:
+        labels = await guard.state.system.labels_of("image", image)
+    except DockerServerError:
+        return False
+    return labels.get(OWNER_LABEL) == folder
+
+
+async def _take_down(guard: Guard, project: str) -> bool:
+    """The project's networks go (`compose down`) once no container is left in it (the
+    folder's were removed just before); whether it was taken down."""
+    left = await guard.state.containers.list(
+        include_stopped=True, labels=[f"{PROJECT_LABEL}={project}"], limit=1
     )
-    own = {row.id for row in ours.containers}
-    if members.truncated or {row.id for row in members.containers} - own:
-        for container_id in sorted(own):
-            await containers.manage(container_id, action="remove", force=True, timeout=None, signal=None)
+    if left.total:
         return False
     with tempfile.TemporaryDirectory(prefix="mcpd-devcontainer-down-") as empty:
         # From an empty folder: Compose finds no project file to read, only the project's labels.
