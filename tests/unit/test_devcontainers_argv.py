@@ -245,3 +245,17 @@ def test_the_folders_image_names_are_the_clis() -> None:
     assert not is_folder_image("/srv/app", "vsc-app-victim")
     assert not is_folder_image("/srv/other", own)
     assert not is_folder_image("/srv/app", f"registry:5000/{own}")
+
+
+def test_a_failed_build_says_why_without_the_whole_command_line() -> None:
+    command = "docker buildx build --load -f /tmp/x/Dockerfile -t vsc-a-1 " + "/very/long/context " * 30
+    result = {"message": f"Command failed: {command}", "description": "An error occurred."}
+    stderr = (
+        'ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n'
+        f"Command failed: {command}\n"
+    )
+    text = str(failure("up", result, stderr))
+    assert "Command failed: docker buildx build (An error occurred)" in text
+    assert "Reason: ERROR: failed to solve" in text
+    assert "/very/long/context" not in text
+    assert len(text) < 400

@@ -64,6 +64,13 @@ _PROBE_NOISE = re.compile(
 )
 
 
+# "Command failed: docker buildx build --load ... /very/long/path": the program and its
+# subcommand are kept, the rest of the line (often 500+ characters) is not.
+_COMMAND_LINE = re.compile(r"(Command failed:(?:\s+[^\s-]\S*){1,3})\s[^\n|]*")
+# How buildx and the docker CLI start the line that says why a build or a run failed.
+_REASON_STARTS = ("error:", "error response", "failed to solve", "error ", "docker: error")
+
+
 def without_probe_noise(stderr: str) -> str:
     """The stderr of `devcontainer exec` without the CLI's own probe failures."""
     return _PROBE_NOISE.sub("", stderr)
@@ -170,7 +177,8 @@ def _failure(action: str, result: Mapping[str, Any] | None, stderr: str) -> DevC
     message = str((result or {}).get("message") or "").strip()
     description = str((result or {}).get("description") or "").strip()
     logged = _log_texts(stderr, limit=400)
-    said = message.rstrip(".") or (logged[-1] if logged else "")
+    # The CLI quotes whole command lines (a buildx build's runs to 500+ characters): cut.
+    said = _COMMAND_LINE.sub(r"\1", message).rstrip(".") or (logged[-1] if logged else "")
     if description and description.rstrip(".") not in said:
         said = f"{said} ({description.rstrip('.')})" if said else description.rstrip(".")
     blob = " ".join([message, description, *logged]).lower()
@@ -199,8 +207,10 @@ def _failure(action: str, result: Mapping[str, Any] | None, stderr: str) -> DevC
             f"No devcontainer.json was found for this folder ({said}).",
             hint="add .devcontainer/devcontainer.json (or .devcontainer.json) to the folder.",
         )
-    last = logged[-3:]
-    detail = f" Last lines: {' | '.join(last)}" if last and last[-1] not in said else ""
+    reasons = [t for t in logged if t.lower().startswith(_REASON_STARTS)][-2:]
+    last = [_COMMAND_LINE.sub(r"\1", t) for t in (reasons or logged[-3:])]
+    last = [t for t in dict.fromkeys(last) if t not in said]
+    detail = f" {'Reason' if reasons else 'Last lines'}: {' | '.join(last)}" if last else ""
     return DevContainerError(
         f"devcontainer {action} failed: {said or 'no reason given'}.{detail}",
         hint="fix devcontainer.json as the message says, then call again (action=config shows it as read).",

@@ -80,13 +80,19 @@ def _short_cluster(
     """
     letters = args[i][1:]
     for j, letter in enumerate(letters):
-        given.add(f"-{letter}")
         if letter in _BOOLEAN_SHORT:
-            state["detach"] = state["detach"] or letter == "d"
-            state["interactive"] = state["interactive"] or letter == "i"
-            if letter != "d":
-                kept.append(f"-{letter}")
+            rest = letters[j + 1 :]
+            on = _flag(rest[1:], True) if rest.startswith("=") else True  # -P=true, -d=false
+            if on:
+                given.add(f"-{letter}")
+                state["detach"] = state["detach"] or letter == "d"
+                state["interactive"] = state["interactive"] or letter == "i"
+                if letter != "d":
+                    kept.append(f"-{letter}")
+            if rest.startswith("="):
+                return 1
             continue
+        given.add(f"-{letter}")
         if letter not in _VALUED_SHORT:
             raise ValueError(f"unknown docker run option -{letter} in {args[i]!r}")
         attached = letters[j + 1 :]

@@ -181,13 +181,20 @@ class Shim:
         # Options the docker CLI acts on here, on the host, before the engine sees anything: it
         # reads --env-file/--label-file (any file the server can read, into the container), writes
         # --cidfile (anywhere), and -P publishes every port on every interface.
-        host_side = {"--env-file", "--label-file", "--cidfile", "--publish-all", "-P"} & call.options_given
-        if host_side:
+        files = {"--env-file", "--label-file", "--cidfile"} & call.options_given
+        if files:
             raise PolicyDenied(
                 "devcontainer-run-option",
-                f"runArgs {', '.join(sorted(host_side))}: the docker CLI would read or write host files "
-                "(or publish every port on every interface) outside what the engine describes",
-                hint="set the variables in containerEnv, and publish ports with forwardPorts or appPort.",
+                f"runArgs {', '.join(sorted(files))}: the docker CLI would read or write that host file "
+                "itself, outside what the engine describes",
+                hint="set variables and labels in containerEnv and runArgs --label instead.",
+            )
+        if {"--publish-all", "-P"} & call.options_given:
+            raise PolicyDenied(
+                "devcontainer-run-option",
+                "runArgs -P/--publish-all publishes every exposed port on every interface",
+                hint="publish the ports you need with forwardPorts or appPort (they bind to the "
+                "publish address).",
             )
         check_profile_files(self.policy, security_options(call.create_options), self.resolve, "runArgs")
         labels = scope_labels(self.policy, {})

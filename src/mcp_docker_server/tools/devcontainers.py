@@ -183,6 +183,10 @@ async def _exec(
     if not argv:
         raise InvalidArgument("exec needs a command.", hint='e.g. command=["ls", "-la"].')
     running = await _containers(guard, folder, running=True)
+    if not running and await _containers(guard, folder):
+        raise InvalidArgument(
+            f"The dev container of {folder} is stopped.", hint="start it with action=up, then exec again."
+        )
     if not running:
         raise NotFound("dev container", folder, hint="bring it up first with action=up.")
     await _scoped(guard, running[0])
@@ -214,12 +218,20 @@ async def _down(guard: Guard, folder: str, action: str) -> DevContainerState:
     if action == "stop":
         return DevContainerState(folder=folder, action=action, containers=names)
     kept = [p for p in projects if not await _take_down(guard, p)]
-    note = (
-        f"Compose project {', '.join(kept)} also holds containers that are not this folder's: they and "
-        "the project's networks were kept."
-        if kept
-        else None
+    notes = []
+    if kept:
+        notes.append(
+            f"Compose project {', '.join(kept)} also holds containers that are not this folder's: they "
+            "and the project's networks were kept."
+        )
+    volumes = sorted(
+        {v for p in projects for v in await guard.state.system.labelled("volume", f"{PROJECT_LABEL}={p}")}
     )
+    if volumes:
+        notes.append(
+            f"Named volumes kept (their data): {', '.join(volumes)}; volume-management remove deletes them."
+        )
+    note = " ".join(notes) or None
     removed: list[str] = []
     for image in sorted(images):
         try:
