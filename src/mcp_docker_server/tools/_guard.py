@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -51,6 +51,7 @@ from mcp_docker_server.policy.admission import (
 )
 from mcp_docker_server.policy.compose import judge_compose_config
 from mcp_docker_server.policy.exposure import exposure_refusal, tool_exposed
+from mcp_docker_server.policy.model import PathResolver
 from mcp_docker_server.results.shaping import redact_secrets
 from mcp_docker_server.specs.containers import ContainerSpec, ExecSpec
 from mcp_docker_server.specs.swarm import ServicePatch, ServiceSpec
@@ -199,6 +200,37 @@ class Guard:
         except PolicyDenied as exc:
             raise _foreign(exc, f"{action} of service {ref}") from exc
 
+    def judge_service_binds(
+        self,
+        service: str,
+        label: str,
+        mine: Sequence[tuple[str, bool]],
+        resolve: PathResolver,
+        binds: tuple[tuple[str, bool, str], ...],
+        unlisted: tuple[str, ...],
+    ) -> None:
+        """A service's host folders (``mine``: source, read-write) by the nested-bind rule for a
+        container, against ``binds`` (other containers' and services') and watched folders.
+
+        Raises:
+            PolicyDenied: naming the service, the path and the container that writes it.
+        """
+        try:
+            judge_nesting(
+                self.state.policy,
+                label,
+                list(mine),
+                resolve,
+                other_binds=binds,
+                watched=self.watched_folders(),
+                unlisted=unlisted,
+                purpose="bind source",
+            )
+        except PolicyDenied as exc:
+            raise PolicyDenied(
+                exc.rule, f"service {service}: {exc.reason}", hint=exc.hint, setting=exc.setting
+            ) from exc
+
     async def judge_service(self, ref: str, *, previous: bool = False) -> None:
         """Judge a swarm service as the engine stores it (after create, or before an update;
         ``previous``: the spec a rollback would restore, whoever wrote it).
@@ -292,21 +324,7 @@ class Guard:
                 mine.extend(volume_binds(info, not mount.read_only))
         if mine:
             binds, unlisted = await self.host_binds()
-            try:
-                judge_nesting(
-                    state.policy,
-                    spec.name,
-                    mine,
-                    state.resolver,
-                    other_binds=binds,
-                    watched=self.watched_folders(),
-                    unlisted=unlisted,
-                    purpose="bind source",
-                )
-            except PolicyDenied as exc:
-                raise PolicyDenied(
-                    exc.rule, f"service {spec.name}: {exc.reason}", hint=exc.hint, setting=exc.setting
-                ) from exc
+            self.judge_service_binds(spec.name, spec.name, mine, state.resolver, binds, unlisted)
         await self._signed([spec.container.image])
         return admitted
 

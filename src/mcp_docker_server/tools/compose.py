@@ -50,7 +50,6 @@ from mcp_docker_server.policy.admission import (
     Bind,
     ContainerDescription,
     VolumeInfo,
-    judge_nesting,
     volume_binds,
     writable_folders,
 )
@@ -324,21 +323,7 @@ class ComposeSession:
                 if other != name
                 for source, rw in theirs
             )
-            try:
-                judge_nesting(
-                    guard.state.policy,
-                    f"{name} (this project)",
-                    mounts,
-                    resolve,
-                    other_binds=others,
-                    watched=guard.watched_folders(),
-                    unlisted=unlisted,
-                    purpose="bind source",
-                )
-            except PolicyDenied as exc:
-                raise PolicyDenied(
-                    exc.rule, f"service {name}: {exc.reason}", hint=exc.hint, setting=exc.setting
-                ) from exc
+            guard.judge_service_binds(name, f"{name} (this project)", mounts, resolve, others, unlisted)
 
     async def _project_binds(self, pinned: Mapping[str, Any]) -> dict[str, list[tuple[str, bool]]]:
         """Each service's host folders: its binds, and the folders its volumes mount like binds
