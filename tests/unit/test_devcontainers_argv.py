@@ -41,7 +41,11 @@ CLI_RUN = [
 
 def test_the_clis_run_becomes_a_create_with_the_same_options_and_an_attached_start() -> None:
     call = parse_run(CLI_RUN)
-    assert call.create_options == tuple(CLI_RUN[1:13])
+    assert call.create_options == (
+        "--attach", "STDOUT", "--attach", "STDERR",
+        "--mount", "type=bind,source=/tmp/dc1,target=/workspaces/dc1",
+        "--label", "devcontainer.local_folder=/tmp/dc1", "--user", "0", "--entrypoint", "/bin/sh",
+    )  # fmt: skip
     assert call.image_and_command == ("busybox:local", "-c", "echo Container started", "-")
     assert not call.detach
     assert not call.sig_proxy
@@ -53,7 +57,7 @@ def test_detached_and_interactive_runs_start_the_way_run_would_have() -> None:
     assert detached.create_options == ("--name", "x")
     assert start_tokens(detached, CID) == ["start", CID]
     clustered = parse_run(["-dit", "img", "sh"])
-    assert clustered.create_options == ("-i", "-t")
+    assert clustered.create_options == ("--interactive", "--tty")
     assert clustered.detach
     assert clustered.interactive
     interactive = parse_run(["-i", "--detach=false", "img"])
@@ -61,20 +65,38 @@ def test_detached_and_interactive_runs_start_the_way_run_would_have() -> None:
 
 
 def test_values_that_look_like_flags_stay_values() -> None:
-    call = parse_run(["-e", "-d", "--label=x=-d", "-eA=1", "img", "-d"])
+    call = parse_run(["-e", "-d", "--label=x=-d", "-eA=1", "--label", "--privileged", "img", "-d"])
     assert not call.detach
-    assert call.create_options == ("-e", "-d", "--label=x=-d", "-e", "A=1")
+    assert call.create_options == (
+        "--env",
+        "-d",
+        "--label",
+        "x=-d",
+        "--env",
+        "A=1",
+        "--label",
+        "--privileged",
+    )
     assert call.image_and_command == ("img", "-d")
+    assert "--privileged" not in call.options_given
+
+
+def test_a_double_dash_is_refused_rather_than_moved() -> None:
+    # docker would read the word after `--` as the image; a create line without it would read
+    # what follows as options nobody judged.
+    with pytest.raises(ValueError, match="`--`"):
+        parse_run(["--", "--env-file", "/x", "img"])
 
 
 @pytest.mark.parametrize(
     ("args", "options"),
     [
-        (["-tp9999:80"], ("-t", "-p", "9999:80")),
-        (["-tp", "9998:80"], ("-t", "-p", "9998:80")),
-        (["-dtp=9997:80"], ("-t", "-p", "9997:80")),
-        (["-te", "X=1", "--env-file", "/e"], ("-t", "-e", "X=1", "--env-file", "/e")),
-        (["-itu0"], ("-i", "-t", "-u", "0")),
+        (["-tp9999:80"], ("--tty", "--publish", "9999:80")),
+        (["-tp", "9998:80"], ("--tty", "--publish", "9998:80")),
+        (["-dtp=9997:80"], ("--tty", "--publish", "9997:80")),
+        (["-te", "X=1", "--env-file", "/e"], ("--tty", "--env", "X=1", "--env-file", "/e")),
+        (["-itu0"], ("--interactive", "--tty", "--user", "0")),
+        (["-P=false", "-t"], ("--publish-all=false", "--tty")),
     ],
 )
 def test_short_option_clusters_are_read_as_the_docker_cli_reads_them(
@@ -83,7 +105,7 @@ def test_short_option_clusters_are_read_as_the_docker_cli_reads_them(
     call = parse_run([*args, "img", "sh"])
     assert call.create_options == options
     assert call.image_and_command == ("img", "sh")
-    assert bind_published_ports(call.create_options, "127.0.0.1")[-1] in (
+    assert bind_published_ports(call, "127.0.0.1").create_options[-1] in (
         options[-1],
         f"127.0.0.1:{options[-1]}",
     )
@@ -190,11 +212,17 @@ def test_exec_lines_name_the_container_user_and_privilege() -> None:
 
 
 def test_published_ports_without_an_address_are_bound_to_the_publish_address() -> None:
-    options = ["-p", "8080:80", "--publish=9000", "-p127.0.0.2:1:2", "-p", "[::1]:3:4", "-P", "-e", "A=1"]
-    assert bind_published_ports(options, "127.0.0.1") == [
-        "-p", "127.0.0.1:8080:80", "--publish=127.0.0.1::9000", "-p127.0.0.2:1:2",
-        "-p", "[::1]:3:4", "-P", "-e", "A=1",
-    ]  # fmt: skip
+    call = parse_run(
+        ["-p", "8080:80", "--publish=9000", "-p127.0.0.2:1:2", "-p", "[::1]:3:4", "-p", ":5:6",
+         "--publish", "published=7,target=8,protocol=udp", "-P", "-e", "A=1", "--label", "-p", "img"]
+    )  # fmt: skip
+    assert bind_published_ports(call, "127.0.0.1").create_options == (
+        "--publish", "127.0.0.1:8080:80", "--publish", "127.0.0.1::9000", "--publish", "127.0.0.2:1:2",
+        "--publish", "[::1]:3:4", "--publish", "127.0.0.1:5:6", "--publish", "127.0.0.1:7:8/udp",
+        "--publish-all", "--env", "A=1", "--label", "-p",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="long syntax knows only"):
+        bind_published_ports(parse_run(["-p", "host_ip=0.0.0.0,target=80", "img"]), "127.0.0.1")
 
 
 def test_a_build_line_gives_its_tags_contexts_dockerfile_and_arguments() -> None:

@@ -16,6 +16,7 @@ The policy travels to the shim as JSON (:func:`policy_to_json`, :func:`policy_fr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any
@@ -24,6 +25,7 @@ from mcp_docker_server.devcontainers.names import (
     folder_image_name,
     is_folder_image,
 )
+from mcp_docker_server.devcontainers.runargs import RunCall, parse_run
 from mcp_docker_server.errors import PolicyDenied
 from mcp_docker_server.policy.admission import ContainerDescription, judge_container
 from mcp_docker_server.policy.containers import security_option
@@ -54,7 +56,7 @@ _NAMESPACE_FLAGS = {
     "--userns": "UsernsMode",
     "--cgroupns": "CgroupnsMode",
 }
-_BUILTIN_PROFILES = ("", "unconfined", "default", "builtin")  # seccomp values that name no file
+_BUILTIN_PROFILES = ("unconfined", "builtin")  # the only seccomp values the docker CLI reads no file for
 _LIST_FLAGS = {"--cap-add": "CapAdd", "--security-opt": "SecurityOpt", "--device": "Devices"}
 
 
@@ -103,48 +105,84 @@ def mount_fields(mount: str | Mapping[str, Any]) -> dict[str, str]:
 
 
 def run_args_fields(run_args: Sequence[str]) -> dict[str, Any]:
-    """What ``runArgs`` asks of the engine, as Engine API HostConfig fields (the flags read here:
-    privileged, capabilities, security options, devices, namespaces, -v and --mount)."""
+    """What ``runArgs`` asks of the engine, as Engine API HostConfig fields (the options read
+    here: privileged, capabilities, security options, devices, namespaces, -v and --mount),
+    read as the docker CLI reads the command line (:func:`.runargs.parse_run`).
+
+    Raises:
+        PolicyDenied: runArgs the docker CLI would not read as options (``--``, an option
+            without its value, an unknown short option).
+    """
+    try:
+        call = parse_run([*run_args, "image"])
+    except ValueError as exc:
+        raise PolicyDenied(
+            "devcontainer-run-option", f"runArgs: {exc}", hint="fix runArgs in devcontainer.json."
+        ) from exc
     host: dict[str, Any] = {}
-    args = [str(a) for a in run_args]
-    i = 0
-    while i < len(args):
-        name, has_value, value = args[i].partition("=")
-        takes = name in _NAMESPACE_FLAGS or name in _LIST_FLAGS or name in ("-v", "--volume", "--mount")
-        if takes and not has_value:
-            value = args[i + 1] if i + 1 < len(args) else ""
-            i += 1
-        i += 1
+    for name, value in call.options:
         if name == "--privileged":
-            host["Privileged"] = value.lower() not in ("false", "0") if has_value else True
+            host["Privileged"] = value is None or value.lower() not in ("false", "0")
+        elif value is None:
+            continue
         elif name in _NAMESPACE_FLAGS:
             host[_NAMESPACE_FLAGS[name]] = value
         elif name in _LIST_FLAGS:
             host.setdefault(_LIST_FLAGS[name], []).append(value)
-        elif name in ("-v", "--volume"):
+        elif name == "--volume":
             host.setdefault("Binds", []).append(value)
         elif name == "--mount":
             host.setdefault("Mounts", []).append(mount_fields(value))
     return host
 
 
-def check_profile_files(policy: Policy, options: Sequence[str], resolve: PathResolver, where: str) -> None:
-    """``seccomp=<file>`` security options: the docker CLI reads that host file into the
-    container's configuration before the engine (or the judge) sees anything, so the path
-    passes the host-path rule first (the profile itself is then judged as unconfined unless the
-    operator allows custom profiles).
+def judge_run_options(policy: Policy, call: RunCall) -> None:
+    """What the docker CLI itself does with a run command line, on this host, before the engine
+    (and the judge of its description) sees anything: it reads ``--env-file``/``--label-file``
+    (any file the server can read, into the container) and seccomp profile files, writes
+    ``--cidfile`` (anywhere), and ``-P`` publishes every exposed port on every interface.
+
+    Raises:
+        PolicyDenied: naming the option.
+    """
+    files = {"--env-file", "--label-file", "--cidfile"} & call.options_given
+    if files:
+        raise PolicyDenied(
+            "devcontainer-run-option",
+            f"runArgs {', '.join(sorted(files))}: the docker CLI would read or write that host file "
+            "itself, outside what the engine describes",
+            hint="set variables and labels in containerEnv and runArgs --label instead.",
+        )
+    if "--publish-all" in call.options_given:
+        raise PolicyDenied(
+            "devcontainer-run-option",
+            "runArgs -P/--publish-all publishes every exposed port on every interface",
+            hint="publish the ports you need with forwardPorts or appPort (they bind to the publish "
+            "address).",
+        )
+    check_profile_files(policy, call.values("--security-opt"), "runArgs")
+
+
+def check_profile_files(policy: Policy, options: Sequence[str], where: str) -> None:
+    """``seccomp=<file>`` security options: the docker CLI reads that host file (from its
+    working folder, this process's, when relative) into the container's configuration before
+    the engine (or the judge) sees anything, so the path passes the host-path rule first, as
+    this machine resolves it (the profile itself is then judged as unconfined unless the
+    operator allows custom profiles). Only ``unconfined`` and ``builtin`` name no file: for the
+    docker CLI, ``default`` and ``{...}`` are file names too.
 
     Raises:
         PolicyDenied: the host-path rule refuses the file.
     """
+    from mcp_docker_server.state import local_read_resolver  # not paid by every shim start
+
     for option in options:
         key, value = security_option(str(option))
-        if (
-            key == "seccomp"
-            and value not in ("", "unconfined", "default", "builtin")
-            and not value.startswith("{")
-        ):
-            check_host_path(policy, value, resolve, purpose=f"{where} seccomp profile", mounted=False)
+        if key == "seccomp" and value not in _BUILTIN_PROFILES:
+            path = os.path.abspath(value)
+            check_host_path(
+                policy, path, local_read_resolver, purpose=f"{where} seccomp profile", mounted=False
+            )
 
 
 def judge_configuration(
@@ -174,7 +212,7 @@ def judge_configuration(
     options = [str(o) for o in configuration.get("securityOpt") or [] if isinstance(o, str)]
     if isinstance(run_args, list):
         options += run_args_fields([str(a) for a in run_args]).get("SecurityOpt", [])
-    check_profile_files(policy, options, resolve, "devcontainer.json")
+    check_profile_files(policy, options, "devcontainer.json")
     for key, field_name in (("capAdd", "CapAdd"), ("securityOpt", "SecurityOpt")):
         values = configuration.get(key)
         if isinstance(values, list) and values:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcp_docker_server.policy.containers import security_option
 from mcp_docker_server.policy.model import Policy
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "parse_build",
     "parse_exec",
     "parse_run",
-    "security_options",
     "start_tokens",
 ]
 
@@ -40,39 +40,83 @@ _BOOLEAN_LONG = frozenset(
         "--disable-content-trust", "--help", "--use-api-socket",
     }
 )  # fmt: skip
-_BOOLEAN_SHORT = frozenset("ditPq")
-# Short options that take a value: attach, cpu-shares, env, hostname, label, memory, publish,
-# user, volume, workdir (docker CLI cli/command/container/opts.go).
-_VALUED_SHORT = frozenset("acehlmpuvw")
+# Short options, by the long option they stand for (docker CLI cli/command/container/opts.go).
+_SHORT = {
+    "d": "--detach", "i": "--interactive", "t": "--tty", "P": "--publish-all", "q": "--quiet",
+    "a": "--attach", "c": "--cpu-shares", "e": "--env", "h": "--hostname", "l": "--label",
+    "m": "--memory", "p": "--publish", "u": "--user", "v": "--volume", "w": "--workdir",
+}  # fmt: skip
 # Options `docker create` does not have: run-only, about the attached client.
 _RUN_ONLY_LONG = frozenset({"--detach", "--sig-proxy", "--detach-keys"})
 _CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
+Option = tuple[str, str | None]  # (long name, value); None: a boolean given without a value
+
 
 @dataclass(frozen=True)
 class RunCall:
-    """A `docker run` command line: the options `docker create` takes, the image and command,
-    and how the client wanted to be attached."""
+    """A `docker run` command line read as the docker CLI reads it: every option in order by its
+    long name with its value, the image and command, and how the client wanted to be attached.
+    What the shim checks and rewrites comes from ``options``, never from a second scan of the
+    words (a value such as ``--label -p`` is a value, not an option)."""
 
-    create_options: tuple[str, ...]
+    options: tuple[Option, ...]
     image_and_command: tuple[str, ...]
-    detach: bool = False
-    interactive: bool = False
-    sig_proxy: bool = True
-    options_given: frozenset[str] = frozenset()
+
+    def _on(self, name: str) -> bool:
+        return any(n == name and (v is None or _flag(v)) for n, v in self.options)
+
+    @property
+    def detach(self) -> bool:
+        """``-d``/``--detach`` (the last one given counts, as for pflag)."""
+        values = [v for n, v in self.options if n == "--detach"]
+        return bool(values) and (values[-1] is None or _flag(values[-1]))
+
+    @property
+    def sig_proxy(self) -> bool:
+        """``--sig-proxy`` (on unless set false)."""
+        values = [v for n, v in self.options if n == "--sig-proxy"]
+        return not values or values[-1] is None or _flag(values[-1])
+
+    @property
+    def interactive(self) -> bool:
+        """``-i``/``--interactive``."""
+        return self._on("--interactive")
+
+    @property
+    def options_given(self) -> frozenset[str]:
+        """The long names given: valued options, and booleans that are on."""
+        return frozenset(n for n, v in self.options if n not in _BOOLEAN_LONG or v is None or _flag(v))
+
+    def values(self, name: str) -> list[str]:
+        """The values given to the valued option ``name`` (a long name), in order."""
+        return [v for n, v in self.options if n == name and v is not None]
+
+    @property
+    def create_options(self) -> tuple[str, ...]:
+        """The options as `docker create` words (run-only ones left out)."""
+        words: list[str] = []
+        for name, value in self.options:
+            if name in _RUN_ONLY_LONG:
+                continue
+            if value is None:
+                words.append(name)
+            elif name in _BOOLEAN_LONG:
+                words.append(f"{name}={value}")
+            else:
+                words += [name, value]
+        return tuple(words)
 
 
-def _flag(value: str, has_value: bool) -> bool:
+def _flag(value: str, has_value: bool = True) -> bool:
     return value.lower() not in ("false", "0") if has_value else True
 
 
-def _short_cluster(
-    args: Sequence[str], i: int, kept: list[str], given: set[str], state: dict[str, bool]
-) -> int:
+def _short_cluster(args: Sequence[str], i: int, options: list[Option]) -> int:
     """Read the short-option cluster ``args[i]`` as the docker CLI does (spf13/pflag
     ``parseShortArg``): letters are flags until one takes a value, which is the rest of the
-    cluster (``-tp8080:80``, ``-p=8080:80``) or else the next word (``-tp 8080:80``). Each flag
-    is added to ``kept`` on its own (``-d`` left out); how many words were read.
+    cluster (``-tp8080:80``, ``-p=8080:80``) or else the next word (``-tp 8080:80``); a boolean
+    letter may take ``=value`` (``-P=false``). How many words were read.
 
     Raises:
         ValueError: a letter this table does not know (read wrongly, it would hide the options
@@ -80,72 +124,59 @@ def _short_cluster(
     """
     letters = args[i][1:]
     for j, letter in enumerate(letters):
-        if letter in _BOOLEAN_SHORT:
-            rest = letters[j + 1 :]
-            on = _flag(rest[1:], True) if rest.startswith("=") else True  # -P=true, -d=false
-            if on:
-                given.add(f"-{letter}")
-                state["detach"] = state["detach"] or letter == "d"
-                state["interactive"] = state["interactive"] or letter == "i"
-                if letter != "d":
-                    kept.append(f"-{letter}")
+        name = _SHORT.get(letter)
+        if name is None:
+            raise ValueError(f"unknown docker run option -{letter} in {args[i]!r}")
+        rest = letters[j + 1 :]
+        if name in _BOOLEAN_LONG:
+            options.append((name, rest[1:] if rest.startswith("=") else None))
             if rest.startswith("="):
                 return 1
             continue
-        given.add(f"-{letter}")
-        if letter not in _VALUED_SHORT:
-            raise ValueError(f"unknown docker run option -{letter} in {args[i]!r}")
-        attached = letters[j + 1 :]
-        if attached:
-            kept += [f"-{letter}", attached.removeprefix("=")]
+        if rest:
+            options.append((name, rest.removeprefix("=")))
             return 1
         if i + 1 >= len(args):
             raise ValueError(f"docker run option -{letter} without a value")
-        kept += [f"-{letter}", args[i + 1]]
+        options.append((name, args[i + 1]))
         return 2
     return 1
 
 
 def parse_run(args: Sequence[str]) -> RunCall:
-    """Read the arguments after ``run`` (or ``container run``).
+    """Read the arguments after ``run`` (or ``container run``) as the docker CLI does: options
+    until the first word that is not one (the image).
 
     Raises:
-        ValueError: there is no image.
+        ValueError: there is no image, an option lacks its value, or ``--`` ends the options
+            (the docker CLI would then read the next word as the image; the create command this
+            shim builds would not, and what follows would be options nobody judged).
     """
-    kept: list[str] = []
-    given: set[str] = set()
-    state = {"detach": False, "interactive": False, "sig_proxy": True}
+    options: list[Option] = []
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "-":
         arg = args[i]
         if arg == "--":
-            i += 1
-            break
-        name, sep, value = arg.partition("=")
-        has_value = bool(sep)
-        if name.startswith("--"):
-            given.add(name)
-            key = {"--detach": "detach", "--interactive": "interactive", "--sig-proxy": "sig_proxy"}.get(name)
-            if key:
-                state[key] = _flag(value, has_value)
-            step = 2 if name not in _BOOLEAN_LONG and not has_value else 1
-            if name not in _RUN_ONLY_LONG:
-                kept.extend(args[i : i + step])
+            raise ValueError("`--` among the docker run options (runArgs): remove it")
+        if arg.startswith("--"):
+            name, sep, value = arg.partition("=")
+            if sep:
+                options.append((name, value))
+                i += 1
+            elif name in _BOOLEAN_LONG:
+                options.append((name, None))
+                i += 1
+            elif i + 1 < len(args):
+                options.append((name, args[i + 1]))
+                i += 2
+            else:
+                raise ValueError(f"docker run option {name} without a value")
         else:
-            step = _short_cluster(args, i, kept, given, state)
-        i += step
+            i += _short_cluster(args, i, options)
     rest = tuple(args[i:])
     if not rest:
         raise ValueError("docker run without an image")
-    return RunCall(
-        tuple(kept), rest, state["detach"], state["interactive"], state["sig_proxy"], frozenset(given)
-    )
-
-
-def security_options(options: Sequence[str]) -> list[str]:
-    """The ``--security-opt`` values of a create command line (both spellings)."""
-    found = [options[i + 1] for i in range(len(options) - 1) if options[i] == "--security-opt"]
-    return found + [t.partition("=")[2] for t in options if t.startswith("--security-opt=")]
+    return RunCall(tuple(options), rest)
 
 
 def injected_options(policy: Policy, call: RunCall, scope_labels: dict[str, str]) -> list[str]:
@@ -155,11 +186,11 @@ def injected_options(policy: Policy, call: RunCall, scope_labels: dict[str, str]
     options: list[str] = []
     for key, value in scope_labels.items():
         options += ["--label", f"{key}={value}"]
-    security = security_options(call.create_options)
-    if policy.no_new_privileges and not any(s.startswith("no-new-privileges") for s in security):
+    named = {security_option(s)[0] for s in call.values("--security-opt")}
+    if policy.no_new_privileges and "no-new-privileges" not in named:
         options += ["--security-opt", "no-new-privileges=true"]
     given = call.options_given
-    if policy.default_memory_bytes and not given & {"--memory", "-m"}:
+    if policy.default_memory_bytes and "--memory" not in given:
         options += ["--memory", str(policy.default_memory_bytes)]
     if policy.default_nano_cpus and "--cpus" not in given:
         options += ["--cpus", f"{policy.default_nano_cpus / 1e9:g}"]
@@ -168,37 +199,51 @@ def injected_options(policy: Policy, call: RunCall, scope_labels: dict[str, str]
     return options
 
 
+# The fields of the long `--publish` syntax (docker CLI opts/port.go): `host_ip` is not one
+# (the docker CLI ignores keys it does not know, so a port so written listens everywhere).
+_PUBLISH_KEYS = frozenset({"target", "published", "protocol", "mode"})
+
+
 def _publish_on(value: str, address: str) -> str:
     """One ``-p`` value with ``address`` as its host address when it names none (as
     run-container binds ports given without one): ``8080:80`` -> ``127.0.0.1:8080:80``,
-    ``80`` -> ``127.0.0.1::80``; values with an address are kept."""
+    ``80`` -> ``127.0.0.1::80``, ``:8080:80`` (an empty address) -> ``127.0.0.1:8080:80``; the
+    long syntax (``published=8080,target=80``), which has no address, is written short with
+    one. Values with an address are kept.
+
+    Raises:
+        ValueError: a long-syntax field this code does not know, or no target.
+    """
+    if "=" in value:
+        fields = dict(part.partition("=")[::2] for part in value.split(","))
+        if set(fields) - _PUBLISH_KEYS or not fields.get("target"):
+            raise ValueError(
+                f"--publish {value!r}: write ports as [ADDRESS:]PUBLISHED:TARGET[/PROTOCOL] "
+                f"(the long syntax knows only {', '.join(sorted(_PUBLISH_KEYS))})"
+            )
+        protocol = f"/{fields['protocol']}" if fields.get("protocol") else ""
+        return f"{address}:{fields.get('published', '')}:{fields['target']}{protocol}"
     if value.startswith("[") or (value.count(":") >= 2 and not value.startswith(":")):
         return value
-    if value.count(":") >= 2:  # ":8080:80" names an empty address: every interface
+    if value.count(":") >= 2:
         return f"{address}{value}"
     host, sep, container = value.partition(":")
     return f"{address}:{host}:{container}" if sep else f"{address}::{value}"
 
 
-def bind_published_ports(options: Sequence[str], address: str) -> list[str]:
-    """``options`` with every published port that names no host address bound to ``address``
+def bind_published_ports(call: RunCall, address: str) -> RunCall:
+    """``call`` with every published port that names no host address bound to ``address``
     (`docker run -p 8080:80` would listen on every interface; devcontainer.json appPort asks
-    exactly that). ``-P`` (every exposed port, on every interface) is left to the judge."""
-    out: list[str] = []
-    i = 0
-    while i < len(options):
-        arg = options[i]
-        if arg in ("-p", "--publish") and i + 1 < len(options):
-            out += [arg, _publish_on(options[i + 1], address)]
-            i += 2
-            continue
-        if arg.startswith("--publish="):
-            arg = "--publish=" + _publish_on(arg.removeprefix("--publish="), address)
-        elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
-            arg = "-p" + _publish_on(arg[2:], address)
-        out.append(arg)
-        i += 1
-    return out
+    exactly that). ``-P`` (every exposed port, on every interface) is left to the shim.
+
+    Raises:
+        ValueError: a port in the long syntax this code cannot rewrite.
+    """
+    options = tuple(
+        (name, _publish_on(value, address)) if name == "--publish" and value is not None else (name, value)
+        for name, value in call.options
+    )
+    return RunCall(options, call.image_and_command)
 
 
 def start_tokens(call: RunCall, container_id: str) -> list[str]:

@@ -37,7 +37,7 @@ from mcp_docker_server.devcontainers.describe import (
     network_refs,
     volume_info,
 )
-from mcp_docker_server.devcontainers.gate import check_build_tag, check_profile_files, policy_from_json
+from mcp_docker_server.devcontainers.gate import check_build_tag, judge_run_options, policy_from_json
 from mcp_docker_server.devcontainers.names import FOLDER_LABEL, OWNER_LABEL
 from mcp_docker_server.devcontainers.runargs import (
     bind_published_ports,
@@ -48,7 +48,6 @@ from mcp_docker_server.devcontainers.runargs import (
     parse_build,
     parse_exec,
     parse_run,
-    security_options,
     start_tokens,
 )
 from mcp_docker_server.errors import DockerServerError, PolicyDenied
@@ -175,34 +174,16 @@ class Shim:
 
     async def run(self, args: Sequence[str], *, create_only: bool) -> list[str]:
         try:
-            call = parse_run(args)
+            call = bind_published_ports(parse_run(args), self.publish_address)
         except ValueError as exc:
             raise Refused(str(exc)) from exc
-        # Options the docker CLI acts on here, on the host, before the engine sees anything: it
-        # reads --env-file/--label-file (any file the server can read, into the container), writes
-        # --cidfile (anywhere), and -P publishes every port on every interface.
-        files = {"--env-file", "--label-file", "--cidfile"} & call.options_given
-        if files:
-            raise PolicyDenied(
-                "devcontainer-run-option",
-                f"runArgs {', '.join(sorted(files))}: the docker CLI would read or write that host file "
-                "itself, outside what the engine describes",
-                hint="set variables and labels in containerEnv and runArgs --label instead.",
-            )
-        if {"--publish-all", "-P"} & call.options_given:
-            raise PolicyDenied(
-                "devcontainer-run-option",
-                "runArgs -P/--publish-all publishes every exposed port on every interface",
-                hint="publish the ports you need with forwardPorts or appPort (they bind to the "
-                "publish address).",
-            )
-        check_profile_files(self.policy, security_options(call.create_options), self.resolve, "runArgs")
+        judge_run_options(self.policy, call)
         labels = scope_labels(self.policy, {})
         before = set(await self.volume_names())
         create = [
             "create",
             *injected_options(self.policy, call, labels),
-            *bind_published_ports(call.create_options, self.publish_address),
+            *call.create_options,
             *call.image_and_command,
         ]
         done = await self.docker_cli(create)
