@@ -85,7 +85,7 @@ def unique_name() -> str:
 
 
 def settings_for(host: str, **extra: str) -> Settings:
-    """Settings for an in-process server on ``host``; the experimental dev-container tool is
+    """Settings for an in-process server on ``host``; the opt-in dev-container tool is
     enabled (its tests need it; the default list without it is tested over stdio)."""
     defaults = {"DOCKER_HOST": host, "DOCKER_TIMEOUT": "30", "MCP_DOCKER_EXPERIMENTAL_TOOLS": "dev-container"}
     return load_settings({**defaults, **extra})

@@ -156,7 +156,8 @@ class Policy:
     # A bind (or watched folder, or secret file) inside a folder another bind lets a container
     # write: that container could swap part of it for a link before the engine reads it.
     allow_nested_binds: bool = False
-    # Tools that are not yet safe enough to be on by default, enabled by name (dev-container).
+    # Tools off by default that the operator turns on by name (dev-container: it runs a
+    # third-party CLI on this host over a project's configuration).
     experimental_tools: tuple[str, ...] = ()
     allow_build_ssh: bool = False
     allow_build_host_network: bool = False

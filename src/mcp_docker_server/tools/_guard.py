@@ -390,7 +390,7 @@ class Guard:
         ):
             raise PolicyDenied(
                 "experimental-tool",
-                f"{name} is experimental and not enabled for engine {self.state.name}",
+                f"{name} is off unless the operator turns it on, and it is off for engine {self.state.name}",
                 hint="ask the operator, or use another engine.",
                 setting=f'experimental_tools = ["{name}"]',
             )

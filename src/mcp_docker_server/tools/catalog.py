@@ -222,7 +222,7 @@ CATALOG: Mapping[str, ToolDecl] = {
             listed="on_demand",
             summary="Development containers from a folder's devcontainer.json (up, exec, stop...)",
             module="mcp_docker_server.tools.devcontainers",
-            experimental=True,  # open red-team findings: see README, "Development containers"
+            experimental=True,  # opt-in: it runs the Dev Containers CLI on the host (README)
         ),
     )
 }
