@@ -501,7 +501,8 @@ check_primary() { # when: after a command, the primary engine must still run con
 # busybox:local, Compose v2, plain TCP.
 
 up_image() {
-  d1 image inspect "$IMAGE" >/dev/null 2>&1 && return 0
+  # Built every time (the build cache makes it ~1 s): a test that went wrong may have moved the
+  # name to another image on an engine whose data outlives a run, and every test trusts it.
   need_packages busybox-static # the dynamically linked `busybox` would not run FROM scratch
   local ctx="$STATE/busybox-ctx"
   rm -rf "$ctx"
@@ -514,7 +515,6 @@ RUN ["/bin/busybox", "--install", "-s", "/bin"]
 ENV PATH=/bin
 CMD ["sh"]
 EOF
-  log "building $IMAGE"
   # The classic builder: the engine is 20.10 and the CLI may have no buildx plugin.
   DOCKER_BUILDKIT=0 d1 build -q -t "$IMAGE" "$ctx" >"$STATE/busybox-build.log" 2>&1 || {
     cat "$STATE/busybox-build.log" >&2
@@ -722,8 +722,10 @@ start_second() {
   load_image_into_second
 }
 
+image_id() { "$@" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true; }
+
 load_image_into_second() {
-  d2 image inspect "$IMAGE" >/dev/null 2>&1 && return 0
+  [ "$(image_id d2)" = "$(image_id d1)" ] && return 0
   d1 image inspect "$IMAGE" >/dev/null 2>&1 || {
     log "note: $IMAGE is not on the primary engine: not loaded into the second one"
     return 0
@@ -844,7 +846,7 @@ up_swarm() {
   start_swarm_node 1
   local i
   for i in 0 1; do
-    sw "$i" image inspect "$IMAGE" >/dev/null 2>&1 || {
+    [ "$(image_id sw "$i")" = "$(image_id d1)" ] || {
       log "loading $IMAGE into the swarm's sw$((i + 1))"
       d1 save "$IMAGE" | sw "$i" load -q >/dev/null
     }

@@ -59,11 +59,16 @@ EOF
 }
 
 load_image() {
-  if quiet_podman image exists "$IMAGE"; then
+  command -v docker >/dev/null 2>&1 || { say "no docker CLI to copy $IMAGE from"; exit 1; }
+  # The same image as the engine's (its id), not just one of that name: a test that went wrong
+  # on an earlier run may have moved the name.
+  local want have
+  want=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null | sed 's/^sha256://')
+  have=$(quiet_podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null | sed 's/^sha256://' || true)
+  if [ -n "$want" ] && [ "$want" = "$have" ]; then
     say "$IMAGE is in podman's storage"
     return
   fi
-  command -v docker >/dev/null 2>&1 || { say "no docker CLI to copy $IMAGE from"; exit 1; }
   docker save "$IMAGE" | quiet_podman load -q >/dev/null
   say "loaded $IMAGE into podman's storage (docker save | podman load)"
 }
