@@ -120,10 +120,10 @@ def run_args_fields(run_args: Sequence[str]) -> dict[str, Any]:
             "devcontainer-run-option", f"runArgs: {exc}", hint="fix runArgs in devcontainer.json."
         ) from exc
     host: dict[str, Any] = {}
+    if any(name == "--privileged" for name, _ in call.options):
+        host["Privileged"] = call.switch("--privileged")
     for name, value in call.options:
-        if name == "--privileged":
-            host["Privileged"] = value is None or value.lower() not in ("false", "0")
-        elif value is None:
+        if value is None:
             continue
         elif name in _NAMESPACE_FLAGS:
             host[_NAMESPACE_FLAGS[name]] = value

@@ -63,25 +63,26 @@ class RunCall:
     options: tuple[Option, ...]
     image_and_command: tuple[str, ...]
 
-    def _on(self, name: str) -> bool:
-        return any(n == name and (v is None or _flag(v)) for n, v in self.options)
+    def switch(self, name: str, default: bool = False) -> bool:
+        """The boolean option ``name`` as the docker CLI leaves it: the last time it is given
+        counts (``--detach --detach=false`` is off), ``default`` when it is not given."""
+        values = [v for n, v in self.options if n == name]
+        return default if not values else values[-1] is None or _flag(values[-1])
 
     @property
     def detach(self) -> bool:
-        """``-d``/``--detach`` (the last one given counts, as for pflag)."""
-        values = [v for n, v in self.options if n == "--detach"]
-        return bool(values) and (values[-1] is None or _flag(values[-1]))
+        """``-d``/``--detach``."""
+        return self.switch("--detach")
 
     @property
     def sig_proxy(self) -> bool:
         """``--sig-proxy`` (on unless set false)."""
-        values = [v for n, v in self.options if n == "--sig-proxy"]
-        return not values or values[-1] is None or _flag(values[-1])
+        return self.switch("--sig-proxy", default=True)
 
     @property
     def interactive(self) -> bool:
         """``-i``/``--interactive``."""
-        return self._on("--interactive")
+        return self.switch("--interactive")
 
     @property
     def options_given(self) -> frozenset[str]:
@@ -108,8 +109,8 @@ class RunCall:
         return tuple(words)
 
 
-def _flag(value: str, has_value: bool = True) -> bool:
-    return value.lower() not in ("false", "0") if has_value else True
+def _flag(value: str) -> bool:
+    return value.lower() not in ("false", "0")
 
 
 def _short_cluster(args: Sequence[str], i: int, options: list[Option]) -> int:

@@ -50,12 +50,17 @@ class ReadConfiguration:
     @property
     def config_file(self) -> str | None:
         """The devcontainer.json read."""
-        where = self.configuration.get("configFilePath")
-        return str(where.get("fsPath") or where.get("path")) if isinstance(where, Mapping) else None
+        return _config_file(self.configuration) or None
 
     def compact(self) -> dict[str, Any]:
         """The configuration without the CLI's own bookkeeping."""
         return {k: v for k, v in self.configuration.items() if k != "configFilePath"}
+
+
+def _config_file(configuration: Mapping[str, Any]) -> str:
+    """The path of the devcontainer.json the CLI read ("" when it does not say)."""
+    where = configuration.get("configFilePath")
+    return str(where.get("fsPath") or where.get("path") or "") if isinstance(where, Mapping) else ""
 
 
 def judged_copy(configuration: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,8 +68,7 @@ def judged_copy(configuration: Mapping[str, Any]) -> dict[str, Any]:
     to its devcontainer.json made absolute (the copy lives elsewhere), ``initializeCommand``
     (a host command, refused by the judge anyway) and the CLI's own bookkeeping left out."""
     config = {k: v for k, v in configuration.items() if k not in ("configFilePath", "initializeCommand")}
-    where = configuration.get("configFilePath")
-    path = str(where.get("fsPath") or where.get("path") or "") if isinstance(where, Mapping) else ""
+    path = _config_file(configuration)
     base = posixpath.dirname(path) if path.startswith("/") else ""
 
     def absolute(value: object) -> object:
@@ -96,8 +100,7 @@ def local_features(configuration: Mapping[str, Any]) -> list[tuple[str, str]]:
     Raises:
         DevContainerError: a local Feature outside the devcontainer.json's folder (``../``).
     """
-    where = configuration.get("configFilePath")
-    path = str(where.get("fsPath") or where.get("path") or "") if isinstance(where, Mapping) else ""
+    path = _config_file(configuration)
     features = configuration.get("features")
     found = []
     for key in features if isinstance(features, Mapping) else {}:

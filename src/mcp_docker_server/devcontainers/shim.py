@@ -192,12 +192,13 @@ class Shim:
             raise SystemExit(done.returncode)
         container_id = done.stdout.strip().splitlines()[-1].strip()
         await self.note(CREATED_FILE, [f"container:{container_id}"])  # undone if the start fails
+        raw = (await self.inspect("container", [container_id]))[0]
         try:
-            await self.judge_container_id(container_id)
+            await self.judge_inspected(raw)
         except PolicyDenied:
             await self.remove_container(container_id, before)
             raise
-        await self.note(CREATED_FILE, await self.new_volumes(container_id, before))
+        await self.note(CREATED_FILE, [f"volume:{v}" for v in mounted_volume_names(raw) if v not in before])
         await self.note(JUDGED_FILE, [container_id])
         if create_only:
             return ["inspect", "--format", "{{.Id}}", container_id]
@@ -207,14 +208,13 @@ class Shim:
         for raw in await self.inspect("container", list(refs)):
             await self.judge_owned(raw)
 
-    async def judge_container_id(self, ref: str) -> dict[str, Any]:
-        """Judge the container as the engine describes it (with every other container's binds,
-        for the nested-bind rule); its inspect body.
+    async def judge_inspected(self, raw: dict[str, Any]) -> None:
+        """Judge a container as the engine describes it (``raw``: its inspect body), with every
+        other container's binds for the nested-bind rule.
 
         Raises:
             PolicyDenied: as run-container would refuse it.
         """
-        raw = (await self.inspect("container", [ref]))[0]
         volumes = {str(v["Name"]): v for v in await self.inspect("volume", mounted_volume_names(raw))}
         refs = network_refs(raw)
         found = {str(n["Id"]): n for n in await self.inspect("network", sorted(set(refs.values())))}
@@ -223,7 +223,6 @@ class Shim:
         others = await self.other_binds(str(raw.get("Id") or ""))
         desc = description(raw, volumes, networks, info.stdout.strip(), other_binds=others)
         judge_container(self.policy, desc, self.resolve)
-        return raw
 
     async def judge_exec(self, args: Sequence[str]) -> None:
         """The exec-container rules: no privileged exec, and no root exec when the operator
@@ -262,7 +261,7 @@ class Shim:
                 hint="give the Compose project a name of its own (`name:` in the compose file), or "
                 "remove that container, then call up again.",
             )
-        await self.judge_container_id(container_id)
+        await self.judge_inspected(raw)
         await self.note(JUDGED_FILE, [container_id])
 
     async def remove_container(self, container_id: str, volumes_before: set[str]) -> None:
@@ -315,10 +314,6 @@ class Shim:
             path = self.state / name
             previous = json.loads(path.read_text()) if path.exists() else []
             path.write_text(json.dumps([*previous, *items]))
-
-    async def new_volumes(self, container_id: str, before: set[str]) -> list[str]:
-        raw = await self.inspect("container", [container_id])
-        return [f"volume:{v}" for v in mounted_volume_names(raw[0]) if v not in before] if raw else []
 
     async def undo(self) -> None:
         """After a refusal (or a failed ``up``): remove what this call created (containers, the

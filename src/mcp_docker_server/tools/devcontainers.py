@@ -208,9 +208,9 @@ async def _down(guard: Guard, folder: str, action: str) -> DevContainerState:
         owned = await guard.state.containers.list(
             include_stopped=True, labels=[f"{PROJECT_LABEL}={project}", f"{OWNER_LABEL}={folder}"], limit=200
         )
-        details += [await _scoped(guard, row.id) for row in owned.containers if row.id not in ids]
-        ids += [row.id for row in owned.containers]
-    images = {d.image for d in details if await _built_for(guard, folder, d.image)}
+        seen = {d.id for d in details}
+        details += [await _scoped(guard, row.id) for row in owned.containers if row.id not in seen]
+    images = {image for image in {d.image for d in details} if await _built_for(guard, folder, image)}
     verb = "remove" if action == "remove" else "stop"
     for detail in details:
         await guard.state.containers.manage(detail.id, action=verb, force=True, timeout=None, signal=None)
